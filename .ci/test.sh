@@ -1,0 +1,51 @@
+#!/bin/sh
+# Runs every test suite of smtp-native and ends with one line
+# "N passed, N failed". Each suite prints TAP ("ok N ..." / "not ok N ...");
+# a suite that fails without reporting a failing test (a crash, a build
+# error) counts as one failure. Exit status 0 only when nothing failed.
+# Expects both builds in place (make both).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+log_dir=$(mktemp -d "${TMPDIR:-/tmp}/smtp-native-test.XXXXXX")
+trap 'rm -rf "$log_dir"' EXIT INT TERM
+passed=0
+failed=0
+
+suite() { # name command...
+    name=$1
+    shift
+    log="$log_dir/$name.log"
+    echo "== $name"
+    "$@" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name exited with status $rc"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+busted_run() { # interpreter build
+    "$1" /usr/bin/busted --output=TAP --lpath='./lua/?.lua;./lua/?/init.lua;./spec/?.lua' \
+        --cpath="./build/$2/?.so" spec
+}
+
+lint() {
+    if luacheck --formatter=plain lua spec bench demo; then
+        echo "ok 1 - luacheck"
+    else
+        echo "not ok 1 - luacheck"
+    fi
+}
+
+if [ -x spec/c/run.sh ]; then suite c-engine spec/c/run.sh; fi
+suite lua5.4 busted_run lua5.4 5.4
+suite luajit busted_run luajit jit
+suite luacheck lint
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

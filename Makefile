@@ -1,0 +1,110 @@
+# smtp-native -- LuaSocket's socket.smtp on a sans-I/O C core.
+#
+#   make              build socket/smtp/core.so for LUA (5.4 by default)
+#   make LUA=jit      ... for LuaJIT (Lua 5.1 ABI); LUA=5.1/5.2/5.3 work too
+#   make test         install missing packages, build for 5.4 and LuaJIT,
+#                     run the C tests and every spec under both
+#   make demo         send a multipart message to a local capture server
+#   make bench        LuaSocket's smtp and ours, side by side
+#   make fuzz         run the libFuzzer targets (FUZZ_SECONDS each)
+#   make install PREFIX=DIR
+#
+# The variables LuaRocks passes are honoured (CFLAGS, LIBFLAG, LUA_INCDIR,
+# PREFIX, LUADIR, LIBDIR); each has a default below.
+
+LUA ?= 5.4
+ifeq ($(LUA),jit)
+LUA_VER := 5.1
+LUA_PC ?= luajit
+LUA_BIN ?= luajit
+else
+LUA_VER := $(LUA)
+LUA_PC ?= lua$(LUA)
+LUA_BIN ?= lua$(LUA)
+endif
+
+LUA_INCDIR ?= $(patsubst -I%,%,$(firstword $(shell pkg-config --cflags-only-I $(LUA_PC) 2>/dev/null)))
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -std=c99 -pedantic -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+       -Wcast-qual -Wwrite-strings -Wundef -Wmissing-prototypes \
+       -Wstrict-prototypes -Wdeclaration-after-statement
+LIBFLAG ?= -shared
+PREFIX ?= /usr/local
+LUADIR ?= $(PREFIX)/share/lua/$(LUA_VER)
+LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VER)
+
+BUILD := build/$(LUA)
+SO := $(BUILD)/socket/smtp/core.so
+
+ENGINE_SRC := src/smtp_errors.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c \
+              src/mime_body.c src/mime_enc.c src/smtp_client.c
+BINDING_SRC := src/lsmtp.c
+OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC) $(BINDING_SRC))
+
+LUA_FILES := lua/socket/smtp.lua lua/socket/smtp/driver.lua \
+             lua/socket/smtp/transport.lua lua/socket/smtp/message.lua
+
+.PHONY: all both deps test demo bench fuzz install clean lint
+
+all: $(SO)
+
+$(SO): $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) -o $@ $(OBJ)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Isrc -c $< -o $@
+
+$(BUILD)/obj/lsmtp.o: src/lsmtp.c
+	@mkdir -p $(dir $@)
+	@test -f "$(LUA_INCDIR)/lua.h" || { echo "lua.h not found in LUA_INCDIR=$(LUA_INCDIR): run 'make deps' or set LUA_INCDIR"; exit 1; }
+	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Isrc -I$(LUA_INCDIR) -c $< -o $@
+
+# Header dependencies, listed explicitly.
+$(BUILD)/obj/smtp_errors.o: src/smtp_errors.h
+$(BUILD)/obj/smtp_reply.o: src/smtp_reply.h src/smtp_config.h src/smtp_errors.h
+$(BUILD)/obj/smtp_caps.o: src/smtp_caps.h src/smtp_config.h
+$(BUILD)/obj/smtp_cmd.o: src/smtp_cmd.h src/smtp_errors.h
+$(BUILD)/obj/mime_body.o: src/mime_body.h
+$(BUILD)/obj/mime_enc.o: src/mime_enc.h
+$(BUILD)/obj/smtp_client.o: src/smtp_client.h src/smtp_config.h src/smtp_errors.h \
+    src/smtp_reply.h src/smtp_caps.h src/smtp_cmd.h src/mime_body.h src/mime_enc.h
+$(BUILD)/obj/lsmtp.o: src/compat.h src/smtp_client.h src/smtp_config.h \
+    src/smtp_errors.h src/smtp_reply.h src/smtp_caps.h src/mime_body.h
+
+both:
+	$(MAKE) LUA=5.4
+	$(MAKE) LUA=jit
+
+deps:
+	@.ci/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory both
+	@.ci/test.sh
+
+lint:
+	luacheck lua spec bench demo
+
+demo: deps
+	@$(MAKE) --no-print-directory LUA=5.4
+	@demo/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory LUA=5.4
+	@bench/run.sh
+
+FUZZ_SECONDS ?= 30
+fuzz:
+	@fuzz/run.sh $(FUZZ_SECONDS)
+
+install: $(SO)
+	install -d $(DESTDIR)$(LUADIR)/socket/smtp $(DESTDIR)$(LIBDIR)/socket/smtp
+	install -m 644 lua/socket/smtp.lua $(DESTDIR)$(LUADIR)/socket/smtp.lua
+	install -m 644 $(filter lua/socket/smtp/%,$(LUA_FILES)) $(DESTDIR)$(LUADIR)/socket/smtp/
+	install -m 755 $(SO) $(DESTDIR)$(LIBDIR)/socket/smtp/core.so
+
+clean:
+	rm -rf build

@@ -1,0 +1,383 @@
+-----------------------------------------------------------------------------
+-- socket.smtp.driver: the pump between the C engine and the socket.
+--
+-- The engine (socket.smtp.core) is sans-I/O: it says what to do next
+-- ("write", "read", "reply", "error") and this module does it and feeds the
+-- result back, in a loop. Every socket call, LTN12 source call and step
+-- call happens here, in a Lua frame, so any of them may yield (cosockets,
+-- coroutine schedulers). Failures are returned as nil, err, details; no
+-- pcall, no socket.protect, no private coroutine.
+--
+-- A session object:
+--   s.core      the engine (socket.smtp.core client)
+--   s.t         the transport (socket.smtp.transport)
+--   s.timeout   seconds allowed for each network step
+-----------------------------------------------------------------------------
+local core = require("socket.smtp.core")
+local transport = require("socket.smtp.transport")
+
+local setmetatable, type, ipairs = setmetatable, type, ipairs
+local string_format, string_gsub, string_byte = string.format, string.gsub, string.byte
+
+local _M = {}
+local S = {}
+S.__index = S
+
+-- Printable form of a refused argument for error messages.
+local function show(s)
+    return '"' .. string_gsub(s, "[%c\"\\]", function(c)
+        local map = { ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t",
+                      ['"'] = '\\"', ["\\"] = "\\\\" }
+        return map[c] or string_format("\\x%02X", string_byte(c))
+    end) .. '"'
+end
+_M.show = show
+
+-- Error for an argument we refuse to send. Secrets are never echoed.
+local function bad_arg(field, value, msg, name, secret)
+    local err
+    if secret or value == nil then
+        err = string_format("invalid %s: %s", field, msg)
+    else
+        err = string_format("invalid %s %s: %s", field, show(value), msg)
+    end
+    return nil, err, { stage = "argument", field = field, name = name or "EINVAL" }
+end
+_M.bad_arg = bad_arg
+
+-- Validates an argument as the engine will, before anything is sent.
+function _M.check(kind, field, value, secret)
+    local ok, msg, name = core.check(kind, value)
+    if ok then return true end
+    return bad_arg(field, value, msg, name, secret)
+end
+
+function _M.connect(server, port, timeout, create)
+    local t, err = transport.connect(server, port, timeout, create)
+    if not t then
+        return nil, err, { stage = "connect", name = "ECONNECT", server = server, port = port }
+    end
+    local s = setmetatable({ core = core.new(), t = t, timeout = timeout, fifo = {}, head = 1, tail = 0 }, S)
+    return s
+end
+
+-- Context shown after a refusal: the command as it went on the wire.
+local function push(self, ctx)
+    self.tail = self.tail + 1
+    self.fifo[self.tail] = ctx
+end
+
+local function pop(self)
+    local ctx = self.fifo[self.head]
+    self.fifo[self.head] = nil
+    self.head = self.head + 1
+    return ctx
+end
+
+-- Queue a command on the engine. `ctx` describes it for errors and results:
+-- { stage = "rcpt", line = "RCPT TO:<x@y>", addr = "<x@y>" }.
+-- When the engine says the pipeline is full, replies are read first and
+-- handed to `on_reply` (may be nil when nothing can be queued ahead).
+function S:queue(ctx, method, a1, a2, a3)
+    local c = self.core
+    local ok, msg, name = c[method](c, a1, a2, a3)
+    while not ok and name == "EBUSY" do
+        local r, err, det = self:reply()
+        if not r then return nil, err, det end
+        ok, msg, name = c[method](c, a1, a2, a3)
+    end
+    if not ok then
+        if name and name:match("^EARG") then
+            return bad_arg(ctx.field or ctx.stage, ctx.value, msg, name, ctx.secret)
+        end
+        return self:fail(msg, name, ctx)
+    end
+    if type(msg) == "string" then ctx.line = msg end
+    push(self, ctx)
+    return ctx
+end
+
+-- A failure that is not a refusal: the connection is unusable.
+function S:fail(msg, name, ctx)
+    self.broken = true
+    local det = { stage = ctx and ctx.stage or "session", name = name or "EPROTO" }
+    if ctx and ctx.line and not ctx.secret then
+        msg = msg .. " (" .. ctx.line .. ")"
+    end
+    return nil, msg, det
+end
+
+-- Run the engine until the next reply arrives. Returns the context of the
+-- command it answers, filled with ok, code, reply (text) and enhanced; or
+-- nil, err, details on a socket or protocol failure.
+function S:reply()
+    local c, t = self.core, self.t
+    local deadline = t:deadline(self.timeout)
+    while true do
+        local act, a, b, code, text, enh = c:next()
+        if act == "read" then
+            local data, err = t:receive(a, deadline)
+            if data then
+                c:feed(data)
+            elseif err == "closed" then
+                c:feed(nil) -- the engine decides: a reply may be complete
+            else
+                return self:fail(err, err == "timeout" and "ETIMEOUT" or "ESOCKET", self.fifo[self.head])
+            end
+        elseif act == "write" then
+            local ok, err = t:send(a, deadline)
+            if not ok then
+                return self:fail(err, err == "timeout" and "ETIMEOUT" or "ESOCKET", self.fifo[self.head])
+            end
+        elseif act == "reply" then
+            local ctx = pop(self) or {}
+            ctx.cmd, ctx.ok, ctx.code, ctx.reply, ctx.enhanced = a, b, code, text, enh
+            return ctx
+        elseif act == "error" then
+            return self:fail(a, b, self.fifo[self.head])
+        else
+            return self:fail("nothing to wait for", "EIDLE")
+        end
+    end
+end
+
+-- Write what the engine holds (commands or body bytes) without waiting
+-- for a reply.
+function S:flush()
+    local c, t = self.core, self.t
+    local act, data = c:next()
+    if act == "write" then
+        local ok, err = t:send(data, t:deadline(self.timeout))
+        if not ok then return self:fail(err, err == "timeout" and "ETIMEOUT" or "ESOCKET") end
+    end
+    return true
+end
+
+-- A refusal: the server's reply first (so err:match("^%d%d%d") works), the
+-- command after it. The session is still usable (RSET/QUIT may follow).
+local function refused(ctx)
+    local det = {
+        stage = ctx.stage, code = ctx.code, enhanced = ctx.enhanced,
+        reply = ctx.reply, command = ctx.line, recipient = ctx.addr,
+        name = "EREFUSED",
+    }
+    local where = ctx.secret and ctx.stage or (ctx.line or ctx.stage)
+    return nil, ctx.reply .. " (" .. where .. ")", det
+end
+_M.refused = refused
+
+-- Queue one command and wait for its reply; a negative reply is refused().
+function S:command(ctx, method, a1, a2)
+    local q, err, det = self:queue(ctx, method, a1, a2)
+    if not q then return nil, err, det end
+    local r
+    r, err, det = self:reply()
+    if not r then return nil, err, det end
+    if not r.ok then return refused(r) end
+    return r
+end
+
+-- Greeting, then EHLO (HELO when the server refuses EHLO with 5xx).
+-- Returns the EHLO/HELO reply text.
+function S:greet(domain)
+    local r, err, det = self:command({ stage = "greeting", line = "greeting" }, "greeting")
+    if not r then return nil, err, det end
+    r, err, det = self:command({ stage = "ehlo", field = "domain", value = domain }, "ehlo", domain, true)
+    if not r then return nil, err, det end
+    self.ext = r.reply
+    return r.reply
+end
+
+function S:mail(from)
+    return self:command({ stage = "mail", field = "from", value = from, addr = from }, "mail", from)
+end
+
+function S:rcpt(to, field)
+    return self:command({ stage = "rcpt", field = field or "rcpt", value = to, addr = to }, "rcpt", to)
+end
+
+function S:quit()
+    return self:command({ stage = "quit", line = "QUIT" }, "quit")
+end
+
+function S:rset()
+    return self:command({ stage = "rset", line = "RSET" }, "rset")
+end
+
+function S:noop()
+    return self:command({ stage = "noop", line = "NOOP" }, "noop")
+end
+
+function S:login(user, password)
+    return self:command({ stage = "auth", line = "AUTH LOGIN", field = "user", value = user,
+                          secret = true }, "auth_login", user, password)
+end
+
+function S:plain(user, password)
+    return self:command({ stage = "auth", line = "AUTH PLAIN", field = "user", value = user,
+                          secret = true }, "auth_plain", user, password)
+end
+
+-- LTN12's pump.step, so that LuaSocket need not be loaded.
+local function default_step(src, snk)
+    local chunk, src_err = src()
+    local ret, snk_err = snk(chunk, src_err)
+    if chunk and ret then return 1 end
+    return nil, src_err or snk_err
+end
+
+-- Message content through the engine's filter (CRLF, dot-stuffing) to the
+-- socket. `prefetched` says that (first, first_err) was already taken from
+-- src (see S:transaction) and is handed out before src is called again.
+function S:body(src, step, prefetched, first, first_err)
+    local c, t = self.core, self.t
+    local sock_err
+    local snk = function(chunk, err)
+        if not chunk then return 1, err end
+        local out = c:body(chunk)
+        if out ~= "" then
+            local ok, e = t:send(out, t:deadline(self.timeout))
+            if not ok then
+                sock_err = e
+                return nil, e
+            end
+        end
+        return 1
+    end
+    local pulled = false
+    local source = src
+    if prefetched then
+        source = function()
+            if not pulled then
+                pulled = true
+                return first, first_err
+            end
+            return src()
+        end
+    end
+    step = step or default_step
+    while true do
+        local ret, err = step(source, snk)
+        if not ret then
+            if err then
+                -- The content is incomplete: never end it with the marker.
+                -- Closing without it makes the server drop the message.
+                self.broken = true
+                if sock_err then
+                    return nil, err, { stage = "body", name = err == "timeout" and "ETIMEOUT" or "ESOCKET" }
+                end
+                return nil, err, { stage = "source", name = "ESOURCE" }
+            end
+            break
+        end
+    end
+    local ok, msg, name = c:body_end()
+    if not ok then return self:fail(msg, name, { stage = "body" }) end
+    push(self, { stage = "eod", line = "end of data" })
+    local r, err, det = self:reply()
+    if not r then return nil, err, det end
+    if not r.ok then return refused(r) end
+    return r
+end
+
+-- DATA, the content, the end-of-data reply.
+function S:data(src, step, prefetched, first, first_err)
+    local r, err, det = self:command({ stage = "data", line = "DATA" }, "data")
+    if not r then return nil, err, det end
+    return self:body(src, step, prefetched, first, first_err)
+end
+
+-- A whole mail transaction: MAIL, every RCPT, DATA, content. With
+-- PIPELINING the envelope goes in one write, and DATA with it when there is
+-- one recipient (a refused recipient then leaves nothing half-accepted; the
+-- engine answers a pointless 354 with an empty message, RFC 2920 3.1).
+-- mailt: from, rcpt (string or list), source, step.
+-- Returns 1, report | nil, err, details.
+function S:transaction(mailt)
+    local rcpts = mailt.rcpt
+    if type(rcpts) ~= "table" then rcpts = { rcpts } end
+    local pipelining = self.core:has("PIPELINING") ~= nil
+    local report = { accepted = {}, refused = {} }
+    local ctxs = {}
+    local err, det
+
+    -- Pull the first chunk before any command: a source that fails at once
+    -- (an invalid header, a missing file) then costs nothing on the wire.
+    local first, first_err = mailt.source()
+    if first == nil and first_err ~= nil then
+        return nil, first_err, { stage = "source", name = "ESOURCE" }
+    end
+
+    -- Without pipelining every command waits for its reply here.
+    local function settle(ctx)
+        if pipelining then return ctx end
+        local r, e, d = self:reply()
+        if not r then return nil, e, d end
+        return ctx
+    end
+
+    local mail
+    mail, err, det = self:queue({ stage = "mail", field = "from", value = mailt.from,
+                                  addr = mailt.from }, "mail", mailt.from)
+    if mail then mail, err, det = settle(mail) end
+    if not mail then return nil, err, det end
+    if not pipelining and not mail.ok then return refused(mail) end
+    for i, to in ipairs(rcpts) do
+        local field = #rcpts > 1 and ("rcpt[" .. i .. "]") or "rcpt"
+        local ctx
+        ctx, err, det = self:queue({ stage = "rcpt", field = field, value = to, addr = to }, "rcpt", to)
+        if ctx then ctx, err, det = settle(ctx) end
+        if not ctx then return nil, err, det end
+        ctxs[#ctxs + 1] = ctx
+        if not pipelining and not ctx.ok then break end
+    end
+    local data
+    if pipelining and #rcpts == 1 then
+        data, err, det = self:queue({ stage = "data", line = "DATA" }, "data")
+        if not data then return nil, err, det end
+    end
+    while self.head <= self.tail do -- the pipelined replies, in order
+        local r
+        r, err, det = self:reply()
+        if not r then return nil, err, det end
+    end
+    if not mail.ok then return refused(mail) end
+    for _, ctx in ipairs(ctxs) do
+        if ctx.ok then
+            report.accepted[#report.accepted + 1] = ctx.addr
+        else
+            report.refused[#report.refused + 1] = { ctx.addr, ctx.code, ctx.reply }
+        end
+    end
+    for _, ctx in ipairs(ctxs) do
+        if not ctx.ok then
+            local _, e, d = refused(ctx)
+            d.report = report
+            return nil, e, d
+        end
+    end
+    local r
+    if data then
+        if not data.ok then return refused(data) end
+        r, err, det = self:body(mailt.source, mailt.step, true, first, first_err)
+    else
+        r, err, det = self:data(mailt.source, mailt.step, true, first, first_err)
+    end
+    if not r then return nil, err, det end
+    report.reply, report.code, report.enhanced = r.reply, r.code, r.enhanced
+    return 1, report
+end
+
+-- End the session politely when it is still sane (QUIT), then close.
+function S:close(polite)
+    if polite and not self.broken and not self.t.closed then
+        local saved = self.timeout
+        if self.timeout > 5 then self.timeout = 5 end
+        self:quit()
+        self.timeout = saved
+    end
+    return self.t:close()
+end
+
+_M.session = S
+return _M

@@ -1,0 +1,464 @@
+--[[
+spec/helper.lua: test support for the smtp-native busted specs.
+
+Loading: run busted from the repository root with the spec directory on the
+Lua path, and require the helper by name:
+
+    lua5.4 /usr/bin/busted --lpath='spec/?.lua' spec/some_spec.lua
+    luajit /usr/bin/busted --lpath='spec/?.lua' spec/some_spec.lua
+
+    local H = require("helper")
+
+Works under Lua 5.4 and LuaJIT; uses only LuaSocket, dkjson and io/os.
+
+Servers (all on 127.0.0.1, run with /usr/bin/python3, the Debian Python
+that has aiosmtpd):
+
+    srv = H.capture(opts)     aiosmtpd server capturing every message
+        opts (all optional): reject_rcpt = REGEX, reject_mail = REGEX,
+        reject_data = true, ehlo_unsupported = true, max_sessions = N
+        srv.port, srv.pid, srv.dir
+        srv:messages()                 -> { {from=, rcpt={...}, data=,
+                                             mail_options=, rcpt_options=,
+                                             helo=, session=, seq=}, ... }
+        srv:wait_messages(n [, timeout=5]) -> messages [, "timeout"]
+        srv:sessions()                 -> { raw bytes of session 1, ... }
+
+    srv = H.scripted(script)  scripted peer (spec/support/scripted_server.py)
+        script: a list of steps, or a list of step lists (one per connection)
+        srv.port, srv.pid, srv.dir
+        srv:transcript([n=1])          -> raw bytes received on connection n
+        srv:wait_done([n=1] [, timeout=5]) -> "completed" / "aborted ..." or nil
+        srv:errors()                   -> contents of the errors file, or nil
+
+    Both:
+        srv:stop()       TERM, wait up to 2 s, then KILL; reap; remove srv.dir.
+                         Idempotent, so `finally(function() srv:stop() end)`
+                         and H.stop_all() in teardown can both run.
+        srv:alive()      true while the server process runs
+        srv:log()        the server's stdout/stderr so far
+
+    H.stop_all()         stop every server still running
+
+Other:
+    H.lua_version        "5.4" or "jit"
+    H.root               repository root (absolute)
+    H.python             "/usr/bin/python3"
+    H.tmpdir()           fresh directory from mktemp -d
+    H.rmdir(dir)         remove a directory made by H.tmpdir()
+    H.sh(cmd)            -> ok, output (stdout and stderr), exit status
+    H.parse_email(raw)   -> tree (see spec/support/parse_email.py): headers
+                            ({ {name, value, name=, value=}, ... }),
+                            content_type, charset, boundary, is_multipart,
+                            preamble, epilogue, parts, payload (decoded
+                            bytes, leaves), raw_payload (leaves), defects
+    H.header(node, name) -> first value of header `name` (any case), or nil
+    H.sleep(seconds)
+
+How servers are run: `echo $$; exec python3 ...` under io.popen, so the
+server is a direct child of the Lua process: the PID comes back on the pipe,
+and closing the pipe in stop() reaps it. (PID 1 in this VM does not reap
+orphans, so a `cmd & echo $!` server would stay behind as a zombie.) Each
+server is also given --watch-pid <this process> and exits by itself if the
+test runner dies without stopping it.
+]]
+
+local socket = require("socket")
+local mime = require("mime")
+local json = require("dkjson")
+
+local H = {}
+
+H.lua_version = rawget(_G, "jit") and "jit" or _VERSION:match("%d+%.%d+")
+H.python = "/usr/bin/python3"
+
+--------------------------------------------------------------------------
+-- Small utilities
+--------------------------------------------------------------------------
+
+-- Quote a string for /bin/sh.
+local function quote(s)
+    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+H.quote = quote
+
+function H.sleep(seconds)
+    socket.sleep(seconds)
+end
+
+local function read_file(path)
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    local data = f:read("*a")
+    f:close()
+    return data
+end
+
+local function write_file(path, data)
+    local f = assert(io.open(path, "wb"))
+    assert(f:write(data))
+    assert(f:close())
+end
+
+local function exists(path)
+    local f = io.open(path, "rb")
+    if f then f:close() end
+    return f ~= nil
+end
+
+-- Base64 decoding; mime.unb64("") returns nil, we want "".
+local function unb64(s)
+    if s == nil then return nil end
+    return (mime.unb64(s)) or ""
+end
+
+-- Poll `check` every 20 ms until it returns a true value or `timeout`
+-- seconds pass; returns check's last result.
+local function poll(timeout, check)
+    local deadline = socket.gettime() + timeout
+    while true do
+        local result = check()
+        if result or socket.gettime() >= deadline then return result end
+        socket.sleep(0.02)
+    end
+end
+
+-- Runs a shell command; returns ok, output (stdout+stderr), exit status.
+-- The status travels on the pipe because pipe:close() reports it
+-- differently in Lua 5.4 and LuaJIT.
+function H.sh(cmd)
+    local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"__H_STATUS=$?\""))
+    local out = p:read("*a")
+    p:close()
+    local body, status = out:match("^(.*)__H_STATUS=(%d+)\n$")
+    status = tonumber(status)
+    return status == 0, body or out, status
+end
+
+-- First line of a shell command's stdout.
+local function sh_line(cmd)
+    local p = assert(io.popen(cmd))
+    local line = p:read("*l")
+    p:close()
+    return line
+end
+
+-- PID of this Lua process: the parent of the shell io.popen starts.
+local LUA_PID = tonumber(sh_line("echo $PPID"))
+
+-- Repository root: this file is <root>/spec/helper.lua.
+H.root = (function()
+    local source = debug.getinfo(1, "S").source:gsub("^@", "")
+    local dir = source:match("^(.*)/[^/]*$") or "."
+    return assert(sh_line("cd " .. quote(dir) .. "/.. && pwd -P"),
+                  "cannot find the repository root from " .. source)
+end)()
+
+local SUPPORT = H.root .. "/spec/support/"
+local TMP_PATTERN = "^/tmp/smtp%-native%-spec%.[%w]+$"
+
+function H.tmpdir()
+    local dir = sh_line("mktemp -d /tmp/smtp-native-spec.XXXXXXXX")
+    assert(dir and dir:match(TMP_PATTERN), "mktemp -d failed")
+    return dir
+end
+
+-- Removes a directory made by H.tmpdir() (refuses anything else).
+function H.rmdir(dir)
+    assert(type(dir) == "string" and dir:match(TMP_PATTERN),
+           "refusing to remove " .. tostring(dir))
+    os.execute("rm -rf -- " .. quote(dir))
+end
+
+-- Copies a string from latin-1 to UTF-8, so each byte becomes the code
+-- point of the same value (the scripted server maps them back to bytes).
+local function latin1_to_utf8(s)
+    return (s:gsub("[\128-\255]", function(c)
+        local b = c:byte()
+        return string.char(0xC0 + math.floor(b / 64), 0x80 + b % 64)
+    end))
+end
+
+local function deep_latin1(v)
+    if type(v) == "string" then return latin1_to_utf8(v) end
+    if type(v) ~= "table" then return v end
+    local out = {}
+    for k, x in pairs(v) do out[k] = deep_latin1(x) end
+    return out
+end
+
+--------------------------------------------------------------------------
+-- Processes
+--------------------------------------------------------------------------
+
+-- State letter of a process from /proc/PID/stat, or nil if it is gone.
+local function proc_state(pid)
+    local stat = read_file("/proc/" .. pid .. "/stat")
+    return stat and stat:match("^%d+ %(.*%) (%a)")
+end
+
+-- True while pid runs (a zombie awaiting our reap counts as gone).
+local function running(pid)
+    local state = proc_state(pid)
+    return state ~= nil and state ~= "Z" and state ~= "X"
+end
+
+-- True if pid is still the server we started (guards against PID reuse).
+local function is_ours(pid, script)
+    local cmdline = read_file("/proc/" .. pid .. "/cmdline")
+    return cmdline ~= nil and cmdline:find(script, 1, true) ~= nil
+end
+
+-- Every server not yet stopped, for H.stop_all().
+local registry = {}
+
+local Server = {}
+Server.__index = Server
+
+function Server:alive()
+    return not self.stopped and running(self.pid)
+end
+
+function Server:log()
+    return read_file(self.dir .. "/server.log") or ""
+end
+
+function Server:stop()
+    if self.stopped then return end
+    self.stopped = true
+    registry[self] = nil
+    local pid = self.pid
+    if pid and running(pid) and is_ours(pid, self.script) then
+        os.execute("kill -TERM " .. pid .. " 2>/dev/null")
+        if not poll(2, function() return not running(pid) end) then
+            os.execute("kill -KILL " .. pid .. " 2>/dev/null")
+            poll(2, function() return not running(pid) end)
+        end
+    end
+    if self.pipe then
+        self.pipe:close()   -- waits for (reaps) the server process
+        self.pipe = nil
+    end
+    if self.dir then H.rmdir(self.dir) end
+end
+
+function H.stop_all()
+    local list = {}
+    for srv in pairs(registry) do list[#list + 1] = srv end
+    for _, srv in ipairs(list) do srv:stop() end
+end
+
+-- A value whose finalizer stops `srv`. Created after srv's pipe so that,
+-- when busted closes the Lua state (os.exit(code, true)), it runs before
+-- the pipe's own finalizer, which would otherwise wait forever on a server
+-- nobody stopped.
+local function guard(srv)
+    local stop = function() pcall(Server.stop, srv) end
+    local newproxy = rawget(_G, "newproxy")
+    if newproxy then                     -- LuaJIT: tables have no __gc
+        local proxy = newproxy(true)
+        getmetatable(proxy).__gc = stop
+        return proxy
+    end
+    return setmetatable({}, { __gc = stop })
+end
+
+-- Starts a server script with `args` (list of strings) in a fresh dir and
+-- waits up to 5 s for DIR/port. Returns the server object.
+local function start(class, script, args, dir)
+    local srv = setmetatable({ dir = dir, script = script }, class)
+    local argv = { quote(H.python), quote(script), "--dir", quote(dir) }
+    if LUA_PID then
+        argv[#argv + 1] = "--watch-pid " .. LUA_PID
+    end
+    for _, a in ipairs(args) do argv[#argv + 1] = quote(a) end
+    local cmd = "echo $$; exec " .. table.concat(argv, " ")
+        .. " >" .. quote(dir .. "/server.log") .. " 2>&1 </dev/null"
+    srv.pipe = assert(io.popen(cmd, "r"))
+    srv.pid = tonumber(srv.pipe:read("*l"))
+    srv.guard = guard(srv)
+    registry[srv] = true
+    if not srv.pid then
+        srv:stop()
+        error("could not start " .. script)
+    end
+    local port = poll(5, function()
+        local text = read_file(dir .. "/port")
+        if text and text:match("^%d+\n$") then return tonumber(text) end
+        if not running(srv.pid) then return "died" end
+    end)
+    if type(port) ~= "number" then
+        local log = srv:log()
+        srv:stop()
+        error("server " .. script .. " did not start:\n" .. log)
+    end
+    srv.port = port
+    return srv
+end
+
+--------------------------------------------------------------------------
+-- Capture server (aiosmtpd)
+--------------------------------------------------------------------------
+
+local Capture = setmetatable({}, { __index = Server })
+Capture.__index = Capture
+
+function H.capture(opts)
+    opts = opts or {}
+    local args = {}
+    if opts.reject_rcpt then
+        args[#args + 1] = "--reject-rcpt"; args[#args + 1] = opts.reject_rcpt
+    end
+    if opts.reject_mail then
+        args[#args + 1] = "--reject-mail"; args[#args + 1] = opts.reject_mail
+    end
+    if opts.reject_data then args[#args + 1] = "--reject-data" end
+    if opts.ehlo_unsupported then args[#args + 1] = "--ehlo-unsupported" end
+    if opts.max_sessions then
+        args[#args + 1] = "--max-sessions"; args[#args + 1] = tostring(opts.max_sessions)
+    end
+    local srv = start(Capture, SUPPORT .. "capture_server.py", args, H.tmpdir())
+    -- The port file is written after listen(), so this should connect at
+    -- once; a connection that sends nothing does not count as a session.
+    local ok = poll(5, function()
+        local c = socket.tcp()
+        c:settimeout(1)
+        local done = c:connect("127.0.0.1", srv.port)
+        c:close()
+        return done
+    end)
+    if not ok then
+        local log = srv:log()
+        srv:stop()
+        error("capture server not accepting connections:\n" .. log)
+    end
+    return srv
+end
+
+local function decode_message(text)
+    local m = assert(json.decode(text), "bad message JSON")
+    return {
+        seq = m.seq,
+        session = m.session,
+        from = m.mail_from,
+        rcpt = m.rcpt_tos,
+        mail_options = m.mail_options,
+        rcpt_options = m.rcpt_options,
+        helo = m.helo,
+        data = unb64(m.data_b64),
+    }
+end
+
+-- Files are numbered from 0001 without gaps and written in order, so
+-- reading stops at the first missing one.
+local function numbered(dir, fmt)
+    local out = {}
+    while true do
+        local text = read_file(dir .. "/" .. fmt:format(#out + 1))
+        if not text then return out end
+        out[#out + 1] = text
+    end
+end
+
+function Capture:messages()
+    local list = numbered(self.dir, "msg-%04d.json")
+    for i, text in ipairs(list) do list[i] = decode_message(text) end
+    return list
+end
+
+function Capture:wait_messages(n, timeout)
+    local dir = self.dir
+    local ok = poll(timeout or 5, function()
+        return exists(("%s/msg-%04d.json"):format(dir, n))
+    end)
+    if ok then return self:messages() end
+    return self:messages(), "timeout"
+end
+
+function Capture:sessions()
+    return numbered(self.dir, "session-%04d.bin")
+end
+
+--------------------------------------------------------------------------
+-- Scripted server
+--------------------------------------------------------------------------
+
+local Scripted = setmetatable({}, { __index = Server })
+Scripted.__index = Scripted
+
+function H.scripted(script)
+    assert(type(script) == "table", "script must be a table")
+    local dir = H.tmpdir()
+    local path = dir .. "/script.json"
+    write_file(path, json.encode(deep_latin1(script)))
+    return start(Scripted, SUPPORT .. "scripted_server.py", { "--script", path }, dir)
+end
+
+function Scripted:transcript(n)
+    return read_file(("%s/conn-%d.bin"):format(self.dir, n or 1)) or ""
+end
+
+function Scripted:wait_done(n, timeout)
+    local path = ("%s/done-%d"):format(self.dir, n or 1)
+    local text = poll(timeout or 5, function() return read_file(path) end)
+    return text and (text:gsub("\n$", ""))
+end
+
+function Scripted:errors()
+    return read_file(self.dir .. "/errors")
+end
+
+--------------------------------------------------------------------------
+-- Email parsing (Python's email package, policy=compat32)
+--------------------------------------------------------------------------
+
+local function decode_tree(node)
+    local out = {
+        headers = {},
+        content_type = node.content_type,
+        charset = node.charset,
+        boundary = node.boundary,
+        is_multipart = node.is_multipart,
+        preamble = unb64(node.preamble_b64),
+        epilogue = unb64(node.epilogue_b64),
+        payload = unb64(node.payload_b64),
+        raw_payload = unb64(node.raw_payload_b64),
+        defects = node.defects or {},
+        parts = {},
+    }
+    for i, h in ipairs(node.headers_b64) do
+        local name, value = unb64(h[1]), unb64(h[2])
+        out.headers[i] = { name, value, name = name, value = value }
+    end
+    for i, part in ipairs(node.parts or {}) do
+        out.parts[i] = decode_tree(part)
+    end
+    return out
+end
+
+function H.parse_email(raw)
+    local dir = H.tmpdir()
+    local input, errors = dir .. "/message.eml", dir .. "/stderr"
+    write_file(input, raw)
+    local p = assert(io.popen(quote(H.python) .. " " .. quote(SUPPORT .. "parse_email.py")
+        .. " " .. quote(input) .. " 2>" .. quote(errors)))
+    local out = p:read("*a")
+    p:close()
+    local tree = json.decode(out)
+    local err = read_file(errors)
+    H.rmdir(dir)
+    if type(tree) ~= "table" then
+        error("parse_email.py failed: " .. tostring(err))
+    end
+    return decode_tree(tree)
+end
+
+function H.header(node, name)
+    name = name:lower()
+    for _, h in ipairs(node.headers) do
+        if h.name:lower() == name then return h.value end
+    end
+    return nil
+end
+
+return H

@@ -1,0 +1,319 @@
+#!/usr/bin/python3
+"""A scripted, possibly hostile, SMTP peer for the smtp-native specs.
+
+  /usr/bin/python3 scripted_server.py --script FILE.json --dir DIR
+
+Listens on 127.0.0.1 (kernel-chosen port, written atomically to DIR/port)
+and serves connections one at a time. Connection k follows script k when the
+JSON is a list of step lists (the last list is reused once they run out), or
+the single list when it is a list of steps.
+
+Steps (JSON objects):
+  {"send": "text", "split": n, "gap": s}  send latin-1 bytes, optionally in
+                                          n-byte pieces s seconds apart
+  {"expect": "PREFIX", "count": n}        read n lines (default 1); a line not
+                                          starting with PREFIX (case-insensitive)
+                                          is noted in DIR/errors
+  {"data": true}                          read up to and including the
+                                          end-of-data line ".\\r\\n"
+  {"sleep": s}                            pause
+  {"close": true}                         close now (FIN)
+  {"reset_close": true}                   close with RST (SO_LINGER 0)
+  {"hang": true}                          read and record until the client closes
+  {"flood": n}                            send n bytes of "A", no line end
+  {"read_all": true}                      read and record until the client closes
+
+After the last step the connection is closed, unless that step is "hang".
+
+Output, per connection N (from 1):
+  DIR/conn-N.bin   every byte received, appended and flushed as it arrives
+  DIR/done-N       written when the connection is over: "completed" or
+                   "aborted at step K (kind): reason"
+  DIR/errors       one line per deviation from the script (all connections)
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+
+class ClientClosed(Exception):
+    """The client closed (or reset) the connection."""
+
+
+def close_inherited_fds():
+    """Close sockets and pipes inherited from the test runner (see
+    capture_server.py: LuaSocket does not set FD_CLOEXEC)."""
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for name in fds:
+        fd = int(name)
+        if fd <= 2:
+            continue
+        try:
+            target = os.readlink("/proc/self/fd/" + name)
+        except OSError:
+            continue
+        if target.startswith(("socket:", "pipe:")):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def write_atomic(path, data):
+    tmp = "{}.tmp.{}".format(path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+def process_gone(pid):
+    """True if pid has exited. A zombie counts as gone: PID 1 in the test VM
+    does not reap orphans, so a dead runner can linger as one."""
+    try:
+        with open("/proc/{}/stat".format(pid), "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    state = stat[stat.rindex(b")") + 2:][:1]
+    return state in (b"Z", b"X")
+
+
+def watch_pid(pid):
+    """Backstop: terminate ourselves once the test runner (pid) is gone.
+    The helper starts us as the runner's direct child, so being reparented
+    also means it died."""
+    was_child = os.getppid() == pid
+
+    def loop():
+        while True:
+            time.sleep(0.5)
+            if (was_child and os.getppid() != pid) or process_gone(pid):
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+    threading.Thread(target=loop, daemon=True).start()
+
+
+class Connection:
+    """One accepted client: a read buffer plus the on-disk transcript."""
+
+    def __init__(self, sock, number, directory):
+        self.sock = sock
+        self.number = number
+        self.dir = directory
+        self.buf = bytearray()
+        self.scan = 0        # buf[:scan] is known to contain no LF
+        self.record = open(os.path.join(directory, "conn-{}.bin".format(number)), "ab")
+
+    def note_error(self, text):
+        with open(os.path.join(self.dir, "errors"), "a", encoding="utf-8") as f:
+            f.write("conn {}: {}\n".format(self.number, text))
+
+    def recv_more(self):
+        """Read what the client sent next into the buffer; record it."""
+        try:
+            data = self.sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        if not data:
+            raise ClientClosed()
+        self.record.write(data)
+        self.record.flush()
+        self.buf += data
+
+    def readline(self):
+        """One line, up to and including LF."""
+        while True:
+            i = self.buf.find(b"\n", self.scan)
+            if i >= 0:
+                line = bytes(self.buf[:i + 1])
+                del self.buf[:i + 1]
+                self.scan = 0
+                return line
+            self.scan = len(self.buf)
+            self.recv_more()
+
+    def read_until_closed(self):
+        try:
+            while True:
+                self.recv_more()
+        except ClientClosed:
+            pass
+
+    def drain(self):
+        """Record whatever already arrived, without blocking. Closing a
+        socket with unread input makes the kernel send RST instead of FIN,
+        so a plain close drains first."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.recv_more()
+        except (ClientClosed, BlockingIOError, OSError):
+            pass
+
+    def send(self, data, split=None, gap=0.02):
+        if not split or split <= 0:
+            self.sock.sendall(data)
+            return
+        for i in range(0, len(data), split):
+            if i:
+                time.sleep(gap)
+            self.sock.sendall(data[i:i + split])
+
+    def close(self, reset=False):
+        if reset:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+        else:
+            self.drain()
+        self.sock.close()
+
+    def finish(self, status):
+        self.record.close()
+        write_atomic(os.path.join(self.dir, "done-{}".format(self.number)),
+                     (status + "\n").encode("utf-8"))
+
+
+def step_kind(step):
+    for key in ("send", "expect", "data", "sleep", "close", "reset_close",
+                "hang", "flood", "read_all"):
+        if key in step:
+            return key
+    return "unknown"
+
+
+def run_step(conn, step):
+    """Run one step. Returns "closed" if the connection is now closed."""
+    kind = step_kind(step)
+    if kind == "send":
+        data = step["send"].encode("latin-1")
+        conn.send(data, step.get("split"), step.get("gap", 0.02))
+    elif kind == "expect":
+        prefix = step["expect"].encode("latin-1").lower()
+        for _ in range(step.get("count", 1)):
+            try:
+                line = conn.readline()
+            except ClientClosed:
+                conn.note_error("client closed while expecting {!r}".format(step["expect"]))
+                raise
+            if not line.lower().startswith(prefix):
+                conn.note_error("expected {!r}, got {!r}".format(step["expect"], line))
+    elif kind == "data":
+        prev_crlf = True     # DATA's own line ended with CRLF
+        while True:
+            try:
+                line = conn.readline()
+            except ClientClosed:
+                conn.note_error("client closed during data")
+                raise
+            if prev_crlf and line == b".\r\n":
+                break
+            prev_crlf = line.endswith(b"\r\n")
+    elif kind == "sleep":
+        time.sleep(step["sleep"])
+    elif kind == "close":
+        conn.close()
+        return "closed"
+    elif kind == "reset_close":
+        conn.close(reset=True)
+        return "closed"
+    elif kind in ("hang", "read_all"):
+        conn.read_until_closed()
+    elif kind == "flood":
+        chunk = b"A" * 65536
+        left = step["flood"]
+        try:
+            while left > 0:
+                n = min(left, len(chunk))
+                conn.sock.sendall(chunk[:n])
+                left -= n
+        except OSError:
+            pass         # the client went away: stop quietly
+    else:
+        conn.note_error("unknown step {!r}".format(step))
+    return None
+
+
+def serve_connection(conn, steps):
+    status = "completed"
+    closed = False
+    try:
+        for k, step in enumerate(steps, 1):
+            try:
+                if run_step(conn, step) == "closed":
+                    closed = True
+                    break
+            except (ClientClosed, OSError) as e:
+                reason = "client closed" if isinstance(e, ClientClosed) else repr(e)
+                status = "aborted at step {} ({}): {}".format(k, step_kind(step), reason)
+                break
+    finally:
+        if not closed:
+            try:
+                conn.close()
+            except OSError:
+                pass
+        conn.finish(status)
+
+
+def load_scripts(path):
+    with open(path, encoding="utf-8") as f:
+        script = json.load(f)
+    if not isinstance(script, list):
+        raise SystemExit("script must be a JSON list")
+    if script and all(isinstance(s, list) for s in script):
+        return script
+    return [script]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--script", required=True, help="JSON script file")
+    p.add_argument("--dir", required=True, help="output directory")
+    p.add_argument("--watch-pid", type=int, default=0, metavar="PID",
+                   help="exit when process PID (the test runner) is gone")
+    return p.parse_args(argv)
+
+
+def on_signal(signum, frame):
+    raise SystemExit(0)
+
+
+def main(argv):
+    close_inherited_fds()
+    args = parse_args(argv)
+    scripts = load_scripts(args.script)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if args.watch_pid:
+        watch_pid(args.watch_pid)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    write_atomic(os.path.join(args.dir, "port"), "{}\n".format(port).encode())
+    number = 0
+    try:
+        while True:
+            sock, _ = listener.accept()
+            number += 1
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            steps = scripts[min(number, len(scripts)) - 1]
+            serve_connection(Connection(sock, number, args.dir), steps)
+    finally:
+        listener.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

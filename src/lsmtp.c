@@ -1,0 +1,427 @@
+/*
+ * lsmtp.c -- socket.smtp.core: the Lua binding of the SMTP client engine.
+ *
+ * Only translation happens here: argument checks, the userdata that holds
+ * the engine, engine events to Lua values, error codes to strings. No
+ * protocol logic, no I/O, no calls into Lua code.
+ */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* getrandom */
+#endif
+#include <stdio.h>
+#include <string.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || \
+    defined(__NetBSD__)
+#include <stdlib.h>
+#define HAVE_ARC4RANDOM 1
+#endif
+
+#include "compat.h"
+#include "smtp_client.h"
+#include "smtp_cmd.h"
+
+#define SMTP_CORE_VERSION "smtp-native 0.1.0"
+#define CLIENT_MT "socket.smtp.core.client"
+
+#if defined(_WIN32)
+#define SMTP_EXPORT __declspec(dllexport)
+#else
+#define SMTP_EXPORT __attribute__((visibility("default")))
+#endif
+
+static smtp_client *check_client(lua_State *L)
+{
+    return (smtp_client *)luaL_checkudata(L, 1, CLIENT_MT);
+}
+
+/* nil, message, name: the fail convention for engine error codes */
+static int push_err(lua_State *L, int err)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, smtp_errmsg(err));
+    lua_pushstring(L, smtp_errname(err));
+    return 3;
+}
+
+static int push_rc(lua_State *L, int rc)
+{
+    if (rc != 0)
+        return push_err(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* true, line: the command line just queued (without CRLF), for messages.
+ * Never used for AUTH, whose lines hold credentials. */
+static int push_queued(lua_State *L, smtp_client *c, size_t before, int rc)
+{
+    if (rc != 0)
+        return push_err(L, rc);
+    lua_pushboolean(L, 1);
+    lua_pushlstring(L, c->out + before, c->outlen - before - 2);
+    return 2;
+}
+
+/* -- c = core.new() */
+static int core_new(lua_State *L)
+{
+    smtp_client *c = (smtp_client *)lua_newuserdatauv(L, sizeof *c, 0);
+    smtp_client_init(c);
+    luaL_setmetatable(L, CLIENT_MT);
+    return 1;
+}
+
+/* -- true | nil, msg, name = c:greeting() */
+static int client_greeting(lua_State *L)
+{
+    return push_rc(L, smtp_client_greeting(check_client(L)));
+}
+
+/* -- true, line | nil, msg, name = c:ehlo(domain [, helo_fallback]) */
+static int client_ehlo(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t n;
+    const char *d = luaL_checklstring(L, 2, &n);
+    size_t before = c->outlen;
+    return push_queued(L, c, before, smtp_client_ehlo(c, d, n, lua_toboolean(L, 3)));
+}
+
+/* -- true, line | nil, msg, name = c:helo(domain) */
+static int client_helo(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t n;
+    const char *d = luaL_checklstring(L, 2, &n);
+    size_t before = c->outlen;
+    return push_queued(L, c, before, smtp_client_helo(c, d, n));
+}
+
+/* -- true, line | nil, msg, name = c:mail(from [, params]) */
+static int client_mail(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t n, pn = 0;
+    const char *a = luaL_checklstring(L, 2, &n);
+    const char *p = luaL_optlstring(L, 3, "", &pn);
+    size_t before = c->outlen;
+    return push_queued(L, c, before, smtp_client_mail(c, a, n, p, pn));
+}
+
+/* -- true, line | nil, msg, name = c:rcpt(to [, params]) */
+static int client_rcpt(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t n, pn = 0;
+    const char *a = luaL_checklstring(L, 2, &n);
+    const char *p = luaL_optlstring(L, 3, "", &pn);
+    size_t before = c->outlen;
+    return push_queued(L, c, before, smtp_client_rcpt(c, a, n, p, pn));
+}
+
+/* -- true | nil, msg, name = c:data() / c:rset() / c:noop() / c:quit() */
+static int client_data(lua_State *L) { return push_rc(L, smtp_client_data(check_client(L))); }
+static int client_rset(lua_State *L) { return push_rc(L, smtp_client_rset(check_client(L))); }
+static int client_noop(lua_State *L) { return push_rc(L, smtp_client_noop(check_client(L))); }
+static int client_quit(lua_State *L) { return push_rc(L, smtp_client_quit(check_client(L))); }
+
+/* -- true | nil, msg, name = c:auth_plain(user, password) */
+static int client_auth_plain(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t un, pn;
+    const char *u = luaL_checklstring(L, 2, &un);
+    const char *p = luaL_checklstring(L, 3, &pn);
+    return push_rc(L, smtp_client_auth_plain(c, u, un, p, pn));
+}
+
+/* -- true | nil, msg, name = c:auth_login(user, password) */
+static int client_auth_login(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t un, pn;
+    const char *u = luaL_checklstring(L, 2, &un);
+    const char *p = luaL_checklstring(L, 3, &pn);
+    return push_rc(L, smtp_client_auth_login(c, u, un, p, pn));
+}
+
+/* -- out = c:body(chunk)
+ * Message content, filtered (CRLF, dot-stuffing). Returns the bytes to
+ * write now, possibly "": the tail is held back for c:body_end(). */
+static int client_body(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t n, used = 0;
+    const char *s = luaL_checklstring(L, 2, &n);
+    luaL_Buffer b;
+    if (c->state != SMTP_S_BODY)
+        return push_err(L, SMTP_E_BAD_STATE);
+    lua_settop(L, 2);
+    luaL_buffinit(L, &b);
+    while (used < n) {
+        smtp_event ev;
+        used += smtp_client_body(c, s + used, n - used);
+        if (used == n)
+            break;
+        if (smtp_client_next(c, &ev) != SMTP_ACT_WRITE)
+            return luaL_error(L, "smtp engine: output block stuck");
+        luaL_addlstring(&b, ev.data, ev.len);
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* -- true | nil, msg, name = c:body_end() */
+static int client_body_end(lua_State *L)
+{
+    return push_rc(L, smtp_client_body_end(check_client(L)));
+}
+
+/* -- true | nil, msg, name = c:feed(bytes | nil)   (nil: the peer closed) */
+static int client_feed(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t n = 0;
+    const char *s = lua_isnoneornil(L, 2) ? "" : luaL_checklstring(L, 2, &n);
+    return push_rc(L, smtp_client_feed(c, s, n));
+}
+
+/* -- "write", bytes | "read", want | "idle"
+ *    | "reply", cmd, ok, code, text, enhanced | "error", msg, name
+ *    = c:next() */
+static int client_next(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    smtp_event ev;
+    switch (smtp_client_next(c, &ev)) {
+    case SMTP_ACT_WRITE:
+        lua_pushliteral(L, "write");
+        lua_pushlstring(L, ev.data, ev.len);
+        return 2;
+    case SMTP_ACT_READ:
+        lua_pushliteral(L, "read");
+        lua_pushinteger(L, (lua_Integer)ev.want);
+        return 2;
+    case SMTP_ACT_REPLY:
+        lua_pushliteral(L, "reply");
+        lua_pushstring(L, smtp_client_cmd_name(ev.cmd));
+        lua_pushboolean(L, ev.ok);
+        lua_pushinteger(L, ev.reply->code);
+        lua_pushlstring(L, ev.reply->text, ev.reply->len);
+        if (ev.reply->enhanced[0] != '\0')
+            lua_pushstring(L, ev.reply->enhanced);
+        else
+            lua_pushnil(L);
+        return 6;
+    case SMTP_ACT_ERROR:
+        lua_pushliteral(L, "error");
+        lua_pushstring(L, smtp_errmsg(ev.err));
+        lua_pushstring(L, smtp_errname(ev.err));
+        return 3;
+    case SMTP_ACT_IDLE:
+    default:
+        lua_pushliteral(L, "idle");
+        return 1;
+    }
+}
+
+/* -- params | nil = c:has(keyword)   (params "" for a bare keyword) */
+static int client_has(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t n, pn;
+    const char *k = luaL_checklstring(L, 2, &n);
+    const char *p = smtp_caps_find(&c->caps, k, n, &pn);
+    if (p == NULL)
+        lua_pushnil(L);
+    else
+        lua_pushlstring(L, p, pn);
+    return 1;
+}
+
+/* -- t = c:caps()   { KEYWORD = params, ... } from the last EHLO */
+static int client_caps(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    const char *p = c->caps.raw, *end = c->caps.raw + c->caps.len;
+    lua_newtable(L);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *sp = memchr(p, ' ', (size_t)(nl - p));
+        lua_pushlstring(L, p, (size_t)(sp - p));
+        lua_pushlstring(L, sp + 1, (size_t)(nl - sp - 1));
+        lua_rawset(L, -3);
+        p = nl + 1;
+    }
+    return 1;
+}
+
+/* -- names = c:mechs()   AUTH mechanisms offered that the engine knows */
+static int client_mechs(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    int i, k = 0;
+    lua_newtable(L);
+    for (i = 0; smtp_caps_mech_name(i) != NULL; i++) {
+        if (c->caps.mechs & (1u << i)) {
+            lua_pushstring(L, smtp_caps_mech_name(i));
+            lua_rawseti(L, -2, ++k);
+        }
+    }
+    return 1;
+}
+
+/* -- n | nil = c:size()   SIZE limit offered (nil: none or unlimited) */
+static int client_size(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    if ((c->caps.ext & SMTP_EXT(SIZE)) && c->caps.size > 0)
+        lua_pushnumber(L, (lua_Number)c->caps.size);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* -- name = c:state() */
+static int client_state(lua_State *L)
+{
+    lua_pushstring(L, smtp_client_state_name(check_client(L)->state));
+    return 1;
+}
+
+/* -- n = c:pending()   commands sent or queued without a reply yet */
+static int client_pending(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)smtp_client_pending(check_client(L)));
+    return 1;
+}
+
+/* -- s = tostring(c) */
+static int client_tostring(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    lua_pushfstring(L, "smtp client (%s): %p", smtp_client_state_name(c->state),
+                    (void *)c);
+    return 1;
+}
+
+/* -- true | nil, msg, name = core.check(kind, value)
+ * kind: "from", "rcpt" (an address as MAIL/RCPT take it), "domain"
+ * (EHLO argument), "text" (no CR, LF or NUL). Lets callers refuse
+ * arguments before anything is sent. */
+static int core_check(lua_State *L)
+{
+    static const char *const kinds[] = {"from", "rcpt", "domain", "text", NULL};
+    int kind = luaL_checkoption(L, 1, NULL, kinds);
+    size_t n, start, len;
+    int wrap, rc;
+    const char *s = luaL_checklstring(L, 2, &n);
+    switch (kind) {
+    case 0:
+    case 1:
+        rc = smtp_cmd_path(s, n, kind == 0, &start, &len, &wrap);
+        /* "MAIL FROM:" / "RCPT TO:", brackets, CRLF */
+        if (rc == 0 && len + (wrap ? 2u : 0u) + (kind == 0 ? 10u : 8u) + 2u > SMTP_CMD_MAX)
+            rc = SMTP_E_ARG_TOO_LONG;
+        break;
+    case 2:
+        rc = smtp_cmd_domain(s, n);
+        break;
+    default:
+        rc = smtp_cmd_check(s, n);
+        break;
+    }
+    return push_rc(L, rc);
+}
+
+/* -- bytes | nil, err = core.random(n)   n bytes from the OS generator */
+static int core_random(lua_State *L)
+{
+    lua_Integer want = luaL_checkinteger(L, 1);
+    char buf[256];
+    size_t n, got = 0;
+    luaL_argcheck(L, want >= 0 && want <= (lua_Integer)sizeof buf, 1,
+                  "must be between 0 and 256");
+    n = (size_t)want;
+#if defined(__linux__)
+    while (got < n) {
+        ssize_t r = getrandom(buf + got, n - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+#elif defined(HAVE_ARC4RANDOM)
+    arc4random_buf(buf, n);
+    got = n;
+#endif
+    if (got < n) {
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (f != NULL) {
+            got += fread(buf + got, 1, n - got, f);
+            fclose(f);
+        }
+    }
+    if (got < n) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "no source of random bytes");
+        return 2;
+    }
+    lua_pushlstring(L, buf, n);
+    return 1;
+}
+
+static const luaL_Reg client_methods[] = {
+    {"greeting", client_greeting},
+    {"ehlo", client_ehlo},
+    {"helo", client_helo},
+    {"mail", client_mail},
+    {"rcpt", client_rcpt},
+    {"data", client_data},
+    {"rset", client_rset},
+    {"noop", client_noop},
+    {"quit", client_quit},
+    {"auth_plain", client_auth_plain},
+    {"auth_login", client_auth_login},
+    {"body", client_body},
+    {"body_end", client_body_end},
+    {"feed", client_feed},
+    {"next", client_next},
+    {"has", client_has},
+    {"caps", client_caps},
+    {"mechs", client_mechs},
+    {"size", client_size},
+    {"state", client_state},
+    {"pending", client_pending},
+    {NULL, NULL}
+};
+
+static const luaL_Reg client_meta[] = {
+    {"__tostring", client_tostring},
+    {NULL, NULL}
+};
+
+static const luaL_Reg core_funcs[] = {
+    {"new", core_new},
+    {"random", core_random},
+    {"check", core_check},
+    {NULL, NULL}
+};
+
+SMTP_EXPORT int luaopen_socket_smtp_core(lua_State *L);
+SMTP_EXPORT int luaopen_socket_smtp_core(lua_State *L)
+{
+    if (luaL_newmetatable(L, CLIENT_MT)) {
+        luaL_setfuncs(L, client_meta, 0);
+        luaL_newlib(L, client_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushliteral(L, CLIENT_MT);
+        lua_setfield(L, -2, "__name"); /* 5.1-5.2 do not set it */
+    }
+    lua_pop(L, 1);
+    luaL_newlib(L, core_funcs);
+    lua_pushliteral(L, SMTP_CORE_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    return 1;
+}

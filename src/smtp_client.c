@@ -1,0 +1,526 @@
+/* smtp_client.c -- the SMTP client state machine; see smtp_client.h. */
+#include <string.h>
+#include "smtp_client.h"
+#include "smtp_cmd.h"
+#include "mime_enc.h"
+
+/* The output block must hold the longest AUTH line. */
+typedef char smtp_out_holds_auth[(SMTP_OUT_MAX >= SMTP_AUTH_CMD_MAX) ? 1 : -1];
+
+static const char *const state_names[] = {
+#define SMTP_STATE_NAME(id, name) name,
+    SMTP_STATES(SMTP_STATE_NAME)
+#undef SMTP_STATE_NAME
+};
+static const char *const cmd_names[] = {
+#define SMTP_CMD_NAME(id, name) name,
+    SMTP_CMDS(SMTP_CMD_NAME)
+#undef SMTP_CMD_NAME
+};
+
+const char *smtp_client_state_name(int state)
+{
+    return (state >= 0 && state < SMTP_S__COUNT) ? state_names[state] : "?";
+}
+
+const char *smtp_client_cmd_name(int cmd)
+{
+    return (cmd >= 0 && cmd < SMTP_C__COUNT) ? cmd_names[cmd] : "?";
+}
+
+/*
+ * The transition table: the state a command leads to when queued in a
+ * state (as if it succeeds), 0 (DEAD) where it is not allowed. Replies
+ * that refuse a command correct the state in on_reply().
+ */
+#define S(x) SMTP_S_##x
+static const unsigned char transitions[SMTP_C__COUNT][SMTP_S__COUNT] = {
+    /*              DEAD CONNECTED GREETED    READY    MAIL     DATA BODY CLOSED FAILED */
+    [SMTP_C_GREETING] = {0, S(GREETED), 0,         0,       0,       0, 0, 0, 0},
+    [SMTP_C_EHLO]     = {0, 0,          S(READY),  S(READY), 0,      0, 0, 0, 0},
+    [SMTP_C_HELO]     = {0, 0,          S(READY),  S(READY), 0,      0, 0, 0, 0},
+    [SMTP_C_AUTH]     = {0, 0,          0,         S(READY), 0,      0, 0, 0, 0},
+    [SMTP_C_MAIL]     = {0, 0,          0,         S(MAIL), 0,       0, 0, 0, 0},
+    [SMTP_C_RCPT]     = {0, 0,          0,         0,       S(MAIL), 0, 0, 0, 0},
+    [SMTP_C_DATA]     = {0, 0,          0,         0,       S(DATA), 0, 0, 0, 0},
+    [SMTP_C_EOD]      = {0, 0,          0,         0,       0,       0, S(READY), 0, 0},
+    [SMTP_C_RSET]     = {0, 0,          S(GREETED), S(READY), S(READY), 0, 0, 0, 0},
+    [SMTP_C_NOOP]     = {0, 0,          S(GREETED), S(READY), S(MAIL), 0, 0, 0, 0},
+    [SMTP_C_QUIT]     = {0, 0,          S(CLOSED), S(CLOSED), S(CLOSED), 0, 0, 0, 0},
+    [SMTP_C_EOD_ABORT] = {0},
+};
+#undef S
+
+/* Commands that may be followed by others before their reply (RFC 2920
+ * 3.1); every other command ends a group. */
+static int pipelinable(int cmd)
+{
+    return cmd == SMTP_C_MAIL || cmd == SMTP_C_RCPT || cmd == SMTP_C_RSET;
+}
+
+/* The one way to change state (traces can hook here). */
+static void set_state(smtp_client *c, int state) { c->state = state; }
+
+static int fail(smtp_client *c, int err)
+{
+    if (c->err == 0)
+        c->err = err;
+    set_state(c, SMTP_S_FAILED);
+    return c->err;
+}
+
+/* Credentials leave the engine once: wipe our copy after it was written. */
+static void wipe(smtp_client *c)
+{
+    if (c->wipe > 0) {
+        memset(c->out, 0, c->wipe);
+        c->wipe = 0;
+    }
+}
+
+static void wipe_auth(smtp_client *c)
+{
+    memset(c->auth, 0, c->authlen);
+    c->authlen = c->authpos = 0;
+}
+
+void smtp_client_init(smtp_client *c)
+{
+    memset(c, 0, offsetof(smtp_client, reply));
+    smtp_reply_init(&c->reply);
+    smtp_caps_init(&c->caps);
+    mime_body_init(&c->body);
+    c->inpos = c->inlen = c->outlen = c->wipe = 0;
+    c->authlen = c->authpos = 0;
+    c->helo_fallback = 0;
+    c->domainlen = 0;
+    set_state(c, SMTP_S_CONNECTED);
+}
+
+unsigned smtp_client_pending(const smtp_client *c) { return c->pcount; }
+
+static int head(const smtp_client *c) { return c->pend[c->phead]; }
+
+static void pop(smtp_client *c)
+{
+    c->phead = (c->phead + 1) % SMTP_PIPELINE_MAX;
+    c->pcount--;
+}
+
+static void push(smtp_client *c, int cmd)
+{
+    c->pend[(c->phead + c->pcount) % SMTP_PIPELINE_MAX] = (unsigned char)cmd;
+    c->pcount++;
+}
+
+/* May cmd be queued now? 0, SMTP_E_BAD_STATE or SMTP_E_BUSY. */
+static int admit(smtp_client *c, int cmd)
+{
+    int last;
+    wipe(c);
+    if (c->err)
+        return c->err;
+    if (c->state < 0 || c->state >= SMTP_S__COUNT ||
+        transitions[cmd][c->state] == 0)
+        return SMTP_E_BAD_STATE;
+    if (c->pcount == 0) {
+        /* Nothing was asked: bytes from the server now are an injection
+         * attempt or a broken server, never a reply to what comes next. */
+        if (c->inlen > c->inpos)
+            return fail(c, SMTP_E_UNEXPECTED_DATA);
+        return 0;
+    }
+    last = c->pend[(c->phead + c->pcount - 1) % SMTP_PIPELINE_MAX];
+    if (!(c->caps.ext & SMTP_EXT(PIPELINING)) || !pipelinable(last) ||
+        c->pcount >= SMTP_PIPELINE_MAX)
+        return SMTP_E_BUSY;
+    return 0;
+}
+
+/* Format a command, queue its reply and move to the next state. */
+static int queue(smtp_client *c, int cmd, const smtp_piece *pieces, int n,
+                 size_t max)
+{
+    int rc = admit(c, cmd);
+    if (rc != 0)
+        return rc;
+    if (n > 0 &&
+        (rc = smtp_cmd_format(c->out, sizeof c->out, &c->outlen, pieces, n, max)) != 0)
+        return rc;
+    push(c, cmd);
+    set_state(c, transitions[cmd][c->state]);
+    return 0;
+}
+
+int smtp_client_greeting(smtp_client *c)
+{
+    return queue(c, SMTP_C_GREETING, NULL, 0, 0);
+}
+
+static int greet(smtp_client *c, int cmd, const char *domain, size_t len)
+{
+    static const char *const verbs[] = {"EHLO ", "HELO "};
+    smtp_piece p[2];
+    int rc = smtp_cmd_domain(domain, len);
+    if (rc != 0)
+        return rc;
+    p[0].p = verbs[cmd == SMTP_C_HELO];
+    p[0].n = 5;
+    p[1].p = domain;
+    p[1].n = len;
+    if ((rc = queue(c, cmd, p, 2, SMTP_CMD_MAX)) != 0)
+        return rc;
+    memcpy(c->domain, domain, len);
+    c->domainlen = len;
+    return 0;
+}
+
+int smtp_client_ehlo(smtp_client *c, const char *domain, size_t len,
+                     int helo_fallback)
+{
+    int rc = greet(c, SMTP_C_EHLO, domain, len);
+    if (rc == 0)
+        c->helo_fallback = helo_fallback;
+    return rc;
+}
+
+int smtp_client_helo(smtp_client *c, const char *domain, size_t len)
+{
+    return greet(c, SMTP_C_HELO, domain, len);
+}
+
+static int envelope(smtp_client *c, int cmd, const char *addr, size_t len,
+                    const char *params, size_t plen)
+{
+    smtp_piece p[6];
+    size_t start, n;
+    int wrap, k = 0, rc;
+    rc = smtp_cmd_path(addr, len, cmd == SMTP_C_MAIL, &start, &n, &wrap);
+    if (rc != 0)
+        return rc;
+    p[k].p = cmd == SMTP_C_MAIL ? "MAIL FROM:" : "RCPT TO:";
+    p[k].n = cmd == SMTP_C_MAIL ? 10 : 8;
+    k++;
+    if (wrap) {
+        p[k].p = "<";
+        p[k++].n = 1;
+    }
+    p[k].p = addr + start;
+    p[k++].n = n;
+    if (wrap) {
+        p[k].p = ">";
+        p[k++].n = 1;
+    }
+    if (plen > 0) {
+        p[k].p = " ";
+        p[k++].n = 1;
+        p[k].p = params;
+        p[k++].n = plen;
+    }
+    if ((rc = queue(c, cmd, p, k, SMTP_CMD_MAX)) != 0)
+        return rc;
+    if (cmd == SMTP_C_MAIL) {
+        c->mail_ok = 0;
+        c->rcpt_ok = 0;
+    }
+    return 0;
+}
+
+int smtp_client_mail(smtp_client *c, const char *from, size_t len,
+                     const char *params, size_t plen)
+{
+    return envelope(c, SMTP_C_MAIL, from, len, params, plen);
+}
+
+int smtp_client_rcpt(smtp_client *c, const char *to, size_t len,
+                     const char *params, size_t plen)
+{
+    return envelope(c, SMTP_C_RCPT, to, len, params, plen);
+}
+
+static int simple(smtp_client *c, int cmd, const char *verb)
+{
+    smtp_piece p;
+    p.p = verb;
+    p.n = strlen(verb);
+    return queue(c, cmd, &p, 1, SMTP_CMD_MAX);
+}
+
+int smtp_client_data(smtp_client *c) { return simple(c, SMTP_C_DATA, "DATA"); }
+int smtp_client_rset(smtp_client *c) { return simple(c, SMTP_C_RSET, "RSET"); }
+int smtp_client_noop(smtp_client *c) { return simple(c, SMTP_C_NOOP, "NOOP"); }
+int smtp_client_quit(smtp_client *c) { return simple(c, SMTP_C_QUIT, "QUIT"); }
+
+static int check_user(const char *user, size_t ulen, const char *pass,
+                      size_t plen)
+{
+    int rc;
+    if (ulen == 0)
+        return SMTP_E_ARG_EMPTY;
+    if ((rc = smtp_cmd_check(user, ulen)) != 0)
+        return rc;
+    if (ulen > SMTP_CRED_MAX || plen > SMTP_CRED_MAX)
+        return SMTP_E_ARG_TOO_LONG;
+    if (memchr(pass, '\0', plen) != NULL)
+        return SMTP_E_ARG_NUL;
+    return 0;
+}
+
+/* AUTH PLAIN with the initial response (RFC 4616, RFC 4954 4). */
+int smtp_client_auth_plain(smtp_client *c, const char *user, size_t ulen,
+                           const char *pass, size_t plen)
+{
+    unsigned char msg[2 * SMTP_CRED_MAX + 2];
+    char b64[MIME_B64_LEN(sizeof msg)];
+    smtp_piece p[2];
+    size_t n;
+    int rc = check_user(user, ulen, pass, plen);
+    if (rc != 0)
+        return rc;
+    msg[0] = '\0';
+    memcpy(msg + 1, user, ulen);
+    msg[1 + ulen] = '\0';
+    memcpy(msg + 2 + ulen, pass, plen);
+    n = mime_b64_encode(msg, 2 + ulen + plen, b64);
+    p[0].p = "AUTH PLAIN ";
+    p[0].n = 11;
+    p[1].p = b64;
+    p[1].n = n;
+    rc = queue(c, SMTP_C_AUTH, p, 2, SMTP_AUTH_CMD_MAX);
+    if (rc == 0)
+        c->wipe = c->outlen;
+    memset(msg, 0, sizeof msg);
+    memset(b64, 0, n);
+    return rc;
+}
+
+/* AUTH LOGIN: user and password each answer a 334 challenge. */
+int smtp_client_auth_login(smtp_client *c, const char *user, size_t ulen,
+                           const char *pass, size_t plen)
+{
+    char b64[MIME_B64_LEN(SMTP_CRED_MAX)];
+    smtp_piece p;
+    size_t n;
+    int rc = check_user(user, ulen, pass, plen);
+    if (rc != 0)
+        return rc;
+    if ((rc = admit(c, SMTP_C_AUTH)) != 0)
+        return rc;
+    p.p = b64;
+    p.n = n = mime_b64_encode((const unsigned char *)user, ulen, b64);
+    c->authlen = c->authpos = 0;
+    rc = smtp_cmd_format(c->auth, sizeof c->auth, &c->authlen, &p, 1,
+                         SMTP_AUTH_CMD_MAX);
+    memset(b64, 0, n);
+    p.n = n = mime_b64_encode((const unsigned char *)pass, plen, b64);
+    if (rc == 0)
+        rc = smtp_cmd_format(c->auth, sizeof c->auth, &c->authlen, &p, 1,
+                             SMTP_AUTH_CMD_MAX);
+    memset(b64, 0, n);
+    if (rc == 0)
+        rc = simple(c, SMTP_C_AUTH, "AUTH LOGIN");
+    if (rc != 0)
+        wipe_auth(c);
+    return rc;
+}
+
+size_t smtp_client_body(smtp_client *c, const char *in, size_t n)
+{
+    size_t used = 0, room;
+    if (c->state != SMTP_S_BODY)
+        return 0;
+    /* keep room for the end-of-data marker */
+    room = SMTP_OUT_MAX - 5 - c->outlen;
+    c->outlen += mime_body_update(&c->body, in, n, &used, c->out + c->outlen, room);
+    return used;
+}
+
+int smtp_client_body_end(smtp_client *c)
+{
+    int rc = admit(c, SMTP_C_EOD);
+    if (rc != 0)
+        return rc;
+    c->outlen += mime_body_finish(&c->body, c->out + c->outlen,
+                                  SMTP_OUT_MAX - c->outlen);
+    push(c, SMTP_C_EOD);
+    set_state(c, transitions[SMTP_C_EOD][c->state]);
+    return 0;
+}
+
+int smtp_client_feed(smtp_client *c, const char *buf, size_t len)
+{
+    if (c->err)
+        return c->err;
+    if (len == 0) {
+        c->eof = 1;
+        return 0;
+    }
+    if (c->inpos > 0) {
+        memmove(c->in, c->in + c->inpos, c->inlen - c->inpos);
+        c->inlen -= c->inpos;
+        c->inpos = 0;
+    }
+    if (len > SMTP_IN_MAX - c->inlen)
+        return fail(c, SMTP_E_INPUT_OVERFLOW);
+    memcpy(c->in + c->inlen, buf, len);
+    c->inlen += len;
+    return 0;
+}
+
+/* Write a line we answer a reply with (HELO fallback, AUTH steps). */
+static void answer(smtp_client *c, const char *line, size_t n, int secret)
+{
+    memcpy(c->out + c->outlen, line, n);
+    c->outlen += n;
+    if (secret)
+        c->wipe = c->outlen;
+}
+
+enum {
+    DELIVER, /* the caller sees the reply */
+    ANSWER,  /* answered for the same command: its reply is still to come */
+    HIDE     /* a reply to something the caller did not ask for */
+};
+
+/* A complete reply to the command at the head of the queue: correct the
+ * state, answer it if the protocol says so, and say whether the caller
+ * sees it. */
+static int on_reply(smtp_client *c, int *ok)
+{
+    int cmd = head(c), code = c->reply.code, klass = code / 100;
+    *ok = (klass == 2);
+    switch (cmd) {
+    case SMTP_C_GREETING:
+        break;
+    case SMTP_C_EHLO:
+        if (klass == 2) {
+            smtp_caps_parse(&c->caps, c->reply.text, c->reply.len);
+        } else if (klass == 5 && c->helo_fallback) {
+            /* RFC 5321 3.2: an old server; try HELO instead */
+            smtp_piece p[2];
+            p[0].p = "HELO ";
+            p[0].n = 5;
+            p[1].p = c->domain;
+            p[1].n = c->domainlen;
+            smtp_cmd_format(c->out, sizeof c->out, &c->outlen, p, 2, SMTP_CMD_MAX);
+            c->pend[c->phead] = SMTP_C_HELO;
+            return ANSWER;
+        } else {
+            set_state(c, SMTP_S_GREETED);
+        }
+        break;
+    case SMTP_C_HELO:
+        if (klass == 2)
+            smtp_caps_init(&c->caps);
+        else
+            set_state(c, SMTP_S_GREETED);
+        break;
+    case SMTP_C_AUTH:
+        if (code == 334) {
+            const char *line = c->auth + c->authpos, *end = c->auth + c->authlen;
+            const char *nl = memchr(line, '\n', (size_t)(end - line));
+            if (nl != NULL) {
+                answer(c, line, (size_t)(nl + 1 - line), 1);
+                c->authpos += (size_t)(nl + 1 - line);
+            } else {
+                answer(c, "*\r\n", 3, 0); /* nothing left to say: cancel */
+            }
+            return ANSWER;
+        }
+        *ok = (code == 235);
+        wipe_auth(c);
+        break;
+    case SMTP_C_MAIL:
+        c->mail_ok = *ok;
+        if (!*ok && c->state == SMTP_S_MAIL)
+            set_state(c, SMTP_S_READY);
+        break;
+    case SMTP_C_RCPT:
+        if (*ok)
+            c->rcpt_ok++;
+        break;
+    case SMTP_C_DATA:
+        *ok = (code == 354);
+        if (*ok && (!c->mail_ok || c->rcpt_ok == 0)) {
+            /* RFC 2920 3.1: a 354 after MAIL or every RCPT failed (they
+             * were pipelined) is answered with an empty message. */
+            answer(c, ".\r\n", 3, 0);
+            push(c, SMTP_C_EOD_ABORT); /* its reply is not shown */
+            set_state(c, SMTP_S_READY);
+            *ok = 0;
+            return DELIVER;
+        }
+        if (*ok) {
+            mime_body_init(&c->body);
+            set_state(c, SMTP_S_BODY);
+        } else {
+            set_state(c, c->mail_ok ? SMTP_S_MAIL : SMTP_S_READY);
+        }
+        break;
+    case SMTP_C_EOD:
+    case SMTP_C_RSET:
+        c->mail_ok = 0;
+        c->rcpt_ok = 0;
+        break;
+    case SMTP_C_EOD_ABORT:
+        return HIDE;
+    case SMTP_C_QUIT:
+    case SMTP_C_NOOP:
+    default:
+        break;
+    }
+    return DELIVER;
+}
+
+smtp_act smtp_client_next(smtp_client *c, smtp_event *ev)
+{
+    wipe(c);
+    for (;;) {
+        size_t used;
+        int rc, ok, what;
+        if (c->err) {
+            ev->err = c->err;
+            return SMTP_ACT_ERROR;
+        }
+        if (c->outlen > 0) {
+            ev->data = c->out;
+            ev->len = c->outlen;
+            c->outlen = 0;
+            return SMTP_ACT_WRITE;
+        }
+        if (c->pcount == 0)
+            return SMTP_ACT_IDLE;
+        if (c->reply_taken) {
+            smtp_reply_init(&c->reply);
+            c->reply_taken = 0;
+        }
+        if (c->inpos == c->inlen) {
+            if (c->eof) {
+                fail(c, SMTP_E_PEER_CLOSED);
+                continue;
+            }
+            c->inpos = c->inlen = 0;
+            ev->want = SMTP_IN_MAX;
+            return SMTP_ACT_READ;
+        }
+        rc = smtp_reply_parse(&c->reply, c->in + c->inpos, c->inlen - c->inpos, &used);
+        c->inpos += used;
+        if (rc < 0) {
+            fail(c, -rc);
+            continue;
+        }
+        if (rc == SMTP_REPLY_MORE)
+            continue; /* all input taken: READ next time round */
+        c->reply_taken = 1;
+        what = on_reply(c, &ok);
+        if (what == ANSWER)
+            continue; /* same command, answered: WRITE, then READ */
+        ev->cmd = head(c);
+        pop(c);
+        if (what != DELIVER)
+            continue; /* a hidden reply */
+        ev->ok = ok;
+        ev->reply = &c->reply;
+        return SMTP_ACT_REPLY;
+    }
+}

@@ -1,0 +1,158 @@
+/*
+ * smtp_client.h -- the SMTP client state machine, sans I/O.
+ *
+ * The engine never touches a socket and never calls back: the caller queues
+ * commands (smtp_client_greeting, _ehlo, _mail, ...), then asks
+ * smtp_client_next() what to do and does it: WRITE these bytes, READ at
+ * most this many bytes and feed them (smtp_client_feed), or take the REPLY
+ * to a queued command. Message content is filtered by smtp_client_body
+ * (CRLF normalisation and dot-stuffing) and ended by smtp_client_body_end.
+ *
+ * Pipelining (RFC 2920): when the server offers PIPELINING, MAIL, RCPT and
+ * RSET may be queued without waiting; EHLO, HELO, AUTH, DATA, NOOP and QUIT
+ * end a group. Without PIPELINING every command waits for its reply.
+ * Queuing what is not allowed now returns SMTP_E_BAD_STATE, or SMTP_E_BUSY
+ * when it would be allowed once the queued replies are read.
+ *
+ * Errors: queue functions return 0 or a caller-fault code and change
+ * nothing on failure (or the sticky error, when the server sent data that
+ * nothing asked for). Peer faults are sticky: smtp_client_next() returns
+ * SMTP_ACT_ERROR with the same code from then on.
+ */
+#ifndef SMTP_CLIENT_H
+#define SMTP_CLIENT_H
+
+#include <stddef.h>
+#include "smtp_config.h"
+#include "smtp_errors.h"
+#include "smtp_reply.h"
+#include "smtp_caps.h"
+#include "mime_body.h"
+
+/* Session states; the transitions are the table in smtp_client.c. */
+#define SMTP_STATES(X)                                                  \
+    X(DEAD, "dead")           /* zero value: not initialised */         \
+    X(CONNECTED, "connected") /* greeting not read yet */               \
+    X(GREETED, "greeted")     /* greeting read; EHLO/HELO not done */   \
+    X(READY, "ready")         /* session open, no mail transaction */   \
+    X(MAIL, "mail")           /* in a transaction: RCPT, DATA next */   \
+    X(DATA, "data")           /* DATA sent, waiting for 354 */          \
+    X(BODY, "body")           /* message content being sent */          \
+    X(CLOSED, "closed")       /* QUIT sent */                           \
+    X(FAILED, "failed")       /* a peer fault: sticky error */
+
+/* What a reply answers. */
+#define SMTP_CMDS(X)              \
+    X(GREETING, "greeting")       \
+    X(EHLO, "ehlo")               \
+    X(HELO, "helo")               \
+    X(AUTH, "auth")               \
+    X(MAIL, "mail")               \
+    X(RCPT, "rcpt")               \
+    X(DATA, "data")               \
+    X(EOD, "eod")                 \
+    X(RSET, "rset")               \
+    X(NOOP, "noop")               \
+    X(QUIT, "quit")               \
+    X(EOD_ABORT, "eod_abort")     /* hidden: "." after a pointless 354 */
+
+enum {
+#define SMTP_STATE_ENUM(id, name) SMTP_S_##id,
+    SMTP_STATES(SMTP_STATE_ENUM)
+#undef SMTP_STATE_ENUM
+    SMTP_S__COUNT
+};
+enum {
+#define SMTP_CMD_ENUM(id, name) SMTP_C_##id,
+    SMTP_CMDS(SMTP_CMD_ENUM)
+#undef SMTP_CMD_ENUM
+    SMTP_C__COUNT
+};
+
+typedef enum {
+    SMTP_ACT_IDLE = 0, /* nothing to do: queue a command (or body) */
+    SMTP_ACT_WRITE,    /* write ev->data[0..ev->len) */
+    SMTP_ACT_READ,     /* read at most ev->want bytes, then feed them */
+    SMTP_ACT_REPLY,    /* ev->reply answers ev->cmd; ev->ok if positive */
+    SMTP_ACT_ERROR     /* ev->err: sticky */
+} smtp_act;
+
+typedef struct {
+    const char *data;         /* WRITE: valid until the next engine call */
+    size_t len;
+    size_t want;              /* READ */
+    int cmd;                  /* REPLY: SMTP_C_* */
+    int ok;                   /* REPLY: the reply is the positive one */
+    const smtp_reply *reply;  /* REPLY: valid until the next engine call */
+    int err;                  /* ERROR: smtp_err */
+} smtp_event;
+
+typedef struct {
+    int state;               /* SMTP_S_*: as if every queued command succeeds */
+    int err;                 /* sticky peer fault, 0 if none */
+    int eof;                 /* the peer closed */
+    int reply_taken;         /* reply was delivered: reset before parsing */
+    int mail_ok;             /* the server accepted MAIL */
+    unsigned rcpt_ok;        /* recipients accepted in this transaction */
+    unsigned phead, pcount;  /* queue of commands waiting for a reply */
+    unsigned char pend[SMTP_PIPELINE_MAX];
+    smtp_reply reply;        /* the reply being read or just delivered */
+    smtp_caps caps;          /* from the last EHLO reply */
+    mime_body body;          /* DATA-stage filter state */
+    size_t inpos, inlen;     /* bytes read, not parsed yet */
+    char in[SMTP_IN_MAX];
+    size_t outlen;           /* bytes to write */
+    size_t wipe;             /* written bytes that held credentials */
+    char out[SMTP_OUT_MAX];
+    size_t authlen, authpos; /* AUTH LOGIN lines waiting for their 334 */
+    char auth[SMTP_AUTH_CMD_MAX];
+    int helo_fallback;       /* answer a 5xx to EHLO with HELO */
+    size_t domainlen;        /* EHLO argument, kept for the HELO fallback */
+    char domain[256];
+} smtp_client;
+
+/* Ready for a new connection (the greeting is not read yet). */
+void smtp_client_init(smtp_client *c);
+
+/* Queue commands. Each returns 0 or an error code (nothing queued). */
+int smtp_client_greeting(smtp_client *c);
+int smtp_client_ehlo(smtp_client *c, const char *domain, size_t len,
+                     int helo_fallback);
+int smtp_client_helo(smtp_client *c, const char *domain, size_t len);
+int smtp_client_mail(smtp_client *c, const char *from, size_t len,
+                     const char *params, size_t plen);
+int smtp_client_rcpt(smtp_client *c, const char *to, size_t len,
+                     const char *params, size_t plen);
+int smtp_client_data(smtp_client *c);
+int smtp_client_rset(smtp_client *c);
+int smtp_client_noop(smtp_client *c);
+int smtp_client_quit(smtp_client *c);
+int smtp_client_auth_plain(smtp_client *c, const char *user, size_t ulen,
+                           const char *pass, size_t plen);
+int smtp_client_auth_login(smtp_client *c, const char *user, size_t ulen,
+                           const char *pass, size_t plen);
+
+/* In state BODY: filter message content into the output block. Returns
+ * the input bytes taken; fewer than n when the block is full, and then
+ * smtp_client_next() gives a WRITE to make room. The last bytes stay in
+ * the block so that they leave together with the end-of-data marker. */
+size_t smtp_client_body(smtp_client *c, const char *in, size_t n);
+/* End the content: append the end-of-data marker and wait for its reply.
+ * SMTP_E_BUSY when the block has no room left for it (WRITE first). */
+int smtp_client_body_end(smtp_client *c);
+
+/* Bytes read from the transport; len 0 means the peer closed. Never more
+ * than the last READ's want. Returns 0 or the (sticky) error. */
+int smtp_client_feed(smtp_client *c, const char *buf, size_t len);
+
+/* What to do next. */
+smtp_act smtp_client_next(smtp_client *c, smtp_event *ev);
+
+/* Queued commands without a reply yet. */
+unsigned smtp_client_pending(const smtp_client *c);
+
+/* Names for traces and errors. */
+const char *smtp_client_state_name(int state);
+const char *smtp_client_cmd_name(int cmd);
+
+#endif

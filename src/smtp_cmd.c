@@ -1,0 +1,107 @@
+/* smtp_cmd.c -- command formatter and argument checks; see smtp_cmd.h. */
+#include <string.h>
+#include "smtp_cmd.h"
+#include "smtp_errors.h"
+
+int smtp_cmd_check(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '\r' || s[i] == '\n')
+            return SMTP_E_ARG_CRLF;
+        if (s[i] == '\0')
+            return SMTP_E_ARG_NUL;
+    }
+    return 0;
+}
+
+int smtp_cmd_format(char *out, size_t cap, size_t *len,
+                    const smtp_piece *pieces, int npieces, size_t max)
+{
+    size_t total = 2, at = *len;
+    int i, rc;
+    for (i = 0; i < npieces; i++) {
+        if ((rc = smtp_cmd_check(pieces[i].p, pieces[i].n)) != 0)
+            return rc;
+        if (pieces[i].n > max || total > max - pieces[i].n)
+            return SMTP_E_ARG_TOO_LONG;
+        total += pieces[i].n;
+    }
+    if (at > cap || total > cap - at)
+        return SMTP_E_BUSY;
+    for (i = 0; i < npieces; i++) {
+        if (pieces[i].n > 0)
+            memcpy(out + at, pieces[i].p, pieces[i].n);
+        at += pieces[i].n;
+    }
+    out[at++] = '\r';
+    out[at++] = '\n';
+    *len = at;
+    return 0;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t'; }
+
+int smtp_cmd_path(const char *s, size_t len, int null_ok,
+                  size_t *start, size_t *n, int *wrap)
+{
+    size_t b = 0, e = len, i;
+    int rc;
+    if ((rc = smtp_cmd_check(s, len)) != 0)
+        return rc;
+    while (b < e && is_space(s[b]))
+        b++;
+    while (e > b && is_space(s[e - 1]))
+        e--;
+    *wrap = 0;
+    if (b == e) {
+        if (!null_ok)
+            return SMTP_E_ARG_EMPTY;
+        *start = b;
+        *n = 0;
+        *wrap = 1; /* "<>": the null reverse-path */
+        return 0;
+    }
+    if (s[b] == '<') {
+        /* as LuaSocket sends it: "<a@b>" and anything after, verbatim */
+        if (memchr(s + b, '>', e - b) == NULL)
+            return SMTP_E_ARG_SYNTAX;
+        *start = b;
+        *n = e - b;
+        return 0;
+    }
+    /* "Name <a@b>": take the last bracketed part, which must end s */
+    for (i = e; i > b; i--) {
+        if (s[i - 1] == '<') {
+            if (s[e - 1] != '>' || memchr(s + i, '>', e - i) != s + e - 1)
+                return SMTP_E_ARG_SYNTAX;
+            *start = i - 1;
+            *n = e - (i - 1);
+            return 0;
+        }
+    }
+    /* a bare address: no spaces or brackets, brackets added */
+    for (i = b; i < e; i++)
+        if (is_space(s[i]) || s[i] == '>')
+            return SMTP_E_ARG_SYNTAX;
+    *start = b;
+    *n = e - b;
+    *wrap = 1;
+    return 0;
+}
+
+int smtp_cmd_domain(const char *d, size_t len)
+{
+    size_t i;
+    int rc;
+    if (len == 0)
+        return SMTP_E_ARG_EMPTY;
+    if ((rc = smtp_cmd_check(d, len)) != 0)
+        return rc;
+    if (len > 255)
+        return SMTP_E_ARG_TOO_LONG;
+    for (i = 0; i < len; i++)
+        if (is_space(d[i]))
+            return SMTP_E_ARG_SYNTAX;
+    return 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * smtp_errors.h -- the one list of engine error codes.
+ *
+ * SMTP_ERRORS(X) expands X(NAME, message) once per code; it generates the
+ * enum, smtp_errname() and smtp_errmsg() (the http-parser HTTP_ERRNO_MAP
+ * shape). Peer faults (the server sent something we cannot accept) and
+ * caller faults (an argument we refuse to send) are different codes.
+ */
+#ifndef SMTP_ERRORS_H
+#define SMTP_ERRORS_H
+
+#define SMTP_ERRORS(X)                                                        \
+    X(OK, "success")                                                          \
+    /* peer faults: sticky, the connection cannot be used any more */         \
+    X(REPLY_SYNTAX, "invalid server reply: malformed reply line")             \
+    X(REPLY_MISMATCH, "invalid server reply: reply lines with different codes") \
+    X(REPLY_LINE_TOO_LONG, "invalid server reply: reply line too long")       \
+    X(REPLY_TOO_MANY_LINES, "invalid server reply: too many reply lines")     \
+    X(REPLY_TOO_LONG, "invalid server reply: reply too long")                 \
+    X(UNEXPECTED_DATA, "invalid server reply: data sent before a command")    \
+    X(PEER_CLOSED, "closed")                                                  \
+    /* driver faults: the binding fed the engine wrongly (sticky) */          \
+    X(INPUT_OVERFLOW, "more input fed than requested")                        \
+    /* caller faults: nothing was queued, the engine is unchanged */          \
+    X(ARG_CRLF, "contains CR or LF")                                          \
+    X(ARG_NUL, "contains NUL")                                                \
+    X(ARG_EMPTY, "is empty")                                                  \
+    X(ARG_TOO_LONG, "is too long")                                            \
+    X(ARG_SYNTAX, "is not a valid address")                                   \
+    X(BAD_STATE, "not allowed in this state of the session")                  \
+    X(BUSY, "pipeline full: write and read what is queued first")
+
+typedef enum {
+#define SMTP_ERR_ENUM(name, msg) SMTP_E_##name,
+    SMTP_ERRORS(SMTP_ERR_ENUM)
+#undef SMTP_ERR_ENUM
+    SMTP_E__COUNT
+} smtp_err;
+
+/* "E<NAME>" style stable name, e.g. "EREPLY_SYNTAX"; never NULL. */
+const char *smtp_errname(int err);
+/* Human-readable message; never NULL. */
+const char *smtp_errmsg(int err);
+
+/* Caller faults leave the engine unchanged; everything else is sticky. */
+#define SMTP_ERR_IS_CALLER(e) ((e) >= SMTP_E_ARG_CRLF)
+
+#endif
