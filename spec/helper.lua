@@ -43,6 +43,11 @@ that has aiosmtpd):
 Other:
     H.lua_version        "5.4" or "jit"
     H.root               repository root (absolute)
+    H.interpreter        "lua5.4" or "luajit"
+    H.lua_command(script, args...) -> shell command running script under
+                         this interpreter with this checkout's socket.smtp
+                         first on package.path/cpath
+    H.read_file(path), H.write_file(path, data)
     H.python             "/usr/bin/python3"
     H.tmpdir()           fresh directory from mktemp -d
     H.rmdir(dir)         remove a directory made by H.tmpdir()
@@ -155,6 +160,22 @@ H.root = (function()
 end)()
 
 local SUPPORT = H.root .. "/spec/support/"
+
+-- The interpreter running this spec, and a command line that runs a Lua
+-- script with this checkout's socket.smtp first on the paths (for scripts
+-- that must run unchanged, as a user would run them).
+H.interpreter = H.lua_version == "jit" and "luajit" or ("lua" .. H.lua_version)
+function H.lua_command(script, ...)
+    local build = H.root .. "/build/" .. H.lua_version
+    local setup = string.format("package.path=%q..package.path package.cpath=%q..package.cpath",
+        H.root .. "/lua/?.lua;", build .. "/?.so;")
+    local args = { H.interpreter, "-e", quote(setup), quote(script) }
+    for _, a in ipairs({ ... }) do args[#args + 1] = quote(tostring(a)) end
+    return table.concat(args, " ")
+end
+
+H.read_file = function(path) return read_file(path) end
+H.write_file = function(path, data) return write_file(path, data) end
 local TMP_PATTERN = "^/tmp/smtp%-native%-spec%.[%w]+$"
 
 function H.tmpdir()

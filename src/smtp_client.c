@@ -69,7 +69,8 @@ static int fail(smtp_client *c, int err)
     return c->err;
 }
 
-/* Credentials leave the engine once: wipe our copy after it was written. */
+/* Credentials leave the engine once: our copy is wiped on the first call
+ * after the WRITE that handed it out. */
 static void wipe(smtp_client *c)
 {
     if (c->wipe > 0) {
@@ -90,7 +91,7 @@ void smtp_client_init(smtp_client *c)
     smtp_reply_init(&c->reply);
     smtp_caps_init(&c->caps);
     mime_body_init(&c->body);
-    c->inpos = c->inlen = c->outlen = c->wipe = 0;
+    c->inpos = c->inlen = c->outlen = c->wipe = c->secret = 0;
     c->authlen = c->authpos = 0;
     c->helo_fallback = 0;
     c->domainlen = 0;
@@ -161,7 +162,7 @@ static int greet(smtp_client *c, int cmd, const char *domain, size_t len)
 {
     static const char *const verbs[] = {"EHLO ", "HELO "};
     smtp_piece p[2];
-    int rc = smtp_cmd_domain(domain, len);
+    int rc = c->err ? c->err : smtp_cmd_domain(domain, len);
     if (rc != 0)
         return rc;
     p[0].p = verbs[cmd == SMTP_C_HELO];
@@ -195,6 +196,8 @@ static int envelope(smtp_client *c, int cmd, const char *addr, size_t len,
     smtp_piece p[6];
     size_t start, n;
     int wrap, k = 0, rc;
+    if (c->err)
+        return c->err;
     rc = smtp_cmd_path(addr, len, cmd == SMTP_C_MAIL, &start, &n, &wrap);
     if (rc != 0)
         return rc;
@@ -274,7 +277,7 @@ int smtp_client_auth_plain(smtp_client *c, const char *user, size_t ulen,
     char b64[MIME_B64_LEN(sizeof msg)];
     smtp_piece p[2];
     size_t n;
-    int rc = check_user(user, ulen, pass, plen);
+    int rc = c->err ? c->err : check_user(user, ulen, pass, plen);
     if (rc != 0)
         return rc;
     msg[0] = '\0';
@@ -288,7 +291,7 @@ int smtp_client_auth_plain(smtp_client *c, const char *user, size_t ulen,
     p[1].n = n;
     rc = queue(c, SMTP_C_AUTH, p, 2, SMTP_AUTH_CMD_MAX);
     if (rc == 0)
-        c->wipe = c->outlen;
+        c->secret = c->outlen;
     memset(msg, 0, sizeof msg);
     memset(b64, 0, n);
     return rc;
@@ -301,7 +304,7 @@ int smtp_client_auth_login(smtp_client *c, const char *user, size_t ulen,
     char b64[MIME_B64_LEN(SMTP_CRED_MAX)];
     smtp_piece p;
     size_t n;
-    int rc = check_user(user, ulen, pass, plen);
+    int rc = c->err ? c->err : check_user(user, ulen, pass, plen);
     if (rc != 0)
         return rc;
     if ((rc = admit(c, SMTP_C_AUTH)) != 0)
@@ -373,7 +376,7 @@ static void answer(smtp_client *c, const char *line, size_t n, int secret)
     memcpy(c->out + c->outlen, line, n);
     c->outlen += n;
     if (secret)
-        c->wipe = c->outlen;
+        c->secret = c->outlen;
 }
 
 enum {
@@ -486,6 +489,9 @@ smtp_act smtp_client_next(smtp_client *c, smtp_event *ev)
             ev->data = c->out;
             ev->len = c->outlen;
             c->outlen = 0;
+            /* wiped at the next call, once the caller has copied it */
+            c->wipe = c->secret > 0 ? ev->len : 0;
+            c->secret = 0;
             return SMTP_ACT_WRITE;
         }
         if (c->pcount == 0)

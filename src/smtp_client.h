@@ -102,6 +102,7 @@ typedef struct {
     size_t inpos, inlen;     /* bytes read, not parsed yet */
     char in[SMTP_IN_MAX];
     size_t outlen;           /* bytes to write */
+    size_t secret;           /* out[0..secret) holds credentials */
     size_t wipe;             /* written bytes that held credentials */
     char out[SMTP_OUT_MAX];
     size_t authlen, authpos; /* AUTH LOGIN lines waiting for their 334 */

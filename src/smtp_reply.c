@@ -98,8 +98,12 @@ int smtp_reply_parse(smtp_reply *r, const char *buf, size_t len, size_t *used)
             size_t j = i, room = SMTP_REPLY_LINE_MAX - r->linelen;
             while (j < len && buf[j] != '\r' && buf[j] != '\n')
                 j++;
-            if (j - i > room)
-                return -SMTP_E_REPLY_LINE_TOO_LONG;
+            /* the same error as byte by byte: whichever bound the
+             * first excess byte crosses, the line's checked first */
+            if (j - i > room || j - i > SMTP_REPLY_MAX - 1 - r->len)
+                return room <= SMTP_REPLY_MAX - 1 - r->len
+                           ? -SMTP_E_REPLY_LINE_TOO_LONG
+                           : -SMTP_E_REPLY_TOO_LONG;
             if ((rc = put(r, buf + i, j - i)) < 0)
                 return rc;
             r->linelen += j - i;

@@ -56,7 +56,7 @@ local methods = metat.__index
 local function check(self, r, err, det)
     if r then return r end
     self.error = det
-    self.session:close(det and det.name == "EREFUSED")
+    self.session:close(not self.session.broken)
     raise(err)
 end
 
@@ -217,6 +217,12 @@ function _M.send(mailt)
     check_send_args(mailt, "send")
     local ok, err, det = validate(mailt)
     if not ok then return nil, err, det end
+    -- A message that cannot be produced (an invalid header, a source that
+    -- fails at once) fails here, before a connection is even opened.
+    local first, first_err = mailt.source()
+    if first == nil and first_err ~= nil then
+        return nil, first_err, { stage = "source", name = "ESOURCE" }
+    end
     local timeout = mailt.timeout or _M.TIMEOUT
     local s
     s, err, det = driver.connect(mailt.server or _M.SERVER, mailt.port or _M.PORT, timeout, mailt.create)
@@ -235,16 +241,18 @@ function _M.send(mailt)
     end
     local report
     if r then
-        r, err, det = s:transaction(mailt)
+        r, err, det = s:transaction(mailt, true, first, first_err)
         report = err
     end
     if not r then
         s:close(not s.broken)
         return nil, err, det
     end
-    r, err, det = s:quit()
+    -- The message is accepted: a failing QUIT must not make the caller
+    -- send it again, so it is only recorded.
+    local q, qerr = s:quit()
+    if not q then report.quit_error = qerr end
     s.t:close()
-    if not r then return nil, err, det end
     return 1, report
 end
 

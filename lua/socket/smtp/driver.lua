@@ -82,8 +82,8 @@ function S:queue(ctx, method, a1, a2, a3)
     local c = self.core
     local ok, msg, name = c[method](c, a1, a2, a3)
     while not ok and name == "EBUSY" do
-        local r, err, det = self:reply()
-        if not r then return nil, err, det end
+        local r, err, det = self:reply(true)
+        if r == nil then return nil, err, det end
         ok, msg, name = c[method](c, a1, a2, a3)
     end
     if not ok then
@@ -97,20 +97,27 @@ function S:queue(ctx, method, a1, a2, a3)
     return ctx
 end
 
--- A failure that is not a refusal: the connection is unusable.
+-- A failure that is not a refusal: the connection is unusable. Socket
+-- errors keep LuaSocket's exact strings ("timeout", "closed"); a protocol
+-- error names the command it happened on.
+local exact = { ETIMEOUT = true, ESOCKET = true, EPEER_CLOSED = true }
 function S:fail(msg, name, ctx)
     self.broken = true
-    local det = { stage = ctx and ctx.stage or "session", name = name or "EPROTO" }
-    if ctx and ctx.line and not ctx.secret then
-        msg = msg .. " (" .. ctx.line .. ")"
+    name = name or "EPROTO"
+    local det = { stage = ctx and ctx.stage or "session", name = name }
+    local where = ctx and (ctx.line or (ctx.stage and ctx.stage:upper()))
+    if where then
+        det.command = ctx.line
+        if not exact[name] then msg = msg .. " (" .. where .. ")" end
     end
     return nil, msg, det
 end
 
 -- Run the engine until the next reply arrives. Returns the context of the
 -- command it answers, filled with ok, code, reply (text) and enhanced; or
--- nil, err, details on a socket or protocol failure.
-function S:reply()
+-- nil, err, details on a socket or protocol failure. With may_idle, false
+-- when the engine has nothing left to wait for (a hidden reply was the last).
+function S:reply(may_idle)
     local c, t = self.core, self.t
     local deadline = t:deadline(self.timeout)
     while true do
@@ -132,9 +139,14 @@ function S:reply()
         elseif act == "reply" then
             local ctx = pop(self) or {}
             ctx.cmd, ctx.ok, ctx.code, ctx.reply, ctx.enhanced = a, b, code, text, enh
+            if a == "helo" and ctx.line then -- the engine fell back to HELO
+                ctx.stage, ctx.line = "helo", "HELO" .. ctx.line:sub(5)
+            end
             return ctx
         elseif act == "error" then
             return self:fail(a, b, self.fifo[self.head])
+        elseif may_idle then
+            return false
         else
             return self:fail("nothing to wait for", "EIDLE")
         end
@@ -161,7 +173,7 @@ local function refused(ctx)
         reply = ctx.reply, command = ctx.line, recipient = ctx.addr,
         name = "EREFUSED",
     }
-    local where = ctx.secret and ctx.stage or (ctx.line or ctx.stage)
+    local where = ctx.line or ctx.stage
     return nil, ctx.reply .. " (" .. where .. ")", det
 end
 _M.refused = refused
@@ -291,9 +303,10 @@ end
 -- PIPELINING the envelope goes in one write, and DATA with it when there is
 -- one recipient (a refused recipient then leaves nothing half-accepted; the
 -- engine answers a pointless 354 with an empty message, RFC 2920 3.1).
--- mailt: from, rcpt (string or list), source, step.
+-- mailt: from, rcpt (string or list), source, step. When `prefetched`,
+-- (first, first_err) is what the source gave already.
 -- Returns 1, report | nil, err, details.
-function S:transaction(mailt)
+function S:transaction(mailt, prefetched, first, first_err)
     local rcpts = mailt.rcpt
     if type(rcpts) ~= "table" then rcpts = { rcpts } end
     local pipelining = self.core:has("PIPELINING") ~= nil
@@ -303,7 +316,9 @@ function S:transaction(mailt)
 
     -- Pull the first chunk before any command: a source that fails at once
     -- (an invalid header, a missing file) then costs nothing on the wire.
-    local first, first_err = mailt.source()
+    if not prefetched then
+        first, first_err = mailt.source()
+    end
     if first == nil and first_err ~= nil then
         return nil, first_err, { stage = "source", name = "ESOURCE" }
     end

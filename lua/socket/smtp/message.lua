@@ -12,6 +12,7 @@
 -- anything), and boundaries are random.
 -----------------------------------------------------------------------------
 local core = require("socket.smtp.core")
+local show = require("socket.smtp.driver").show
 
 local type, pairs, ipairs, tostring, tonumber, error = type, pairs, ipairs, tostring, tonumber, error
 local string_lower, string_upper = string.lower, string.upper
@@ -71,7 +72,7 @@ local function lower_headers(headers, where)
             error(string_format("bad header %q in %s (string expected, got %s)", name, where, tv), 3)
         end
         if name == "" or string_find(name, "[^\33-\57\59-\126]") then
-            return nil, string_format("invalid header name %q in %s", name, where)
+            return nil, string_format("invalid header name %s in %s", show(name), where)
         end
         if string_find(value, "[\r\n%z]") then
             return nil, string_format("invalid header %s in %s: CR, LF and NUL are not allowed in a value",

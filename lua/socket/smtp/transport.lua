@@ -20,6 +20,7 @@ local _M = {}
 
 local type, tostring, setmetatable = type, tostring, setmetatable
 local string_sub = string.sub
+local math_max, math_ceil = math.max, math.ceil
 local os_time = os.time
 
 local ok_socket, socket = pcall(require, "socket")
@@ -55,10 +56,18 @@ function methods.deadline(_, seconds)
     return now() + seconds
 end
 
+-- Seconds left before the deadline, or nil when it has passed: callers
+-- then report "timeout" without touching the socket. (A 0 timeout means
+-- "do not wait" to LuaSocket but "the default, 60 s" to a cosocket.)
 local function remaining(deadline)
     local left = deadline - now()
-    if left < 0 then left = 0 end
+    if left <= 0 then return nil end
     return left
+end
+
+-- Cosocket timeouts are whole milliseconds, at least 1.
+local function ms(left)
+    return math_max(1, math_ceil(left * 1000))
 end
 
 -- LuaSocket: a blocking read of one byte (bounded by the deadline), then
@@ -67,7 +76,9 @@ end
 local function receive_luasocket(self, max, deadline)
     local sock = self.sock
     if self.pending_err then return nil, self.pending_err end
-    sock:settimeout(remaining(deadline))
+    local left = remaining(deadline)
+    if not left then return nil, "timeout" end
+    sock:settimeout(left)
     local first, err = sock:receive(1)
     if not first then return nil, err end
     if max <= 1 then return first end
@@ -79,8 +90,10 @@ local function receive_luasocket(self, max, deadline)
 end
 
 local function receive_cosocket(self, max, deadline)
+    local left = remaining(deadline)
+    if not left then return nil, "timeout" end
     local sock = self.sock
-    sock:settimeout(remaining(deadline) * 1000)
+    sock:settimeout(ms(left))
     return sock:receiveany(max)
 end
 
@@ -98,16 +111,20 @@ local function receive_lines(self, _, _)
 end
 
 local function send_luasocket(self, data, deadline)
+    local left = remaining(deadline)
+    if not left then return nil, "timeout" end
     local sock = self.sock
-    sock:settimeout(remaining(deadline))
+    sock:settimeout(left)
     local sent, err = sock:send(data)
     if not sent then return nil, err end
     return true
 end
 
 local function send_cosocket(self, data, deadline)
+    local left = remaining(deadline)
+    if not left then return nil, "timeout" end
     local sock = self.sock
-    sock:settimeout(remaining(deadline) * 1000)
+    sock:settimeout(ms(left))
     local sent, err = sock:send(data)
     if not sent then return nil, err end
     return true
@@ -144,7 +161,7 @@ function _M.connect(host, port, timeout, create)
     elseif is_cosocket(sock) then
         self.kind = "cosocket"
         self.receive, self.send = receive_cosocket, send_cosocket
-        sock:settimeout(timeout * 1000)
+        sock:settimeout(ms(timeout))
     else
         self.kind = "generic"
         self.receive, self.send = receive_lines, send_plain

@@ -1,0 +1,370 @@
+--[[
+spec/support/nginx.lua: a private nginx with lua-nginx-module, for specs.
+
+    local N = require("support.nginx")   -- busted --lpath includes ./spec/?.lua
+
+    local ok, why = N.available()   -- nginx binary + ngx_http_lua_module.so?
+    local ngx_srv = N.start{
+        locations = { ["/send"] = "ngx.say('hi')", ... },  -- Lua code per
+                                    -- exact location, run by content_by_lua_block
+        http = "extra http{} directives",                  -- optional
+    }
+    finally(function() ngx_srv:stop() end)
+    ngx_srv.port, ngx_srv.pid, ngx_srv.prefix
+    ngx_srv:url("/send?x=1")       -> "http://127.0.0.1:PORT/send?x=1"
+    ngx_srv:error_log()            -> contents of the error log so far
+    ngx_srv:alive()
+    ngx_srv:stop()                 TERM by PID, KILL after 3 s, reap, remove
+                                   the prefix. Idempotent.
+    N.stop_all()                   stop every nginx still running
+    N.free_port()                  a port nothing listens on (bound, closed)
+
+Each nginx gets its own prefix (a H.tmpdir() directory) holding nginx.conf,
+logs/error.log, logs/access.log and the temp paths, and listens on
+127.0.0.1:<free port>. It runs in the foreground in a single process
+(`daemon off; master_process off;`), as a direct child of the Lua process
+(`echo $$; exec nginx ...` under io.popen, like spec/helper.lua's servers),
+so the PID we get is nginx itself and closing the pipe reaps it.
+
+lua_package_path / lua_package_cpath put the repository first
+(<root>/lua/?.lua, <root>/lua/?/init.lua, <root>/build/jit/?.so): nginx runs
+LuaJIT, so it always loads the LuaJIT build, whatever Lua runs busted. Then
+the system paths (Debian keeps resty.core, which lua-nginx-module 0.10.23
+insists on loading, and LuaSocket's ltn12/mime/socket under
+/usr/share/lua/5.1 and /usr/lib/<multiarch>/lua/5.1), then the defaults.
+
+Setup gotchas handled here:
+  * Debian's nginx is built with --error-log-path=stderr and temp paths
+    under /var/lib/nginx: `-e` and *_temp_path send both to the prefix.
+  * Debian's lua module needs ndk_http_module.so loaded before it.
+  * If busted dies without stopping nginx, an init_worker timer notices the
+    Lua process is gone (/proc/PID) and exits nginx.
+
+Environment: NGINX_BIN (nginx binary), NGINX_MODULES (module directory).
+]]
+
+local socket = require("socket")
+local H = require("helper")
+
+local N = {}
+
+local quote = H.quote
+
+local function read_file(path)
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    local data = f:read("*a")
+    f:close()
+    return data
+end
+
+local function write_file(path, data)
+    local f = assert(io.open(path, "wb"))
+    assert(f:write(data))
+    assert(f:close())
+end
+
+local function exists(path)
+    local f = io.open(path, "rb")
+    if f then f:close() end
+    return f ~= nil
+end
+
+local function poll(timeout, check)
+    local deadline = socket.gettime() + timeout
+    while true do
+        local result = check()
+        if result or socket.gettime() >= deadline then return result end
+        socket.sleep(0.02)
+    end
+end
+
+local function sh_line(cmd)
+    local p = assert(io.popen(cmd))
+    local line = p:read("*l")
+    p:close()
+    return line
+end
+
+local function running(pid)
+    local stat = read_file("/proc/" .. pid .. "/stat")
+    local state = stat and stat:match("^%d+ %(.*%) (%a)")
+    return state ~= nil and state ~= "Z" and state ~= "X"
+end
+
+-- PID of this Lua process (the parent of io.popen's shell).
+local LUA_PID = tonumber(sh_line("echo $PPID"))
+
+--------------------------------------------------------------------------
+-- Where things are
+--------------------------------------------------------------------------
+
+local function find_nginx()
+    local candidates = { os.getenv("NGINX_BIN") or false, "/usr/sbin/nginx",
+        "/usr/local/openresty/nginx/sbin/nginx", "/usr/local/nginx/sbin/nginx" }
+    for _, path in ipairs(candidates) do
+        if path and path ~= "" and exists(path) then return path end
+    end
+    local found = sh_line("command -v nginx 2>/dev/null")
+    if found and found ~= "" then return found end
+    return nil
+end
+
+local function find_modules()
+    local dirs = { os.getenv("NGINX_MODULES") or false, "/usr/lib/nginx/modules",
+        "/usr/share/nginx/modules", "/usr/lib64/nginx/modules" }
+    for _, dir in ipairs(dirs) do
+        if dir and dir ~= "" and exists(dir .. "/ngx_http_lua_module.so") then
+            local mods = {}
+            if exists(dir .. "/ndk_http_module.so") then
+                mods[#mods + 1] = dir .. "/ndk_http_module.so"
+            end
+            mods[#mods + 1] = dir .. "/ngx_http_lua_module.so"
+            return mods
+        end
+    end
+    return nil
+end
+
+-- Returns true, or false and a reason.
+function N.available()
+    local bin = find_nginx()
+    if not bin then
+        return false, "nginx not found (set NGINX_BIN; apt-get install nginx-core)"
+    end
+    if not find_modules() then
+        return false, "ngx_http_lua_module.so not found under /usr/lib/nginx/modules "
+            .. "(set NGINX_MODULES; apt-get install libnginx-mod-http-lua)"
+    end
+    return true
+end
+
+-- System Lua 5.1 directories that exist, for the package paths.
+local function system_paths()
+    local multiarch = sh_line("gcc -print-multiarch 2>/dev/null"
+        .. " || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null")
+    local lpath, cpath = {}, {}
+    for _, dir in ipairs({ "/usr/local/share/lua/5.1", "/usr/share/lua/5.1",
+                           "/usr/local/openresty/lualib" }) do
+        if exists(dir) then
+            lpath[#lpath + 1] = dir .. "/?.lua"
+            lpath[#lpath + 1] = dir .. "/?/init.lua"
+        end
+    end
+    local cdirs = { "/usr/local/lib/lua/5.1", "/usr/lib/lua/5.1", "/usr/local/openresty/lualib" }
+    if multiarch and multiarch ~= "" then
+        table.insert(cdirs, 2, "/usr/lib/" .. multiarch .. "/lua/5.1")
+    end
+    for _, dir in ipairs(cdirs) do
+        if exists(dir) then cpath[#cpath + 1] = dir .. "/?.so" end
+    end
+    return lpath, cpath
+end
+
+--------------------------------------------------------------------------
+-- Ports
+--------------------------------------------------------------------------
+
+-- A port on 127.0.0.1 that nothing listens on right now.
+function N.free_port()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return tonumber(port)
+end
+
+local function answers(port)
+    local c = socket.tcp()
+    c:settimeout(0.5)
+    local ok = c:connect("127.0.0.1", port)
+    c:close()
+    return ok ~= nil
+end
+
+--------------------------------------------------------------------------
+-- Configuration
+--------------------------------------------------------------------------
+
+-- The watchdog: exit when the Lua process that started us is gone.
+local WATCHDOG = [[
+    local pid = %d
+    local function alive()
+        local f = io.open("/proc/" .. pid .. "/stat", "rb")
+        if not f then return false end
+        local stat = f:read("*a") or ""
+        f:close()
+        local state = stat:match("^%%d+ %%(.*%%) (%%a)")
+        return state ~= nil and state ~= "Z" and state ~= "X"
+    end
+    local function check(premature)
+        if premature then return end
+        if not alive() then
+            ngx.log(ngx.ERR, "spec runner ", pid, " is gone: exiting")
+            os.exit(1)
+        end
+    end
+    ngx.timer.every(1, check)
+]]
+
+local function conf(o)
+    local p = o.prefix
+    local lpath, cpath = system_paths()
+    local root = H.root
+    local package_path = table.concat({ root .. "/lua/?.lua", root .. "/lua/?/init.lua",
+        table.concat(lpath, ";") }, ";") .. ";;"
+    local package_cpath = table.concat({ root .. "/build/jit/?.so",
+        table.concat(cpath, ";") }, ";") .. ";;"
+    local out = {}
+    local function add(line) out[#out + 1] = line end
+    add("daemon off;")
+    add("master_process off;")
+    add("worker_processes 1;")
+    add("pid " .. p .. "/logs/nginx.pid;")
+    add("error_log " .. p .. "/logs/error.log " .. (o.log_level or "notice") .. ";")
+    for _, mod in ipairs(o.modules) do add("load_module " .. mod .. ";") end
+    add("events { worker_connections 1024; }")
+    add("http {")
+    add("    access_log " .. p .. "/logs/access.log;")
+    for _, kind in ipairs({ "client_body", "proxy", "fastcgi", "uwsgi", "scgi" }) do
+        add(("    %s_temp_path %s/temp/%s;"):format(kind, p, kind))
+    end
+    add('    lua_package_path "' .. package_path .. '";')
+    add('    lua_package_cpath "' .. package_cpath .. '";')
+    if LUA_PID then
+        add("    init_worker_by_lua_block {")
+        add(WATCHDOG:format(LUA_PID))
+        add("    }")
+    end
+    if o.http then add(o.http) end
+    add("    server {")
+    add("        listen 127.0.0.1:" .. o.port .. ";")
+    add("        location = /ping { return 200 'pong\\n'; }")
+    local names = {}
+    for name in pairs(o.locations or {}) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do
+        add("        location = " .. name .. " {")
+        add("            default_type application/json;")
+        add("            content_by_lua_block {")
+        add(o.locations[name])
+        add("            }")
+        add("        }")
+    end
+    add("    }")
+    add("}")
+    return table.concat(out, "\n") .. "\n"
+end
+
+--------------------------------------------------------------------------
+-- Processes
+--------------------------------------------------------------------------
+
+local registry = {}
+
+local Nginx = {}
+Nginx.__index = Nginx
+
+function Nginx:url(path)
+    return ("http://127.0.0.1:%d%s"):format(self.port, path or "/")
+end
+
+function Nginx:error_log()
+    return (read_file(self.prefix .. "/logs/error.log") or "")
+        .. (read_file(self.prefix .. "/logs/stderr.log") or "")
+end
+
+function Nginx:alive()
+    return not self.stopped and self.pid ~= nil and running(self.pid)
+end
+
+-- True if pid is still the nginx we started (guards against PID reuse).
+local function is_ours(pid, prefix)
+    local cmdline = read_file("/proc/" .. pid .. "/cmdline")
+    return cmdline ~= nil and cmdline:find(prefix, 1, true) ~= nil
+end
+
+function Nginx:stop()
+    if self.stopped then return end
+    self.stopped = true
+    registry[self] = nil
+    local pid = self.pid
+    if pid and running(pid) and is_ours(pid, self.prefix) then
+        os.execute("kill -TERM " .. pid .. " 2>/dev/null")
+        if not poll(3, function() return not running(pid) end) then
+            os.execute("kill -KILL " .. pid .. " 2>/dev/null")
+            poll(2, function() return not running(pid) end)
+        end
+    end
+    if self.pipe then
+        self.pipe:close()   -- reaps nginx
+        self.pipe = nil
+    end
+    if self.prefix and not self.keep then H.rmdir(self.prefix) end
+end
+
+function N.stop_all()
+    local list = {}
+    for srv in pairs(registry) do list[#list + 1] = srv end
+    for _, srv in ipairs(list) do srv:stop() end
+end
+
+-- Stops srv when collected (busted closes the Lua state at exit).
+local function guard(srv)
+    local stop = function() pcall(Nginx.stop, srv) end
+    local newproxy = rawget(_G, "newproxy")
+    if newproxy then
+        local proxy = newproxy(true)
+        getmetatable(proxy).__gc = stop
+        return proxy
+    end
+    return setmetatable({}, { __gc = stop })
+end
+
+local function start_once(opts, bin, modules)
+    local prefix = H.tmpdir()
+    local srv = setmetatable({ prefix = prefix, keep = opts.keep }, Nginx)
+    os.execute("mkdir -p " .. quote(prefix .. "/logs") .. " " .. quote(prefix .. "/temp"))
+    srv.port = opts.port or N.free_port()
+    srv.conf = conf({ prefix = prefix, port = srv.port, modules = modules,
+        locations = opts.locations, http = opts.http, log_level = opts.log_level })
+    write_file(prefix .. "/nginx.conf", srv.conf)
+    local cmd = "echo $$; exec " .. quote(bin) .. " -p " .. quote(prefix .. "/")
+        .. " -c " .. quote(prefix .. "/nginx.conf")
+        .. " -e " .. quote(prefix .. "/logs/error.log")
+        .. " >" .. quote(prefix .. "/logs/stderr.log") .. " 2>&1 </dev/null"
+    srv.pipe = assert(io.popen(cmd, "r"))
+    srv.pid = tonumber(srv.pipe:read("*l"))
+    srv.guard = guard(srv)
+    registry[srv] = true
+    if not srv.pid then
+        srv:stop()
+        return nil, "could not start nginx"
+    end
+    local up = poll(opts.timeout or 10, function()
+        if not running(srv.pid) then return "died" end
+        if answers(srv.port) then return "up" end
+    end)
+    if up == "up" then return srv end
+    local log = srv:error_log()
+    srv.keep = false
+    srv:stop()
+    return nil, ("nginx %s (port %d):\n%s"):format(up == "died" and "exited at startup"
+        or "did not answer", srv.port, log), log
+end
+
+-- Starts a private nginx; raises with the error log when it cannot.
+function N.start(opts)
+    opts = opts or {}
+    local ok, why = N.available()
+    if not ok then error(why, 2) end
+    local bin, modules = find_nginx(), find_modules()
+    local srv, err, log
+    for _ = 1, 3 do    -- another process may take the free port meanwhile
+        srv, err, log = start_once(opts, bin, modules)
+        if srv then return srv end
+        if opts.port or not (log and log:find("Address already in use", 1, true)) then break end
+    end
+    error(err, 2)
+end
+
+return N
