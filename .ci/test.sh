@@ -46,6 +46,7 @@ if [ -x spec/c/run.sh ]; then suite c-engine spec/c/run.sh; fi
 suite lua5.4 busted_run lua5.4 5.4
 suite luajit busted_run luajit jit
 suite luacheck lint
+suite docs .ci/docscov.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -108,6 +108,23 @@ describe("smtp.open", function()
         assert.are.equal("completed", srv:wait_done(1))
     end)
 
+    it("s:send returns 1 and the report, message after message", function()
+        local srv = H.capture()
+        finally(function() srv:stop() end)
+        local s = smtp.open("127.0.0.1", srv.port)
+        s:greet("client.test")
+        for i = 1, 3 do
+            local r, report = s:send{ from = "<a@example.com>", rcpt = { "<b@example.com>", "<c@example.com>" },
+                                      source = ltn12.source.string("Subject: " .. i .. "\r\n\r\nx\r\n") }
+            assert.are.equal(1, r)
+            assert.are.same({ "<b@example.com>", "<c@example.com>" }, report.accepted)
+            assert.are.equal(250, report.code)
+        end
+        s:quit()
+        s:close()
+        assert.are.equal(3, #srv:wait_messages(3))
+    end)
+
     it("smtp.send authenticates with user and password", function()
         local srv = session({
             { expect = "AUTH LOGIN" }, { send = "334 VXNlcm5hbWU6\r\n" },

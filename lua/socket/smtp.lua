@@ -54,7 +54,7 @@ local methods = metat.__index
 -- Any failure closes the connection (politely, with QUIT, when the session
 -- is still sane) and raises, as LuaSocket's `self.try` does.
 local function check(self, r, err, det)
-    if r then return r end
+    if r then return r, err end
     self.error = det
     self.session:close(not self.session.broken)
     raise(err)

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# The "no stalls" benchmark: LuaSocket's socket.smtp (as shipped, and with
+# TCP_NODELAY) against smtp-native, side by side, on Postfix's smtp-sink.
+#
+#   bench/run.sh [options] [-- smtp_sink.lua options]
+#
+#   --lua LIST        interpreters, comma-separated: 5.4, jit (default
+#                     "5.4,jit"; jit is skipped with a note when luajit is
+#                     missing, unless asked for explicitly)
+#   --rounds N        rounds per variant (5)
+#   --messages N      messages per session, nodelay and ours (2000)
+#   --shipped-messages N   messages per session, LuaSocket as shipped (100)
+#   --pin MODE        none (default) | same (client and sink on CPU 0) |
+#                     split (client on CPU 0, sink on CPU 1); needs taskset
+#   --no-build        do not run make for each interpreter first
+#
+# One smtp-sink per interpreter, on a free port of 127.0.0.1, stopped by PID
+# on exit (also on failure or interrupt). Output is also saved under
+# bench/results/ (ignored by git).
+#
+# Exit status: 0 if the requirement holds under every interpreter, 1 if it
+# fails under one, 2 on any other error.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+LUAS="5.4,jit"
+LUAS_EXPLICIT=0
+PIN=none
+BUILD=1
+PASS=()
+
+die() { echo "bench/run.sh: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --lua) [ $# -ge 2 ] || die "--lua needs a value"; LUAS=$2; LUAS_EXPLICIT=1; shift 2 ;;
+        --rounds|--messages|--shipped-messages)
+            [ $# -ge 2 ] || die "$1 needs a value"; PASS+=("$1" "$2"); shift 2 ;;
+        --pin) [ $# -ge 2 ] || die "--pin needs a value"; PIN=$2; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        --) shift; PASS+=("$@"); break ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option: $1 (see --help)" ;;
+    esac
+done
+
+# --- smtp-sink ------------------------------------------------------------
+# SMTP_SINK=/path/to/smtp-sink overrides the search.
+if [ -n "${SMTP_SINK:-}" ]; then
+    [ -x "$SMTP_SINK" ] || die "SMTP_SINK=$SMTP_SINK is not an executable"
+else
+    SMTP_SINK=$(command -v smtp-sink 2>/dev/null || true)
+fi
+if [ -z "$SMTP_SINK" ]; then
+    for d in /usr/sbin /usr/lib/postfix /usr/libexec/postfix /usr/lib/postfix/sbin; do
+        if [ -x "$d/smtp-sink" ]; then SMTP_SINK="$d/smtp-sink"; break; fi
+    done
+fi
+[ -n "$SMTP_SINK" ] || die "smtp-sink not found. It comes with Postfix (Debian package 'postfix'):
+    run 'make deps', or: apt-get install postfix"
+
+SINK_USER=()
+if [ "$(id -u)" = 0 ]; then
+    # smtp-sink refuses to run as root without dropping privileges.
+    u=${SMTP_SINK_USER:-nobody}
+    id "$u" >/dev/null 2>&1 || die "user '$u' does not exist: set SMTP_SINK_USER to an unprivileged user"
+    SINK_USER=(-u "$u")
+fi
+
+# --- CPU pinning ------------------------------------------------------------
+PIN_CLIENT=()
+PIN_SINK=()
+case "$PIN" in
+    none) ;;
+    same|split)
+        command -v taskset >/dev/null 2>&1 || die "--pin $PIN needs taskset (util-linux)"
+        PIN_CLIENT=(taskset -c 0)
+        if [ "$PIN" = same ]; then PIN_SINK=(taskset -c 0); else
+            [ "$(nproc)" -ge 2 ] || die "--pin split needs 2 CPUs"
+            PIN_SINK=(taskset -c 1)
+        fi ;;
+    *) die "--pin must be none, same or split" ;;
+esac
+
+# --- interpreters -------------------------------------------------------------
+TAGS=()
+IFS=', ' read -r -a want <<<"$LUAS"
+for tag in "${want[@]}"; do
+    [ -n "$tag" ] || continue
+    case "$tag" in
+        jit) bin=luajit ;;
+        5.1|5.2|5.3|5.4) bin=lua$tag ;;
+        *) die "unknown interpreter '$tag' (use 5.4 or jit)" ;;
+    esac
+    if ! command -v "$bin" >/dev/null 2>&1; then
+        if [ "$LUAS_EXPLICIT" = 1 ] || [ "$tag" = 5.4 ]; then die "$bin not found: run 'make deps'"; fi
+        echo "bench/run.sh: $bin not found, skipping it" >&2
+        continue
+    fi
+    if ! "$bin" -e 'require("socket"); require("ltn12")' >/dev/null 2>&1; then
+        if [ "$LUAS_EXPLICIT" = 1 ] || [ "$tag" = 5.4 ]; then
+            die "LuaSocket is not installed for $bin: run 'make deps'"
+        fi
+        echo "bench/run.sh: no LuaSocket for $bin, skipping it" >&2
+        continue
+    fi
+    TAGS+=("$tag")
+done
+[ ${#TAGS[@]} -gt 0 ] || die "no interpreter to run"
+
+if [ "$BUILD" = 1 ]; then
+    for tag in "${TAGS[@]}"; do
+        make --no-print-directory -s LUA="$tag" >/dev/null || die "make LUA=$tag failed"
+    done
+fi
+
+# --- sink lifecycle -------------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/smtp-bench.XXXXXX")
+SINK_PID=""
+SINK_PORT=""
+SINK_LOG=""
+
+stop_sink() {
+    if [ -n "$SINK_PID" ]; then
+        kill "$SINK_PID" 2>/dev/null || true
+        wait "$SINK_PID" 2>/dev/null || true
+        SINK_PID=""
+    fi
+}
+CLIENT_PID=""
+TEE_PID=""
+# shellcheck disable=SC2317  # called from the EXIT trap
+cleanup() {
+    if [ -n "$CLIENT_PID" ]; then
+        kill "$CLIENT_PID" 2>/dev/null || true
+        wait "$CLIENT_PID" 2>/dev/null || true
+    fi
+    if [ -n "$TEE_PID" ]; then wait "$TEE_PID" 2>/dev/null || true; fi
+    stop_sink
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+    lua5.4 -e 'local s = require("socket"); local t = assert(s.bind("127.0.0.1", 0));
+        local _, p = t:getsockname(); t:close(); print(p)' 2>/dev/null
+}
+
+start_sink() {
+    local attempt port
+    for attempt in 1 2 3 4 5; do
+        port=$(free_port) || die "could not find a free port (is LuaSocket installed for lua5.4?)"
+        SINK_LOG="$TMP/sink.$port.log"
+        "${PIN_SINK[@]}" "$SMTP_SINK" -c "${SINK_USER[@]}" "127.0.0.1:$port" 1000 \
+            >"$SINK_LOG" 2>"$TMP/sink.err" &
+        SINK_PID=$!
+        for _ in $(seq 1 100); do
+            if ! kill -0 "$SINK_PID" 2>/dev/null; then break; fi
+            if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && kill -0 "$SINK_PID" 2>/dev/null; then
+                SINK_PORT=$port
+                return 0
+            fi
+            sleep 0.05
+        done
+        echo "bench/run.sh: smtp-sink did not start on port $port (attempt $attempt):" >&2
+        sed 's/^/    /' "$TMP/sink.err" >&2 || true
+        stop_sink
+    done
+    die "could not start smtp-sink ($SMTP_SINK)"
+}
+
+# --- run ------------------------------------------------------------------------
+mkdir -p bench/results
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT="bench/results/$STAMP.txt"
+
+{
+    echo "smtp-native benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)),"\
+         "kernel $(uname -r); pinning: $PIN"
+    echo "sink: $SMTP_SINK (postfix $(dpkg-query -W -f='${Version}' postfix 2>/dev/null || echo '?'))"
+    echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src lua 2>/dev/null || echo ' (+ uncommitted changes in src/ or lua/)')"
+} | tee "$OUT"
+
+status=0
+declare -A RESULT
+for tag in "${TAGS[@]}"; do
+    if [ "$tag" = jit ]; then bin=luajit; else bin=lua$tag; fi
+    start_sink
+    echo | tee -a "$OUT"
+    # The client runs in the background so that an interrupt reaches the
+    # traps at once (they stop it, and the sink, by PID).
+    rm -f "$TMP/fifo"; mkfifo "$TMP/fifo"
+    tee -a "$OUT" <"$TMP/fifo" &
+    TEE_PID=$!
+    "${PIN_CLIENT[@]}" "$bin" bench/smtp_sink.lua --root "$ROOT" --port "$SINK_PORT" --sink-log "$SINK_LOG" \
+        ${PASS[@]+"${PASS[@]}"} >"$TMP/fifo" 2>&1 &
+    CLIENT_PID=$!
+    rc=0
+    wait "$CLIENT_PID" || rc=$?
+    CLIENT_PID=""
+    wait "$TEE_PID" || true
+    TEE_PID=""
+    stop_sink
+    case $rc in
+        0) RESULT[$tag]=PASS ;;
+        1) RESULT[$tag]=FAIL; [ $status = 2 ] || status=1 ;;
+        *) RESULT[$tag]="ERROR (exit $rc)"; status=2 ;;
+    esac
+done
+
+{
+    echo
+    for tag in "${TAGS[@]}"; do
+        if [ "$tag" = jit ]; then echo "luajit: ${RESULT[$tag]}"; else echo "lua$tag: ${RESULT[$tag]}"; fi
+    done
+    echo "(saved in $OUT)"
+} | tee -a "$OUT"
+exit $status

@@ -1,0 +1,46 @@
+rockspec_format = "3.0"
+package = "smtp-native"
+version = "scm-1"
+source = {
+    url = "git+https://github.com/smtp-native/smtp-native.git",
+}
+description = {
+    summary = "LuaSocket's socket.smtp on a sans-I/O C core: a faster drop-in replacement",
+    detailed = [[
+smtp-native is LuaSocket's socket.smtp rebuilt on a C protocol engine:
+the same API (smtp.send, smtp.message, smtp.open), with PIPELINING,
+HELO fallback, per-recipient reports, strict reply parsing with hard
+bounds, CR/LF injection refused in every argument and end-of-data
+smuggling made impossible. Every yield happens in Lua, so it runs on
+LuaSocket, on OpenResty cosockets and under coroutine schedulers.
+]],
+    homepage = "https://github.com/smtp-native/smtp-native",
+    license = "MIT",
+}
+dependencies = {
+    "lua >= 5.1, < 5.5",
+    "luasocket >= 3.0",
+}
+build = {
+    type = "builtin",
+    modules = {
+        ["socket.smtp"] = "lua/socket/smtp.lua",
+        ["socket.smtp.driver"] = "lua/socket/smtp/driver.lua",
+        ["socket.smtp.transport"] = "lua/socket/smtp/transport.lua",
+        ["socket.smtp.message"] = "lua/socket/smtp/message.lua",
+        ["socket.smtp.core"] = {
+            sources = {
+                "src/lsmtp.c",
+                "src/smtp_client.c",
+                "src/smtp_reply.c",
+                "src/smtp_caps.c",
+                "src/smtp_cmd.c",
+                "src/smtp_errors.c",
+                "src/mime_body.c",
+                "src/mime_enc.c",
+            },
+            incdirs = { "src" },
+        },
+    },
+    copy_directories = { "doc" },
+}
