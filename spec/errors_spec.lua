@@ -68,7 +68,7 @@ describe("refusals", function()
     }
     for _, case in ipairs(cases) do
         local stage, reply, expected, after = case[1], case[2], case[3], case[4]
-        it(("at %s: %q"):format(stage, reply), function()
+        it(("at %s: %s"):format(stage, (reply:gsub("\r\n$", ""):gsub("\r\n", " | "))), function()
             local over = { stop_after = stage }
             local client_part = {
                 greeting = {}, ehlo = { { expect = "EHLO client.test" } },

@@ -224,6 +224,9 @@ local function running(pid)
     return state ~= nil and state ~= "Z" and state ~= "X"
 end
 
+-- For other support modules (spec/support/nginx.lua).
+H.exists, H.poll, H.sh_line, H.running, H.lua_pid = exists, poll, sh_line, running, LUA_PID
+
 -- True if pid is still the server we started (guards against PID reuse).
 local function is_ours(pid, script)
     local cmdline = read_file("/proc/" .. pid .. "/cmdline")

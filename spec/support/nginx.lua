@@ -49,51 +49,8 @@ local H = require("helper")
 local N = {}
 
 local quote = H.quote
-
-local function read_file(path)
-    local f = io.open(path, "rb")
-    if not f then return nil end
-    local data = f:read("*a")
-    f:close()
-    return data
-end
-
-local function write_file(path, data)
-    local f = assert(io.open(path, "wb"))
-    assert(f:write(data))
-    assert(f:close())
-end
-
-local function exists(path)
-    local f = io.open(path, "rb")
-    if f then f:close() end
-    return f ~= nil
-end
-
-local function poll(timeout, check)
-    local deadline = socket.gettime() + timeout
-    while true do
-        local result = check()
-        if result or socket.gettime() >= deadline then return result end
-        socket.sleep(0.02)
-    end
-end
-
-local function sh_line(cmd)
-    local p = assert(io.popen(cmd))
-    local line = p:read("*l")
-    p:close()
-    return line
-end
-
-local function running(pid)
-    local stat = read_file("/proc/" .. pid .. "/stat")
-    local state = stat and stat:match("^%d+ %(.*%) (%a)")
-    return state ~= nil and state ~= "Z" and state ~= "X"
-end
-
--- PID of this Lua process (the parent of io.popen's shell).
-local LUA_PID = tonumber(sh_line("echo $PPID"))
+local read_file, write_file, exists = H.read_file, H.write_file, H.exists
+local poll, sh_line, running, LUA_PID = H.poll, H.sh_line, H.running, H.lua_pid
 
 --------------------------------------------------------------------------
 -- Where things are
