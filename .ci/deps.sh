@@ -7,7 +7,7 @@ set -eu
 
 PKGS="${PKGS:-gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 lua-socket lua-sec lua-busted lua-check lua-dkjson python3 python3-aiosmtpd postfix \
-nginx-core libnginx-mod-http-lua openssl procps}"
+nginx-core libnginx-mod-http-lua openssl procps valgrind}"
 
 missing=""
 for p in $PKGS; do

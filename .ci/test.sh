@@ -34,6 +34,24 @@ busted_run() { # interpreter build
         --cpath="./build/$2/?.so" spec
 }
 
+# The C tests again, without sanitizers, under valgrind's memcheck: one
+# TAP line for the whole run (the tests themselves are counted above).
+c_valgrind() {
+    if ! command -v valgrind >/dev/null 2>&1; then
+        echo "ok 1 - # SKIP valgrind is not installed"
+        return 0
+    fi
+    out=$(spec/c/run.sh --valgrind 2>&1)
+    rc=$?
+    n=$(printf '%s\n' "$out" | grep -c '^ok ')
+    if [ "$rc" -eq 0 ]; then
+        echo "ok 1 - C engine tests clean under valgrind ($n tests)"
+    else
+        printf '%s\n' "$out" | grep -E '^not ok|==[0-9]+==' | head -40
+        echo "not ok 1 - C engine tests under valgrind"
+    fi
+}
+
 lint() {
     if luacheck --formatter=plain lua spec bench demo; then
         echo "ok 1 - luacheck"
@@ -42,7 +60,10 @@ lint() {
     fi
 }
 
-if [ -x spec/c/run.sh ]; then suite c-engine spec/c/run.sh; fi
+if [ -x spec/c/run.sh ]; then
+    suite c-engine spec/c/run.sh
+    suite c-valgrind c_valgrind
+fi
 suite lua5.4 busted_run lua5.4 5.4
 suite luajit busted_run luajit jit
 suite luacheck lint

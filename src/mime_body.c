@@ -17,6 +17,7 @@ size_t mime_body_update(mime_body *st, const char *in, size_t n, size_t *used,
     int state = st->state;
     while (i < n) {
         char c = in[i];
+        size_t need;
         if (state == B_MID && c != '\r' && c != '\n') {
             /* fast path: copy a run of ordinary bytes */
             size_t j = i + 1, room = cap - o;
@@ -31,7 +32,10 @@ size_t mime_body_update(mime_body *st, const char *in, size_t n, size_t *used,
             i = j;
             continue;
         }
-        if (cap - o < 2)
+        /* bytes this input byte becomes: 0 (the LF of a CRLF), 1 or 2 */
+        need = (c == '\r' || c == '.' || (c == '\n' && state != B_CR)) ? 2
+               : (c == '\n') ? 0 : 1;
+        if (cap - o < need)
             break;
         if (c == '\r') {
             out[o++] = '\r';

@@ -61,12 +61,13 @@ static int pipelinable(int cmd)
 /* The one way to change state (traces can hook here). */
 static void set_state(smtp_client *c, int state) { c->state = state; }
 
-static int fail(smtp_client *c, int err)
+/* Zero memory that held credentials; the volatile stores cannot be
+ * optimised away as a memset before the end of a lifetime can. */
+static void burn(void *p, size_t n)
 {
-    if (c->err == 0)
-        c->err = err;
-    set_state(c, SMTP_S_FAILED);
-    return c->err;
+    volatile unsigned char *v = (volatile unsigned char *)p;
+    while (n-- > 0)
+        *v++ = 0;
 }
 
 /* Credentials leave the engine once: our copy is wiped on the first call
@@ -74,15 +75,30 @@ static int fail(smtp_client *c, int err)
 static void wipe(smtp_client *c)
 {
     if (c->wipe > 0) {
-        memset(c->out, 0, c->wipe);
+        burn(c->out, c->wipe);
         c->wipe = 0;
     }
 }
 
 static void wipe_auth(smtp_client *c)
 {
-    memset(c->auth, 0, c->authlen);
+    burn(c->auth, c->authlen);
     c->authlen = c->authpos = 0;
+}
+
+/* A sticky error: nothing will be written any more, so no credential may
+ * stay behind (queued AUTH lines, an AUTH PLAIN line not yet written). */
+static int fail(smtp_client *c, int err)
+{
+    if (c->err == 0)
+        c->err = err;
+    set_state(c, SMTP_S_FAILED);
+    wipe_auth(c);
+    if (c->secret > 0) {
+        burn(c->out, c->secret);
+        c->secret = 0;
+    }
+    return c->err;
 }
 
 void smtp_client_init(smtp_client *c)
@@ -292,8 +308,8 @@ int smtp_client_auth_plain(smtp_client *c, const char *user, size_t ulen,
     rc = queue(c, SMTP_C_AUTH, p, 2, SMTP_AUTH_CMD_MAX);
     if (rc == 0)
         c->secret = c->outlen;
-    memset(msg, 0, sizeof msg);
-    memset(b64, 0, n);
+    burn(msg, 2 + ulen + plen);
+    burn(b64, n);
     return rc;
 }
 
@@ -314,12 +330,12 @@ int smtp_client_auth_login(smtp_client *c, const char *user, size_t ulen,
     c->authlen = c->authpos = 0;
     rc = smtp_cmd_format(c->auth, sizeof c->auth, &c->authlen, &p, 1,
                          SMTP_AUTH_CMD_MAX);
-    memset(b64, 0, n);
+    burn(b64, n);
     p.n = n = mime_b64_encode((const unsigned char *)pass, plen, b64);
     if (rc == 0)
         rc = smtp_cmd_format(c->auth, sizeof c->auth, &c->authlen, &p, 1,
                              SMTP_AUTH_CMD_MAX);
-    memset(b64, 0, n);
+    burn(b64, n);
     if (rc == 0)
         rc = simple(c, SMTP_C_AUTH, "AUTH LOGIN");
     if (rc != 0)

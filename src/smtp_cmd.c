@@ -63,8 +63,10 @@ int smtp_cmd_path(const char *s, size_t len, int null_ok,
         return 0;
     }
     if (s[b] == '<') {
-        /* as LuaSocket sends it: "<a@b>" and anything after, verbatim */
-        if (memchr(s + b, '>', e - b) == NULL)
+        /* as LuaSocket sends it: "<a@b>" and anything after, verbatim;
+         * "<>" only where the null path is allowed (MAIL FROM) */
+        const char *gt = memchr(s + b, '>', e - b);
+        if (gt == NULL || (gt == s + b + 1 && !null_ok))
             return SMTP_E_ARG_SYNTAX;
         *start = b;
         *n = e - b;

@@ -1,0 +1,109 @@
+#!/bin/sh
+# fuzz/run.sh -- build the libFuzzer targets and run each for a while.
+#
+#   fuzz/run.sh [seconds] [target...]
+#
+#   seconds   per target (default 30)
+#   target    fuzz_reply fuzz_caps fuzz_client fuzz_mime_body, or one of the
+#             *_small builds (default: all of them)
+#
+# Every target is built with clang -fsanitize=fuzzer,address,undefined into
+# build/fuzz/. The *_small builds shrink the engine limits
+# (smtp_config.h is overridable) so that a fuzzer reaches every bound and
+# its error path with short inputs. Each run starts from the seeds in
+# fuzz/corpus/<target>/ (never written to); new inputs go to
+# build/fuzz/corpus/<target>/ and crash reproducers to
+# build/fuzz/artifacts/. Replay one with: build/fuzz/<target> <file>.
+#
+# Environment: FUZZ_FLAGS adds libFuzzer flags (e.g. -jobs=2);
+# FUZZ_KEEP_GOING=1 runs in fork mode and keeps fuzzing past a crash.
+# Exits non-zero when a target fails to build or a run finds a crash.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 2
+
+SECS=30
+TARGETS=""
+for arg in "$@"; do
+    case "$arg" in
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        [0-9]*) SECS=$arg ;;
+        fuzz_*) TARGETS="$TARGETS $arg" ;;
+        *) echo "fuzz/run.sh: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+[ -n "$TARGETS" ] || TARGETS="fuzz_reply fuzz_reply_small fuzz_caps fuzz_caps_small fuzz_client fuzz_client_small fuzz_mime_body"
+
+CC=${FUZZ_CC:-clang}
+CFLAGS="-std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc"
+SMALL="-DSMTP_REPLY_LINE_MAX=64 -DSMTP_REPLY_LINES_MAX=8 -DSMTP_REPLY_MAX=256 -DSMTP_CAPS_MAX=128 -DSMTP_IN_MAX=64 -DSMTP_PIPELINE_MAX=4"
+OUT=build/fuzz
+
+# clang with the libFuzzer runtime (Debian: clang + libclang-rt-14-dev)
+have_fuzzer() {
+    printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' >"$OUT/probe.c"
+    "$CC" -fsanitize=fuzzer,address,undefined "$OUT/probe.c" -o "$OUT/probe" >/dev/null 2>&1
+}
+mkdir -p "$OUT/artifacts"
+if ! have_fuzzer; then
+    echo "fuzz/run.sh: $CC cannot build libFuzzer targets; installing clang" >&2
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y clang libclang-rt-14-dev >&2 || true
+    CC=clang
+    have_fuzzer || { echo "fuzz/run.sh: no working libFuzzer toolchain" >&2; exit 2; }
+fi
+
+sources() {
+    case "$1" in
+        fuzz_reply) echo "src/smtp_reply.c src/smtp_errors.c" ;;
+        fuzz_caps) echo "src/smtp_caps.c src/smtp_reply.c src/smtp_errors.c" ;;
+        fuzz_client) echo "src/smtp_client.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c src/mime_body.c src/mime_enc.c src/smtp_errors.c" ;;
+        fuzz_mime_body) echo "src/mime_body.c" ;;
+        *) return 1 ;;
+    esac
+}
+
+summary=""
+bad=0
+for t in $TARGETS; do
+    base=${t%_small}
+    extra=""
+    [ "$base" != "$t" ] && extra=$SMALL
+    eng=$(sources "$base") || { echo "fuzz/run.sh: no such target: $t" >&2; exit 2; }
+    echo "==== $t: build"
+    # shellcheck disable=SC2086
+    if ! "$CC" $CFLAGS $extra -o "$OUT/$t" "fuzz/$base.c" $eng; then
+        summary="$summary
+$t: BUILD FAILED"
+        bad=1
+        continue
+    fi
+    mkdir -p "$OUT/corpus/$t"
+    log="$OUT/$t.log"
+    mode=""
+    [ "${FUZZ_KEEP_GOING:-0}" = 1 ] && mode="-fork=1 -ignore_crashes=1"
+    echo "==== $t: run ${SECS}s"
+    # shellcheck disable=SC2086
+    "$OUT/$t" -max_total_time="$SECS" -print_final_stats=1 -timeout=10 \
+        -artifact_prefix="$OUT/artifacts/$t-" $mode ${FUZZ_FLAGS:-} \
+        "$OUT/corpus/$t" "fuzz/corpus/$base" >"$log" 2>&1
+    rc=$?
+    tail -n 25 "$log"
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    [ -n "$execs" ] || execs=$(sed -n 's/.*#\([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+    crashes=$(ls "$OUT/artifacts/$t-"* 2>/dev/null | wc -l)
+    if [ "$rc" != 0 ] || grep -q -e '^==[0-9]*==ERROR' -e 'invariant failed' -e 'deadly signal' "$log"; then
+        result="CRASH (exit $rc, $crashes artifact(s) in $OUT/artifacts/)"
+        bad=1
+    else
+        result="ok"
+    fi
+    summary="$summary
+$t: ${SECS}s, ${execs:-?} execs, ${cov:-cov: ?}, $(ls "$OUT/corpus/$t" | wc -l) inputs in $OUT/corpus/$t: $result"
+done
+
+echo "==== summary$summary"
+exit $bad

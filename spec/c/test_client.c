@@ -1,0 +1,1499 @@
+/*
+ * test_client.c -- smtp_client: the SMTP client state machine, sans I/O.
+ *
+ * Scripted conversations with a fake peer. A script is a list of steps:
+ * queue a command (and check its return code), expect the exact bytes of
+ * the next WRITE, put bytes in the peer's stream, expect a REPLY (command,
+ * ok, code, text, enhanced code), IDLE or ERROR, check the state. When the
+ * engine asks to READ, the driver feeds it from the peer's stream: all of
+ * it (up to the READ's want), byte by byte, or in random pieces (TAP_SEED);
+ * every script runs all three ways, and each piece sits against a guard
+ * page. Independently of the script, every WRITE is checked for bare CR or
+ * LF, and every refused queue call (a caller fault) is checked to leave the
+ * whole engine struct byte-for-byte unchanged.
+ *
+ * Engines: smtp_client.c smtp_reply.c smtp_caps.c smtp_cmd.c mime_body.c
+ *          mime_enc.c smtp_errors.c
+ */
+#include "guard.h"
+#include "tap.h"
+#include "smtp_client.h"
+#ifdef SPEC_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
+#define NSPLITS 3
+
+enum {
+    END = 0,
+    Q_GREETING, Q_EHLO, Q_HELO, Q_MAIL, Q_RCPT, Q_DATA, Q_RSET, Q_NOOP, Q_QUIT,
+    Q_PLAIN, Q_LOGIN, Q_EOD,
+    T_BODY, T_WRITE, T_PEER, T_CLOSE, T_REPLY, T_IDLE, T_ERROR, T_STATE,
+    T_STICKY, T_WIPED, T_CAPS
+};
+
+static const char *const op_names[] = {
+    "END", "greeting", "ehlo", "helo", "mail", "rcpt", "data", "rset", "noop",
+    "quit", "auth_plain", "auth_login", "body_end", "BODY", "WRITE", "PEER",
+    "CLOSE", "REPLY", "IDLE", "ERROR", "STATE", "STICKY", "WIPED", "CAPS"};
+
+typedef struct {
+    int op;
+    const char *s1;
+    size_t n1;
+    const char *s2;
+    size_t n2;
+    int i1, i2, i3;
+} step;
+
+#define L(s) s, sizeof(s) - 1
+#define GREETING(rc) {Q_GREETING, NULL, 0, NULL, 0, rc, 0, 0}
+#define EHLO(d, fb, rc) {Q_EHLO, L(d), NULL, 0, rc, fb, 0}
+#define HELO(d, rc) {Q_HELO, L(d), NULL, 0, rc, 0, 0}
+#define MAIL(a, p, rc) {Q_MAIL, L(a), L(p), rc, 0, 0}
+#define RCPT(a, p, rc) {Q_RCPT, L(a), L(p), rc, 0, 0}
+#define DATA(rc) {Q_DATA, NULL, 0, NULL, 0, rc, 0, 0}
+#define RSET(rc) {Q_RSET, NULL, 0, NULL, 0, rc, 0, 0}
+#define NOOP(rc) {Q_NOOP, NULL, 0, NULL, 0, rc, 0, 0}
+#define QUIT(rc) {Q_QUIT, NULL, 0, NULL, 0, rc, 0, 0}
+#define PLAIN(u, p, rc) {Q_PLAIN, L(u), L(p), rc, 0, 0}
+#define LOGIN(u, p, rc) {Q_LOGIN, L(u), L(p), rc, 0, 0}
+#define EOD(rc) {Q_EOD, NULL, 0, NULL, 0, rc, 0, 0}
+#define BODY(s) {T_BODY, L(s), NULL, 0, -1, 0, 0}
+#define BODYN(s, taken) {T_BODY, L(s), NULL, 0, taken, 0, 0}
+#define WRITE(s) {T_WRITE, L(s), NULL, 0, 0, 0, 0}
+#define PEER(s) {T_PEER, L(s), NULL, 0, 0, 0, 0}
+#define CLOSE {T_CLOSE, NULL, 0, NULL, 0, 0, 0, 0}
+#define REPLY(cmd, okv, code, text) {T_REPLY, L(text), NULL, 0, SMTP_C_##cmd, okv, code}
+#define REPLYE(cmd, okv, code, text, enh) {T_REPLY, L(text), enh, 0, SMTP_C_##cmd, okv, code}
+#define IDLE {T_IDLE, NULL, 0, NULL, 0, 0, 0, 0}
+#define ERROR(e) {T_ERROR, NULL, 0, NULL, 0, SMTP_E_##e, 0, 0}
+#define STATE(s) {T_STATE, NULL, 0, NULL, 0, SMTP_S_##s, 0, 0}
+#define STICKY(e) {T_STICKY, NULL, 0, NULL, 0, SMTP_E_##e, 0, 0}
+/* out[from..to) and auth[0..auth) hold zeros, authlen is 0 */
+#define WIPED(to, auth) {T_WIPED, NULL, 0, NULL, 0, to, auth, 0}
+#define WIPED_AT(from, to, auth) {T_WIPED, NULL, 0, NULL, 0, to, auth, from}
+#define CAPS(bits) {T_CAPS, NULL, 0, NULL, 0, (int)(bits), 0, 0}
+#define FIN {END, NULL, 0, NULL, 0, 0, 0, 0}
+
+/* 0 = success; caller-fault codes by name */
+#define OK 0
+#define E_(x) SMTP_E_##x
+
+/* ---- the driver ----------------------------------------------------------- */
+
+enum { M_WHOLE = 0, M_BYTE = 1, M_SPLIT = 2 };
+enum { F_WHOLE_ONLY = 1 };
+
+typedef struct {
+    smtp_client *c;
+    int mode;
+    char *srv;
+    size_t srv_len, srv_pos;
+    int srv_closed, eof_fed;
+    char why[512];
+    int bad_write;
+} drv;
+
+static guard g_in;
+static smtp_client *g_snap;
+
+static smtp_client *new_client(void)
+{
+    smtp_client *c = malloc(sizeof *c);
+#ifndef SPEC_VALGRIND
+    /* the engine must not rely on zeroed memory; under valgrind the block
+     * is left undefined instead, so that any read of a field that
+     * smtp_client_init did not set is reported */
+    memset(c, 0xA5, sizeof *c);
+#endif
+    smtp_client_init(c);
+    return c;
+}
+
+/* Is the whole engine struct byte-for-byte as before? Under valgrind the
+ * never-written parts of the struct are undefined: compare the bytes with
+ * their definedness made visible, and compare the definedness too, then
+ * put it back as it was. */
+static int same_client(smtp_client *a, smtp_client *b)
+{
+#ifdef SPEC_VALGRIND
+    static unsigned char va[sizeof(smtp_client)], vb[sizeof(smtp_client)];
+    int same;
+    VALGRIND_GET_VBITS(a, va, sizeof *a);
+    VALGRIND_GET_VBITS(b, vb, sizeof *b);
+    VALGRIND_MAKE_MEM_DEFINED(a, sizeof *a);
+    VALGRIND_MAKE_MEM_DEFINED(b, sizeof *b);
+    same = memcmp(a, b, sizeof *a) == 0 && memcmp(va, vb, sizeof va) == 0;
+    VALGRIND_SET_VBITS(a, va, sizeof *a);
+    VALGRIND_SET_VBITS(b, vb, sizeof *b);
+    return same;
+#else
+    return memcmp(a, b, sizeof *a) == 0;
+#endif
+}
+
+static const char *bare_crlf(const char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (p[i] == '\r' && (i + 1 >= n || p[i + 1] != '\n'))
+            return "bare CR";
+        if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+            return "bare LF";
+    }
+    return NULL;
+}
+
+static size_t feed_size(drv *d, size_t left, size_t want)
+{
+    size_t lim = left < want ? left : want;
+    if (d->mode == M_WHOLE)
+        return lim;
+    if (d->mode == M_BYTE)
+        return 1;
+    if (tap_below(4) == 0)
+        return 1 + tap_below(lim);
+    return 1 + tap_below(lim < 8 ? lim : 8);
+}
+
+/* Call next() and answer READs from the peer's stream; return the first
+ * other action (or READ when the peer has nothing to say). */
+static smtp_act pump(drv *d, smtp_event *ev)
+{
+    for (;;) {
+        smtp_act a;
+        memset(ev, 0, sizeof *ev);
+        a = smtp_client_next(d->c, ev);
+        if (a == SMTP_ACT_WRITE) {
+            const char *bad = bare_crlf(ev->data, ev->len);
+            if (bad != NULL || ev->len > SMTP_OUT_MAX || ev->len == 0) {
+                snprintf(d->why, sizeof d->why, "WRITE of %lu bytes: %s",
+                         (unsigned long)ev->len, bad ? bad : "bad length");
+                d->bad_write = 1;
+            }
+            return a;
+        }
+        if (a != SMTP_ACT_READ)
+            return a;
+        if (ev->want == 0 || ev->want > SMTP_IN_MAX) {
+            snprintf(d->why, sizeof d->why, "READ want %lu", (unsigned long)ev->want);
+            d->bad_write = 1;
+            return a;
+        }
+        if (d->srv_pos < d->srv_len) {
+            size_t n = feed_size(d, d->srv_len - d->srv_pos, ev->want);
+            const char *p = guard_put(&g_in, d->srv + d->srv_pos, n);
+            int rc = smtp_client_feed(d->c, p, n);
+            d->srv_pos += n;
+            if (rc != 0) {
+                snprintf(d->why, sizeof d->why, "feed returned %s", smtp_errname(rc));
+                d->bad_write = 1;
+                return SMTP_ACT_ERROR;
+            }
+            continue;
+        }
+        if (d->srv_closed && !d->eof_fed) {
+            int rc = smtp_client_feed(d->c, guard_put(&g_in, "", 0), 0);
+            d->eof_fed = 1;
+            if (rc != 0) {
+                snprintf(d->why, sizeof d->why, "feed(EOF) returned %s", smtp_errname(rc));
+                d->bad_write = 1;
+                return SMTP_ACT_ERROR;
+            }
+            continue;
+        }
+        return a; /* the engine waits for bytes the script does not send */
+    }
+}
+
+static const char *act_name(smtp_act a)
+{
+    switch (a) {
+    case SMTP_ACT_IDLE: return "IDLE";
+    case SMTP_ACT_WRITE: return "WRITE";
+    case SMTP_ACT_READ: return "READ (the peer has nothing to send)";
+    case SMTP_ACT_REPLY: return "REPLY";
+    case SMTP_ACT_ERROR: return "ERROR";
+    }
+    return "?";
+}
+
+static void describe_event(char *out, size_t cap, smtp_act a, const smtp_event *ev)
+{
+    if (a == SMTP_ACT_REPLY)
+        snprintf(out, cap, "REPLY cmd=%s ok=%d code=%d text=\"%.*s\"",
+                 smtp_client_cmd_name(ev->cmd), ev->ok, ev->reply->code,
+                 (int)(ev->reply->len > 120 ? 120 : ev->reply->len), ev->reply->text);
+    else if (a == SMTP_ACT_ERROR)
+        snprintf(out, cap, "ERROR %s", smtp_errname(ev->err));
+    else if (a == SMTP_ACT_WRITE)
+        snprintf(out, cap, "WRITE of %lu bytes", (unsigned long)ev->len);
+    else
+        snprintf(out, cap, "%s", act_name(a));
+}
+
+/* After a peer fault every call returns the same error and does nothing. */
+static const char *check_sticky(smtp_client *c, int err)
+{
+    static char why[200];
+    smtp_event ev;
+    int rc;
+#define STICK(call, name)                                                      \
+    if ((rc = (call)) != err) {                                                \
+        snprintf(why, sizeof why, "%s returned %s, not %s", name,              \
+                 smtp_errname(rc), smtp_errname(err));                         \
+        return why;                                                            \
+    }
+    if (smtp_client_next(c, &ev) != SMTP_ACT_ERROR || ev.err != err)
+        return "next() is not the same ERROR";
+    STICK(smtp_client_feed(c, "250 ok\r\n", 8), "feed");
+    STICK(smtp_client_feed(c, "", 0), "feed(EOF)");
+    STICK(smtp_client_greeting(c), "greeting");
+    STICK(smtp_client_ehlo(c, "c.example", 9, 1), "ehlo");
+    STICK(smtp_client_helo(c, "c.example", 9), "helo");
+    STICK(smtp_client_mail(c, "a@b", 3, "", 0), "mail");
+    STICK(smtp_client_rcpt(c, "c@d", 3, "", 0), "rcpt");
+    STICK(smtp_client_data(c), "data");
+    STICK(smtp_client_rset(c), "rset");
+    STICK(smtp_client_noop(c), "noop");
+    STICK(smtp_client_quit(c), "quit");
+    STICK(smtp_client_auth_plain(c, "u", 1, "p", 1), "auth_plain");
+    STICK(smtp_client_auth_login(c, "u", 1, "p", 1), "auth_login");
+    STICK(smtp_client_body_end(c), "body_end");
+#undef STICK
+    if (smtp_client_body(c, "x", 1) != 0)
+        return "body() took bytes";
+    if (smtp_client_next(c, &ev) != SMTP_ACT_ERROR || ev.err != err)
+        return "next() is not the same ERROR afterwards";
+    if (c->state != SMTP_S_FAILED)
+        return "state is not FAILED";
+    return NULL;
+}
+
+static int all_zero(const char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
+
+static int do_queue(drv *d, const step *s)
+{
+    smtp_client *c = d->c;
+    switch (s->op) {
+    case Q_GREETING: return smtp_client_greeting(c);
+    case Q_EHLO: return smtp_client_ehlo(c, s->s1, s->n1, s->i2);
+    case Q_HELO: return smtp_client_helo(c, s->s1, s->n1);
+    case Q_MAIL: return smtp_client_mail(c, s->s1, s->n1, s->s2, s->n2);
+    case Q_RCPT: return smtp_client_rcpt(c, s->s1, s->n1, s->s2, s->n2);
+    case Q_DATA: return smtp_client_data(c);
+    case Q_RSET: return smtp_client_rset(c);
+    case Q_NOOP: return smtp_client_noop(c);
+    case Q_QUIT: return smtp_client_quit(c);
+    case Q_PLAIN: return smtp_client_auth_plain(c, s->s1, s->n1, s->s2, s->n2);
+    case Q_LOGIN: return smtp_client_auth_login(c, s->s1, s->n1, s->s2, s->n2);
+    case Q_EOD: return smtp_client_body_end(c);
+    }
+    return -1;
+}
+
+/* Run one step; 0 on success, else d->why says what went wrong. */
+static int run_step(drv *d, const step *s)
+{
+    smtp_client *c = d->c;
+    smtp_event ev;
+    smtp_act a;
+    char got[300];
+    int rc;
+    if (s->op >= Q_GREETING && s->op <= Q_EOD) {
+        int caller = s->i1 != 0 && SMTP_ERR_IS_CALLER(s->i1);
+        if (caller)
+            memcpy(g_snap, c, sizeof *c);
+        rc = do_queue(d, s);
+        if (rc != s->i1) {
+            snprintf(d->why, sizeof d->why, "returned %s, expected %s", smtp_errname(rc),
+                     smtp_errname(s->i1));
+            return -1;
+        }
+        if (caller && !same_client(g_snap, c)) {
+            snprintf(d->why, sizeof d->why, "refused with %s but the engine changed",
+                     smtp_errname(rc));
+            return -1;
+        }
+        return 0;
+    }
+    switch (s->op) {
+    case T_BODY: {
+        size_t want = s->i1 < 0 ? s->n1 : (size_t)s->i1;
+        size_t taken = smtp_client_body(c, guard_put(&g_in, s->s1, s->n1), s->n1);
+        if (taken != want) {
+            snprintf(d->why, sizeof d->why, "body() took %lu of %lu, expected %lu",
+                     (unsigned long)taken, (unsigned long)s->n1, (unsigned long)want);
+            return -1;
+        }
+        return 0;
+    }
+    case T_PEER:
+        memcpy(d->srv + d->srv_len, s->s1, s->n1);
+        d->srv_len += s->n1;
+        return 0;
+    case T_CLOSE:
+        d->srv_closed = 1;
+        return 0;
+    case T_WRITE:
+        a = pump(d, &ev);
+        if (d->bad_write)
+            return -1;
+        if (a != SMTP_ACT_WRITE) {
+            describe_event(got, sizeof got, a, &ev);
+            snprintf(d->why, sizeof d->why, "expected a WRITE, got %s", got);
+            return -1;
+        }
+        if (ev.len != s->n1 || memcmp(ev.data, s->s1, s->n1) != 0) {
+            printf("#   step WRITE: bytes differ\n");
+            tap_diag_mem("     got", ev.data, ev.len, 0);
+            tap_diag_mem("expected", s->s1, s->n1, 0);
+            snprintf(d->why, sizeof d->why, "WRITE bytes differ (see above)");
+            return -1;
+        }
+        return 0;
+    case T_REPLY:
+        a = pump(d, &ev);
+        if (d->bad_write)
+            return -1;
+        describe_event(got, sizeof got, a, &ev);
+        if (a != SMTP_ACT_REPLY || ev.cmd != s->i1 || ev.ok != s->i2 ||
+            ev.reply == NULL || ev.reply->code != s->i3 || ev.reply->len != s->n1 ||
+            memcmp(ev.reply->text, s->s1, s->n1) != 0 ||
+            (s->s2 != NULL && strcmp(ev.reply->enhanced, s->s2) != 0)) {
+            snprintf(d->why, sizeof d->why,
+                     "expected REPLY cmd=%s ok=%d code=%d text=\"%s\"%s%s, got %s%s%s",
+                     smtp_client_cmd_name(s->i1), s->i2, s->i3, s->s1,
+                     s->s2 ? " enhanced=" : "", s->s2 ? s->s2 : "", got,
+                     a == SMTP_ACT_REPLY ? " enhanced=" : "",
+                     a == SMTP_ACT_REPLY ? ev.reply->enhanced : "");
+            return -1;
+        }
+        return 0;
+    case T_IDLE:
+        a = pump(d, &ev);
+        if (d->bad_write)
+            return -1;
+        if (a != SMTP_ACT_IDLE || smtp_client_pending(c) != 0) {
+            describe_event(got, sizeof got, a, &ev);
+            snprintf(d->why, sizeof d->why, "expected IDLE, got %s (pending %u)", got,
+                     smtp_client_pending(c));
+            return -1;
+        }
+        return 0;
+    case T_ERROR:
+        a = pump(d, &ev);
+        if (a != SMTP_ACT_ERROR || ev.err != s->i1) {
+            describe_event(got, sizeof got, a, &ev);
+            snprintf(d->why, sizeof d->why, "expected ERROR %s, got %s",
+                     smtp_errname(s->i1), got);
+            return -1;
+        }
+        return 0;
+    case T_STATE:
+        if (c->state != s->i1) {
+            snprintf(d->why, sizeof d->why, "state %s, expected %s",
+                     smtp_client_state_name(c->state), smtp_client_state_name(s->i1));
+            return -1;
+        }
+        return 0;
+    case T_STICKY: {
+        const char *why = check_sticky(c, s->i1);
+        if (why != NULL) {
+            snprintf(d->why, sizeof d->why, "not sticky: %s", why);
+            return -1;
+        }
+        return 0;
+    }
+    case T_WIPED:
+        if (!all_zero(c->out + s->i3, (size_t)(s->i1 - s->i3)) ||
+            !all_zero(c->auth, (size_t)s->i2) || c->authlen != 0) {
+            snprintf(d->why, sizeof d->why, "credentials still in the engine "
+                     "(out[%d..%d) zero: %d, auth[0..%d) zero: %d, authlen %lu)",
+                     s->i3, s->i1, all_zero(c->out + s->i3, (size_t)(s->i1 - s->i3)), s->i2,
+                     all_zero(c->auth, (size_t)s->i2), (unsigned long)c->authlen);
+            return -1;
+        }
+        return 0;
+    case T_CAPS:
+        if (c->caps.ext != (unsigned)s->i1) {
+            snprintf(d->why, sizeof d->why, "caps 0x%x, expected 0x%x", c->caps.ext,
+                     (unsigned)s->i1);
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(d->why, sizeof d->why, "unknown step");
+    return -1;
+}
+
+static char g_srv[1 << 17];
+
+/* Run a script in one mode: 1 when every step passed. */
+static int run_script(const step *steps, int mode, int *failed_at, char *why, size_t wcap)
+{
+    drv d;
+    int i, good = 1;
+    memset(&d, 0, sizeof d);
+    d.c = new_client();
+    d.mode = mode;
+    d.srv = g_srv;
+    *failed_at = -1;
+    for (i = 0; steps[i].op != END; i++) {
+        d.why[0] = '\0';
+        if (run_step(&d, &steps[i]) != 0 || d.bad_write) {
+            *failed_at = i;
+            snprintf(why, wcap, "step %d (%s): %s", i + 1, op_names[steps[i].op], d.why);
+            good = 0;
+            break;
+        }
+    }
+    free(d.c);
+    return good;
+}
+
+static void check_script(const char *name, const step *steps, int flags)
+{
+    int mode, at;
+    char why[600];
+    for (mode = 0; mode < (flags & F_WHOLE_ONLY ? 1 : 2 + NSPLITS); mode++) {
+        const char *how = mode == 0 ? "whole" : mode == 1 ? "byte by byte" : "random split";
+        int good = run_script(steps, mode < 2 ? mode : M_SPLIT, &at, why, sizeof why);
+        ok(good, "%s (%s)", name, how);
+        if (!good)
+            diag("%s", why);
+    }
+}
+
+/* ---- scripts ------------------------------------------------------------ */
+
+#define HELLO_BASIC(ehlo_lines, ehlo_text)                                     \
+    GREETING(OK), PEER("220 mx.example.com ESMTP\r\n"),                        \
+        REPLY(GREETING, 1, 220, "220 mx.example.com ESMTP"),                   \
+        EHLO("client.example", 1, OK), WRITE("EHLO client.example\r\n"),       \
+        PEER(ehlo_lines), REPLY(EHLO, 1, 250, ehlo_text), STATE(READY)
+
+#define HELLO HELLO_BASIC("250-mx.example.com\r\n250 8BITMIME\r\n", "250-mx.example.com\n250 8BITMIME")
+#define HELLO_PIPE                                                             \
+    HELLO_BASIC("250-mx.example.com\r\n250-PIPELINING\r\n250 8BITMIME\r\n",   \
+                "250-mx.example.com\n250-PIPELINING\n250 8BITMIME"),           \
+        CAPS(SMTP_EXT(PIPELINING) | SMTP_EXT(8BITMIME))
+#define HELLO_AUTH                                                             \
+    HELLO_BASIC("250-mx.example.com\r\n250 AUTH PLAIN LOGIN\r\n",              \
+                "250-mx.example.com\n250 AUTH PLAIN LOGIN")
+
+#define MAIL_OK(addr, line)                                                    \
+    MAIL(addr, "", OK), WRITE(line), PEER("250 2.1.0 Ok\r\n"),                 \
+        REPLYE(MAIL, 1, 250, "250 2.1.0 Ok", "2.1.0")
+#define RCPT_OK(addr, line)                                                    \
+    RCPT(addr, "", OK), WRITE(line), PEER("250 2.1.5 Ok\r\n"),                 \
+        REPLYE(RCPT, 1, 250, "250 2.1.5 Ok", "2.1.5")
+#define DATA_OK                                                                \
+    DATA(OK), WRITE("DATA\r\n"), PEER("354 End data with <CR><LF>.<CR><LF>\r\n"), \
+        REPLY(DATA, 1, 354, "354 End data with <CR><LF>.<CR><LF>"), STATE(BODY)
+
+static const step s_full[] = {
+    GREETING(OK),
+    STATE(GREETED),
+    PEER("220 mx.example.com ESMTP Postfix\r\n"),
+    REPLY(GREETING, 1, 220, "220 mx.example.com ESMTP Postfix"),
+    IDLE,
+    EHLO("client.example", 1, OK),
+    WRITE("EHLO client.example\r\n"),
+    PEER("250-mx.example.com\r\n250-SIZE 10240000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"),
+    REPLY(EHLO, 1, 250, "250-mx.example.com\n250-SIZE 10240000\n250-8BITMIME\n250 ENHANCEDSTATUSCODES"),
+    CAPS(SMTP_EXT(SIZE) | SMTP_EXT(8BITMIME) | SMTP_EXT(ENHANCEDSTATUSCODES)),
+    STATE(READY),
+    MAIL("Alice <alice@example.com>", "", OK),
+    WRITE("MAIL FROM:<alice@example.com>\r\n"),
+    PEER("250 2.1.0 Ok\r\n"),
+    REPLYE(MAIL, 1, 250, "250 2.1.0 Ok", "2.1.0"),
+    STATE(MAIL),
+    RCPT("bob@example.net", "", OK),
+    WRITE("RCPT TO:<bob@example.net>\r\n"),
+    PEER("250 2.1.5 Ok\r\n"),
+    REPLYE(RCPT, 1, 250, "250 2.1.5 Ok", "2.1.5"),
+    DATA(OK),
+    STATE(DATA),
+    WRITE("DATA\r\n"),
+    PEER("354 End data with <CR><LF>.<CR><LF>\r\n"),
+    REPLY(DATA, 1, 354, "354 End data with <CR><LF>.<CR><LF>"),
+    STATE(BODY),
+    BODY("Subject: hi\n\nHello\n.\n..dot\r\nend"),
+    EOD(OK),
+    STATE(READY),
+    WRITE("Subject: hi\r\n\r\nHello\r\n..\r\n...dot\r\nend\r\n.\r\n"),
+    PEER("250 2.0.0 Ok: queued as 4BDC51E0A2\r\n"),
+    REPLYE(EOD, 1, 250, "250 2.0.0 Ok: queued as 4BDC51E0A2", "2.0.0"),
+    QUIT(OK),
+    WRITE("QUIT\r\n"),
+    PEER("221 2.0.0 Bye\r\n"),
+    REPLY(QUIT, 1, 221, "221 2.0.0 Bye"),
+    STATE(CLOSED),
+    IDLE,
+    FIN,
+};
+
+static const step s_ehlo_fallback[] = {
+    GREETING(OK), PEER("220 old.example SMTP\r\n"), REPLY(GREETING, 1, 220, "220 old.example SMTP"),
+    EHLO("client.example", 1, OK),
+    WRITE("EHLO client.example\r\n"),
+    PEER("502 5.5.2 Error: command not recognized\r\n"),
+    WRITE("HELO client.example\r\n"),
+    PEER("250 old.example\r\n"),
+    REPLY(HELO, 1, 250, "250 old.example"),
+    STATE(READY), CAPS(0), IDLE,
+    MAIL_OK("a@b.example", "MAIL FROM:<a@b.example>\r\n"),
+    FIN,
+};
+
+static const step s_ehlo_fallback_refused[] = {
+    GREETING(OK), PEER("220 old.example SMTP\r\n"), REPLY(GREETING, 1, 220, "220 old.example SMTP"),
+    EHLO("client.example", 1, OK),
+    WRITE("EHLO client.example\r\n"),
+    PEER("500 5.5.1 what?\r\n"),
+    WRITE("HELO client.example\r\n"),
+    PEER("501 5.5.4 no\r\n"),
+    REPLYE(HELO, 0, 501, "501 5.5.4 no", "5.5.4"),
+    STATE(GREETED), IDLE,
+    FIN,
+};
+
+static const step s_ehlo_502_no_fallback[] = {
+    GREETING(OK), PEER("220 old.example SMTP\r\n"), REPLY(GREETING, 1, 220, "220 old.example SMTP"),
+    EHLO("client.example", 0, OK),
+    WRITE("EHLO client.example\r\n"),
+    PEER("502 5.5.2 Error: command not recognized\r\n"),
+    REPLYE(EHLO, 0, 502, "502 5.5.2 Error: command not recognized", "5.5.2"),
+    STATE(GREETED), IDLE,
+    HELO("client.example", OK),
+    WRITE("HELO client.example\r\n"),
+    PEER("250 old.example\r\n"),
+    REPLY(HELO, 1, 250, "250 old.example"),
+    STATE(READY),
+    FIN,
+};
+
+static const step s_ehlo_421[] = {
+    GREETING(OK), PEER("220 mx ESMTP\r\n"), REPLY(GREETING, 1, 220, "220 mx ESMTP"),
+    EHLO("client.example", 1, OK),
+    WRITE("EHLO client.example\r\n"),
+    PEER("421 4.3.2 Service not available, closing transmission channel\r\n"),
+    REPLYE(EHLO, 0, 421, "421 4.3.2 Service not available, closing transmission channel", "4.3.2"),
+    STATE(GREETED), IDLE,
+    FIN,
+};
+
+static const step s_greeting_554[] = {
+    GREETING(OK),
+    PEER("554 5.7.1 No SMTP service here\r\n"),
+    REPLYE(GREETING, 0, 554, "554 5.7.1 No SMTP service here", "5.7.1"),
+    IDLE,
+    QUIT(OK), WRITE("QUIT\r\n"), PEER("221 Bye\r\n"), REPLY(QUIT, 1, 221, "221 Bye"),
+    STATE(CLOSED), IDLE,
+    FIN,
+};
+
+static const step s_greeting_multiline[] = {
+    GREETING(OK),
+    PEER("220-mx.example.com ESMTP\r\n220-no UCE\n220 welcome\r\n"),
+    REPLY(GREETING, 1, 220, "220-mx.example.com ESMTP\n220-no UCE\n220 welcome"),
+    IDLE,
+    FIN,
+};
+
+static const step s_mail_refused[] = {
+    HELLO,
+    MAIL("a@example.com", "", OK),
+    WRITE("MAIL FROM:<a@example.com>\r\n"),
+    PEER("550 5.7.1 Sender rejected\r\n"),
+    REPLYE(MAIL, 0, 550, "550 5.7.1 Sender rejected", "5.7.1"),
+    STATE(READY),
+    RCPT("b@example.net", "", E_(BAD_STATE)),
+    DATA(E_(BAD_STATE)),
+    IDLE,
+    MAIL_OK("", "MAIL FROM:<>\r\n"),
+    STATE(MAIL),
+    FIN,
+};
+
+static const step s_rcpt_refused[] = {
+    HELLO,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    RCPT("x@example.net", "", OK),
+    WRITE("RCPT TO:<x@example.net>\r\n"),
+    PEER("550 5.1.1 <x@example.net>: Recipient address rejected: User unknown\r\n"),
+    REPLYE(RCPT, 0, 550, "550 5.1.1 <x@example.net>: Recipient address rejected: User unknown", "5.1.1"),
+    STATE(MAIL),
+    DATA(OK),
+    WRITE("DATA\r\n"),
+    PEER("554 5.5.1 Error: no valid recipients\r\n"),
+    REPLYE(DATA, 0, 554, "554 5.5.1 Error: no valid recipients", "5.5.1"),
+    STATE(MAIL),
+    RSET(OK), WRITE("RSET\r\n"), PEER("250 2.0.0 Ok\r\n"), REPLY(RSET, 1, 250, "250 2.0.0 Ok"),
+    STATE(READY),
+    FIN,
+};
+
+static const step s_data_554[] = {
+    HELLO,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    RCPT_OK("b@example.net", "RCPT TO:<b@example.net>\r\n"),
+    DATA(OK),
+    WRITE("DATA\r\n"),
+    PEER("554 5.3.0 Transaction failed\r\n"),
+    REPLYE(DATA, 0, 554, "554 5.3.0 Transaction failed", "5.3.0"),
+    STATE(MAIL),
+    IDLE,
+    FIN,
+};
+
+static const step s_data_after_mail[] = {
+    HELLO,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    DATA(OK), /* allowed by the transition table */
+    WRITE("DATA\r\n"),
+    PEER("503 5.5.1 Error: need RCPT command\r\n"),
+    REPLYE(DATA, 0, 503, "503 5.5.1 Error: need RCPT command", "5.5.1"),
+    STATE(MAIL),
+    FIN,
+};
+
+static const step s_eod_552[] = {
+    HELLO,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    RCPT_OK("b@example.net", "RCPT TO:<b@example.net>\r\n"),
+    DATA_OK,
+    BODY("x"),
+    EOD(OK),
+    WRITE("x\r\n.\r\n"),
+    PEER("552 5.3.4 Message size exceeds fixed limit\r\n"),
+    REPLYE(EOD, 0, 552, "552 5.3.4 Message size exceeds fixed limit", "5.3.4"),
+    STATE(READY),
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    FIN,
+};
+
+static const step s_empty_body[] = {
+    HELLO,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    RCPT_OK("b@example.net", "RCPT TO:<b@example.net>\r\n"),
+    DATA_OK,
+    BODY(""),
+    EOD(OK),
+    EOD(E_(BAD_STATE)), /* the body is over */
+    BODYN("late", 0),
+    WRITE(".\r\n"),
+    PEER("250 ok\r\n"),
+    REPLY(EOD, 1, 250, "250 ok"),
+    FIN,
+};
+
+static const step s_mismatch[] = {
+    HELLO,
+    MAIL("a@b.example", "", OK),
+    WRITE("MAIL FROM:<a@b.example>\r\n"),
+    PEER("250-ok\r\n251 ok\r\n"),
+    ERROR(REPLY_MISMATCH),
+    STICKY(REPLY_MISMATCH),
+    FIN,
+};
+
+static const step s_bare_cr[] = {
+    GREETING(OK),
+    PEER("220 mx\r\r\n"),
+    ERROR(REPLY_SYNTAX),
+    STICKY(REPLY_SYNTAX),
+    FIN,
+};
+
+static const step s_not_smtp[] = {
+    GREETING(OK),
+    PEER("HTTP/1.1 400 Bad Request\r\n\r\n"),
+    ERROR(REPLY_SYNTAX),
+    STICKY(REPLY_SYNTAX),
+    FIN,
+};
+
+/* Whole feeding only: fed byte by byte, the engine never holds the extra
+ * reply when the next command is queued, and it would be read as that
+ * command's reply (no engine can tell the difference then). */
+static const step s_unexpected[] = {
+    GREETING(OK),
+    PEER("220 mx ESMTP\r\n250 injected\r\n"),
+    REPLY(GREETING, 1, 220, "220 mx ESMTP"),
+    IDLE,
+    EHLO("client.example", 1, E_(UNEXPECTED_DATA)),
+    ERROR(UNEXPECTED_DATA),
+    STICKY(UNEXPECTED_DATA),
+    FIN,
+};
+
+static const step s_unexpected_in_body[] = {
+    HELLO,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    RCPT_OK("b@example.net", "RCPT TO:<b@example.net>\r\n"),
+    DATA(OK), WRITE("DATA\r\n"),
+    PEER("354 go\r\n250 2.0.0 fake: queued\r\n"),
+    REPLY(DATA, 1, 354, "354 go"),
+    BODY("hello"),
+    EOD(E_(UNEXPECTED_DATA)),
+    ERROR(UNEXPECTED_DATA),
+    STICKY(UNEXPECTED_DATA),
+    FIN,
+};
+
+static const step s_refusals[] = {
+    HELLO,
+    MAIL("a@b\r\nRCPT TO:<evil@x>", "", E_(ARG_CRLF)),
+    MAIL("a@b>\r\nRCPT TO:<evil@x", "", E_(ARG_CRLF)),
+    MAIL("a@b\n", "", E_(ARG_CRLF)),
+    MAIL("a@b\r", "", E_(ARG_CRLF)),
+    MAIL("a@b", "SIZE=1\r\nRSET", E_(ARG_CRLF)),
+    MAIL("a@b\0", "", E_(ARG_NUL)),
+    MAIL("a@b", "X=\0", E_(ARG_NUL)),
+    MAIL("a b@c", "", E_(ARG_SYNTAX)),
+    EHLO("c.example\r\nRSET", 1, E_(ARG_CRLF)),
+    EHLO("c.example\0", 1, E_(ARG_NUL)),
+    EHLO("", 1, E_(ARG_EMPTY)),
+    EHLO("c example", 1, E_(ARG_SYNTAX)),
+    HELO("c\n", E_(ARG_CRLF)),
+    PLAIN("user\r\n", "pw", E_(ARG_CRLF)),
+    PLAIN("user\0", "pw", E_(ARG_NUL)),
+    PLAIN("user", "p\0w", E_(ARG_NUL)),
+    PLAIN("", "pw", E_(ARG_EMPTY)),
+    LOGIN("u\n", "pw", E_(ARG_CRLF)),
+    LOGIN("u\0", "pw", E_(ARG_NUL)),
+    LOGIN("u", "p\0", E_(ARG_NUL)),
+    IDLE,
+    MAIL_OK("a@b.example", "MAIL FROM:<a@b.example>\r\n"),
+    RCPT("c@d\r\nDATA", "", E_(ARG_CRLF)),
+    RCPT("c@d", "NOTIFY=NEVER\n", E_(ARG_CRLF)),
+    RCPT("c@d\0", "", E_(ARG_NUL)),
+    RCPT("", "", E_(ARG_EMPTY)),
+    RCPT("<c@d", "", E_(ARG_SYNTAX)),
+    IDLE,
+    RCPT_OK("c@d.example", "RCPT TO:<c@d.example>\r\n"),
+    FIN,
+};
+
+static const step s_bad_state[] = {
+    EHLO("client.example", 1, E_(BAD_STATE)),
+    HELO("client.example", E_(BAD_STATE)),
+    MAIL("a@b", "", E_(BAD_STATE)),
+    QUIT(E_(BAD_STATE)),
+    EOD(E_(BAD_STATE)),
+    BODYN("x", 0),
+    IDLE,
+    GREETING(OK),
+    GREETING(E_(BAD_STATE)),
+    PEER("220 mx ESMTP\r\n"), REPLY(GREETING, 1, 220, "220 mx ESMTP"),
+    MAIL("a@b", "", E_(BAD_STATE)),
+    RCPT("c@d", "", E_(BAD_STATE)),
+    DATA(E_(BAD_STATE)),
+    PLAIN("u", "p", E_(BAD_STATE)),
+    LOGIN("u", "p", E_(BAD_STATE)),
+    EHLO("client.example", 1, OK), WRITE("EHLO client.example\r\n"),
+    PEER("250 mx\r\n"), REPLY(EHLO, 1, 250, "250 mx"),
+    GREETING(E_(BAD_STATE)),
+    RCPT("c@d", "", E_(BAD_STATE)),
+    DATA(E_(BAD_STATE)),
+    EOD(E_(BAD_STATE)),
+    BODYN("x", 0),
+    MAIL_OK("a@b.example", "MAIL FROM:<a@b.example>\r\n"),
+    MAIL("x@y", "", E_(BAD_STATE)),
+    EHLO("client.example", 1, E_(BAD_STATE)),
+    PLAIN("u", "p", E_(BAD_STATE)),
+    EOD(E_(BAD_STATE)),
+    QUIT(OK), WRITE("QUIT\r\n"), PEER("221 bye\r\n"), REPLY(QUIT, 1, 221, "221 bye"),
+    STATE(CLOSED),
+    MAIL("a@b", "", E_(BAD_STATE)),
+    EHLO("client.example", 1, E_(BAD_STATE)),
+    RSET(E_(BAD_STATE)),
+    NOOP(E_(BAD_STATE)),
+    QUIT(E_(BAD_STATE)),
+    IDLE,
+    FIN,
+};
+
+static const step s_pipelining[] = {
+    HELLO_PIPE,
+    MAIL("a@x.example", "", OK),
+    RCPT("b@y.example", "", OK),
+    RCPT("c@z.example", "NOTIFY=NEVER", OK),
+    DATA(OK),
+    RSET(E_(BAD_STATE)), /* the state is DATA, as if DATA succeeds */
+    QUIT(E_(BAD_STATE)),
+    WRITE("MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n"
+          "RCPT TO:<c@z.example> NOTIFY=NEVER\r\nDATA\r\n"),
+    PEER("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok too\r\n354 go ahead\r\n"),
+    REPLY(MAIL, 1, 250, "250 2.1.0 Ok"),
+    REPLY(RCPT, 1, 250, "250 2.1.5 Ok"),
+    REPLY(RCPT, 1, 250, "250 2.1.5 Ok too"),
+    REPLY(DATA, 1, 354, "354 go ahead"),
+    STATE(BODY),
+    BODY("hi"),
+    EOD(OK),
+    WRITE("hi\r\n.\r\n"),
+    PEER("250 2.0.0 queued\r\n"),
+    REPLY(EOD, 1, 250, "250 2.0.0 queued"),
+    RSET(OK), MAIL("d@x.example", "", OK), RCPT("e@y.example", "", OK),
+    WRITE("RSET\r\nMAIL FROM:<d@x.example>\r\nRCPT TO:<e@y.example>\r\n"),
+    PEER("250 ok\r\n250 ok\r\n550 no\r\n"),
+    REPLY(RSET, 1, 250, "250 ok"), REPLY(MAIL, 1, 250, "250 ok"), REPLY(RCPT, 0, 550, "550 no"),
+    IDLE,
+    RCPT("f@y.example", "", OK),
+    NOOP(OK),
+    RCPT("g@y.example", "", E_(BUSY)), /* NOOP ends the group */
+    WRITE("RCPT TO:<f@y.example>\r\nNOOP\r\n"),
+    PEER("250 ok\r\n250 ok\r\n"),
+    REPLY(RCPT, 1, 250, "250 ok"), REPLY(NOOP, 1, 250, "250 ok"),
+    RCPT("g@y.example", "", OK),
+    FIN,
+};
+
+static const step s_no_pipelining[] = {
+    HELLO,
+    MAIL("a@x.example", "", OK),
+    RCPT("b@y.example", "", E_(BUSY)),
+    DATA(E_(BUSY)),
+    RSET(E_(BUSY)),
+    WRITE("MAIL FROM:<a@x.example>\r\n"),
+    PEER("250 ok\r\n"),
+    REPLY(MAIL, 1, 250, "250 ok"),
+    RCPT_OK("b@y.example", "RCPT TO:<b@y.example>\r\n"),
+    FIN,
+};
+
+static const step s_pipelined_abort[] = {
+    HELLO_PIPE,
+    MAIL("a@x.example", "", OK),
+    RCPT("b@y.example", "", OK),
+    DATA(OK),
+    WRITE("MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nDATA\r\n"),
+    PEER("550 5.7.1 Sender rejected\r\n503 5.5.1 Error: need MAIL command\r\n"
+         "354 End data with <CR><LF>.<CR><LF>\r\n"),
+    REPLYE(MAIL, 0, 550, "550 5.7.1 Sender rejected", "5.7.1"),
+    REPLYE(RCPT, 0, 503, "503 5.5.1 Error: need MAIL command", "5.5.1"),
+    REPLY(DATA, 0, 354, "354 End data with <CR><LF>.<CR><LF>"),
+    STATE(READY),
+    WRITE(".\r\n"),
+    PEER("554 5.5.1 Error: no valid recipients\r\n"),
+    IDLE, /* the reply to "." is not delivered */
+    STATE(READY),
+    MAIL("a@x.example", "", OK),
+    WRITE("MAIL FROM:<a@x.example>\r\n"),
+    FIN,
+};
+
+static const step s_pipelined_no_rcpt[] = {
+    HELLO_PIPE,
+    MAIL("a@x.example", "", OK),
+    RCPT("b@y.example", "", OK),
+    RCPT("c@y.example", "", OK),
+    DATA(OK),
+    WRITE("MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nRCPT TO:<c@y.example>\r\nDATA\r\n"),
+    PEER("250 ok\r\n550 no b\r\n550 no c\r\n354 go\r\n"),
+    REPLY(MAIL, 1, 250, "250 ok"),
+    REPLY(RCPT, 0, 550, "550 no b"),
+    REPLY(RCPT, 0, 550, "550 no c"),
+    REPLY(DATA, 0, 354, "354 go"),
+    WRITE(".\r\n"),
+    PEER("250 2.0.0 Ok: queued as NOTHING\r\n"),
+    IDLE,
+    STATE(READY),
+    FIN,
+};
+
+static const step s_auth_plain[] = {
+    HELLO_AUTH,
+    PLAIN("user", "pass", OK),
+    WRITE("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+    PEER("235 2.7.0 Authentication successful\r\n"),
+    REPLYE(AUTH, 1, 235, "235 2.7.0 Authentication successful", "2.7.0"),
+    WIPED(29, 0),
+    STATE(READY),
+    IDLE,
+    FIN,
+};
+
+static const step s_auth_plain_refused[] = {
+    HELLO_AUTH,
+    PLAIN("user", "wrong", OK),
+    WRITE("AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n"),
+    PEER("535 5.7.8 Error: authentication failed\r\n"),
+    REPLYE(AUTH, 0, 535, "535 5.7.8 Error: authentication failed", "5.7.8"),
+    WIPED(29, 0),
+    STATE(READY),
+    FIN,
+};
+
+static const step s_auth_plain_334[] = {
+    HELLO_AUTH,
+    PLAIN("user", "pass", OK),
+    WRITE("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+    PEER("334 \r\n"), /* a challenge after the initial response */
+    WRITE("*\r\n"),
+    PEER("501 5.7.0 Authentication cancelled\r\n"),
+    REPLYE(AUTH, 0, 501, "501 5.7.0 Authentication cancelled", "5.7.0"),
+    WIPED_AT(3, 29, 0),
+    STATE(READY),
+    FIN,
+};
+
+static const step s_auth_login[] = {
+    HELLO_AUTH,
+    LOGIN("user", "pass", OK),
+    WRITE("AUTH LOGIN\r\n"),
+    PEER("334 VXNlcm5hbWU6\r\n"),
+    WRITE("dXNlcg==\r\n"),
+    PEER("334 UGFzc3dvcmQ6\r\n"),
+    WRITE("cGFzcw==\r\n"),
+    PEER("235 2.7.0 Authentication successful\r\n"),
+    REPLYE(AUTH, 1, 235, "235 2.7.0 Authentication successful", "2.7.0"),
+    WIPED(10, 20),
+    STATE(READY),
+    IDLE,
+    FIN,
+};
+
+static const step s_auth_login_extra[] = {
+    HELLO_AUTH,
+    LOGIN("user", "pass", OK),
+    WRITE("AUTH LOGIN\r\n"),
+    PEER("334 VXNlcm5hbWU6\r\n"),
+    WRITE("dXNlcg==\r\n"),
+    PEER("334 UGFzc3dvcmQ6\r\n"),
+    WRITE("cGFzcw==\r\n"),
+    PEER("334 T25lIG1vcmU6\r\n"),
+    WRITE("*\r\n"),
+    PEER("501 5.7.0 Authentication cancelled\r\n"),
+    REPLYE(AUTH, 0, 501, "501 5.7.0 Authentication cancelled", "5.7.0"),
+    WIPED_AT(3, 10, 20), /* "*\r\n" is no secret; the password after it is gone */
+    STATE(READY),
+    FIN,
+};
+
+static const step s_auth_login_refused[] = {
+    HELLO_AUTH,
+    LOGIN("user", "pass", OK),
+    WRITE("AUTH LOGIN\r\n"),
+    PEER("504 5.5.4 Unrecognized authentication type\r\n"),
+    REPLYE(AUTH, 0, 504, "504 5.5.4 Unrecognized authentication type", "5.5.4"),
+    WIPED(0, 20),
+    STATE(READY),
+    LOGIN("user", "pass", OK),
+    WRITE("AUTH LOGIN\r\n"),
+    PEER("334 VXNlcm5hbWU6\r\n"),
+    WRITE("dXNlcg==\r\n"),
+    PEER("334 UGFzc3dvcmQ6\r\n"),
+    WRITE("cGFzcw==\r\n"),
+    PEER("535 5.7.8 Error: authentication failed\r\n"),
+    REPLYE(AUTH, 0, 535, "535 5.7.8 Error: authentication failed", "5.7.8"),
+    WIPED(10, 20),
+    FIN,
+};
+
+/* The peer goes away in the middle of AUTH LOGIN: the password line was
+ * never asked for, and the session is dead (sticky error); the engine's
+ * copy of the credentials must not outlive it. */
+static const step s_auth_login_closed[] = {
+    HELLO_AUTH,
+    LOGIN("user", "pass", OK),
+    WRITE("AUTH LOGIN\r\n"),
+    PEER("334 VXNlcm5hbWU6\r\n"),
+    WRITE("dXNlcg==\r\n"),
+    CLOSE,
+    ERROR(PEER_CLOSED),
+    WIPED(10, 20),
+    FIN,
+};
+
+static const step s_auth_login_garbage[] = {
+    HELLO_AUTH,
+    LOGIN("user", "pass", OK),
+    WRITE("AUTH LOGIN\r\n"),
+    PEER("334 VXNlcm5hbWU6\r\n"),
+    WRITE("dXNlcg==\r\n"),
+    PEER("HTTP/1.1 400 Bad Request\r\n"),
+    ERROR(REPLY_SYNTAX),
+    WIPED(10, 20),
+    FIN,
+};
+
+static const step s_rset_noop[] = {
+    HELLO,
+    NOOP(OK), WRITE("NOOP\r\n"), PEER("250 2.0.0 Ok\r\n"), REPLY(NOOP, 1, 250, "250 2.0.0 Ok"),
+    STATE(READY),
+    MAIL_OK("a@b.example", "MAIL FROM:<a@b.example>\r\n"),
+    NOOP(OK), WRITE("NOOP\r\n"), PEER("250 2.0.0 Ok\r\n"), REPLY(NOOP, 1, 250, "250 2.0.0 Ok"),
+    STATE(MAIL),
+    RSET(OK), WRITE("RSET\r\n"), PEER("250 2.0.0 Ok\r\n"), REPLY(RSET, 1, 250, "250 2.0.0 Ok"),
+    STATE(READY),
+    RCPT("c@d", "", E_(BAD_STATE)),
+    FIN,
+};
+
+static const step s_mail_forms[] = {
+    HELLO,
+    MAIL_OK("\"Doe, Jane\" <jane@example.com>", "MAIL FROM:<jane@example.com>\r\n"),
+    RCPT_OK("  bob@example.net  ", "RCPT TO:<bob@example.net>\r\n"),
+    RCPT("<carol@example.net>", "NOTIFY=SUCCESS,FAILURE", OK),
+    WRITE("RCPT TO:<carol@example.net> NOTIFY=SUCCESS,FAILURE\r\n"),
+    PEER("250 ok\r\n"), REPLY(RCPT, 1, 250, "250 ok"),
+    RSET(OK), WRITE("RSET\r\n"), PEER("250 ok\r\n"), REPLY(RSET, 1, 250, "250 ok"),
+    MAIL("<a@b.example> SIZE=1000", "BODY=8BITMIME", OK),
+    WRITE("MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME\r\n"),
+    FIN,
+};
+
+static const struct {
+    const char *name;
+    const step *steps;
+    int flags;
+} scripts[] = {
+    {"full session: greeting, EHLO, MAIL, RCPT, DATA, body, EOD, QUIT", s_full, 0},
+    {"EHLO 502 -> HELO fallback", s_ehlo_fallback, 0},
+    {"EHLO 500 -> HELO fallback refused", s_ehlo_fallback_refused, 0},
+    {"EHLO 502 without fallback, then HELO by hand", s_ehlo_502_no_fallback, 0},
+    {"EHLO 421: no fallback, reply delivered not ok", s_ehlo_421, 0},
+    {"greeting 554", s_greeting_554, 0},
+    {"multi-line greeting", s_greeting_multiline, 0},
+    {"MAIL refused", s_mail_refused, 0},
+    {"RCPT refused, DATA 554", s_rcpt_refused, 0},
+    {"DATA 554", s_data_554, 0},
+    {"DATA after MAIL without RCPT (allowed by the table)", s_data_after_mail, 0},
+    {"end of data 552", s_eod_552, 0},
+    {"empty message body", s_empty_body, 0},
+    {"malformed reply (code mismatch) is a sticky error", s_mismatch, 0},
+    {"bare CR in a reply is a sticky error", s_bare_cr, 0},
+    {"a non-SMTP greeting is a sticky error", s_not_smtp, 0},
+    {"two replies to one command -> UNEXPECTED_DATA", s_unexpected, F_WHOLE_ONLY},
+    {"a reply after 354 -> UNEXPECTED_DATA at end of data", s_unexpected_in_body, F_WHOLE_ONLY},
+    {"queue functions refuse CR/LF/NUL and leave the engine unchanged", s_refusals, 0},
+    {"BAD_STATE in each state", s_bad_state, 0},
+    {"PIPELINING: MAIL+RCPT+RCPT+DATA in one WRITE, replies in order", s_pipelining, 0},
+    {"no PIPELINING: the second command is BUSY", s_no_pipelining, 0},
+    {"pipelined MAIL refused + RCPT 503 + DATA 354 -> \".\" sent, reply hidden",
+     s_pipelined_abort, 0},
+    {"pipelined RCPTs all refused + DATA 354 -> \".\" sent, reply hidden",
+     s_pipelined_no_rcpt, 0},
+    {"AUTH PLAIN: exact bytes, credentials wiped", s_auth_plain, 0},
+    {"AUTH PLAIN refused", s_auth_plain_refused, 0},
+    {"AUTH PLAIN answered by a 334 -> \"*\" cancel", s_auth_plain_334, 0},
+    {"AUTH LOGIN 334/334/235, credentials wiped", s_auth_login, 0},
+    {"AUTH LOGIN with an extra 334 -> \"*\" cancel", s_auth_login_extra, 0},
+    {"AUTH LOGIN refused (504, then 535)", s_auth_login_refused, 0},
+    {"peer closes during AUTH LOGIN: credentials wiped", s_auth_login_closed, 0},
+    {"malformed reply during AUTH LOGIN: credentials wiped", s_auth_login_garbage, 0},
+    {"RSET and NOOP", s_rset_noop, 0},
+    {"MAIL/RCPT address forms and parameters", s_mail_forms, 0},
+};
+
+/* ---- generated scripts ---------------------------------------------------- */
+
+static step g_steps[512];
+
+/* The peer closes at every stage of the full session: instead of the k-th
+ * reply it sends nothing, or half the reply, and closes. */
+static void peer_closed_scripts(void)
+{
+    int k, half;
+    for (k = 0; s_full[k].op != END; k++) {
+        if (s_full[k].op != T_PEER)
+            continue;
+        for (half = 0; half < 2; half++) {
+            int n = 0, i;
+            char name[200];
+            for (i = 0; i < k; i++)
+                g_steps[n++] = s_full[i];
+            if (half) {
+                g_steps[n] = s_full[k];
+                g_steps[n].n1 = s_full[k].n1 / 2;
+                n++;
+            }
+            g_steps[n++] = (step)CLOSE;
+            g_steps[n++] = (step)ERROR(PEER_CLOSED);
+            g_steps[n++] = (step)STICKY(PEER_CLOSED);
+            g_steps[n++] = (step)FIN;
+            snprintf(name, sizeof name, "peer closes %s \"%.*s\" -> PEER_CLOSED",
+                     half ? "half-way through" : "instead of",
+                     (int)strcspn(s_full[k].s1, "\r\n"), s_full[k].s1);
+            check_script(name, g_steps, 0);
+        }
+    }
+}
+
+/* An EHLO reply bigger than SMTP_IN_MAX: it spans several READs. */
+static char g_big[1 << 16], g_bigtext[1 << 16];
+
+static void big_reply_script(void)
+{
+    size_t n = 0, t = 0;
+    int i, k = 0;
+    n += (size_t)sprintf(g_big + n, "250-mx.example.com\r\n");
+    t += (size_t)sprintf(g_bigtext + t, "250-mx.example.com");
+    for (i = 0; n < SMTP_IN_MAX + 1000; i++) {
+        n += (size_t)sprintf(g_big + n, "250-X-EXT%03d %090d\r\n", i, i);
+        t += (size_t)sprintf(g_bigtext + t, "\n250-X-EXT%03d %090d", i, i);
+    }
+    n += (size_t)sprintf(g_big + n, "250 PIPELINING\r\n");
+    t += (size_t)sprintf(g_bigtext + t, "\n250 PIPELINING");
+    g_steps[k++] = (step)GREETING(OK);
+    g_steps[k++] = (step)PEER("220 mx\r\n");
+    g_steps[k++] = (step)REPLY(GREETING, 1, 220, "220 mx");
+    g_steps[k++] = (step)EHLO("client.example", 1, OK);
+    g_steps[k++] = (step)WRITE("EHLO client.example\r\n");
+    g_steps[k] = (step)PEER("");
+    g_steps[k].s1 = g_big;
+    g_steps[k++].n1 = n;
+    g_steps[k] = (step)REPLY(EHLO, 1, 250, "");
+    g_steps[k].s1 = g_bigtext;
+    g_steps[k++].n1 = t;
+    g_steps[k++] = (step)CAPS(SMTP_EXT(PIPELINING));
+    g_steps[k++] = (step)FIN;
+    check_script("EHLO reply larger than SMTP_IN_MAX spans several READs", g_steps, 0);
+}
+
+/* ---- direct tests ----------------------------------------------------------- */
+
+/* Drive a client to BODY (EHLO without pipelining) through the script
+ * driver, whole feeding. Returns the client; the caller frees it. */
+static const step s_to_body[] = {
+    HELLO,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    RCPT_OK("b@example.net", "RCPT TO:<b@example.net>\r\n"),
+    DATA_OK,
+    FIN,
+};
+
+static smtp_client *client_in_body(void)
+{
+    drv d;
+    int i;
+    memset(&d, 0, sizeof d);
+    d.c = new_client();
+    d.srv = g_srv;
+    for (i = 0; s_to_body[i].op != END; i++)
+        if (run_step(&d, &s_to_body[i]) != 0) {
+            diag("setup step %d: %s", i + 1, d.why);
+            free(d.c);
+            return NULL;
+        }
+    return d.c;
+}
+
+/* an independent reference of the DATA-stage filter */
+static size_t ref_body(const char *in, size_t n, char *out)
+{
+    size_t i, o = 0;
+    int bol = 1, cr = 0;
+    for (i = 0; i < n; i++) {
+        char ch = in[i];
+        if (ch == '\r' || (ch == '\n' && !cr)) {
+            out[o++] = '\r';
+            out[o++] = '\n';
+        } else if (ch != '\n') {
+            if (bol && ch == '.')
+                out[o++] = '.';
+            out[o++] = ch;
+        }
+        bol = (ch == '\r' || ch == '\n');
+        cr = (ch == '\r');
+    }
+    if (!bol) {
+        out[o++] = '\r';
+        out[o++] = '\n';
+    }
+    memcpy(out + o, ".\r\n", 3);
+    return o + 3;
+}
+
+static void large_body(int byte_calls)
+{
+    static char body[300000], want[700000], wire[700000];
+    size_t n = 150000 + tap_below(50000), i, off = 0, wl = 0, expl, writes = 0, last = 0;
+    smtp_client *c = client_in_body();
+    smtp_event ev;
+    int good = 1;
+    const char *bad = NULL;
+    if (c == NULL) {
+        ok(0, "large body: setup");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        size_t r = tap_below(40);
+        body[i] = r == 0 ? '.' : r == 1 ? '\r' : r == 2 ? '\n' : (char)('a' + r % 26);
+    }
+    while (off < n && good) {
+        size_t k = byte_calls ? 1 : 1 + tap_below(n - off < 40000 ? n - off : 40000);
+        size_t taken = smtp_client_body(c, guard_put(&g_in, body + off, k), k);
+        off += taken;
+        if (taken < k) {
+            smtp_act a = smtp_client_next(c, &ev);
+            if (a != SMTP_ACT_WRITE) {
+                diag("body() took %lu of %lu but next() is not WRITE", (unsigned long)taken,
+                     (unsigned long)k);
+                good = 0;
+                break;
+            }
+            if (bad == NULL)
+                bad = bare_crlf(ev.data, ev.len);
+            memcpy(wire + wl, ev.data, ev.len);
+            wl += ev.len;
+            writes++;
+        }
+    }
+    ok(good && writes >= (2 * n) / SMTP_OUT_MAX / 2,
+       "large body (%lu bytes, %s): body() returns < n when the block is full and "
+       "next() gives a WRITE (%lu writes)",
+       (unsigned long)n, byte_calls ? "byte by byte" : "random pieces", (unsigned long)writes);
+    is_int(smtp_client_body_end(c), 0, "large body: body_end");
+    if (smtp_client_next(c, &ev) == SMTP_ACT_WRITE) {
+        last = ev.len;
+        ok(ev.len > 5 && ((ev.len >= 5 && memcmp(ev.data + ev.len - 5, "\r\n.\r\n", 5) == 0) ||
+                          memcmp(ev.data + ev.len - 3, ".\r\n", 3) == 0),
+           "large body: the final WRITE holds the tail (%lu bytes) and the end-of-data "
+           "marker", (unsigned long)ev.len);
+        if (bad == NULL)
+            bad = bare_crlf(ev.data, ev.len);
+        memcpy(wire + wl, ev.data, ev.len);
+        wl += ev.len;
+    } else {
+        ok(0, "large body: the final WRITE holds the tail and the marker");
+    }
+    ok(bad == NULL, "large body: no WRITE holds a bare CR or LF");
+    expl = ref_body(body, n, want);
+    is_mem(wire, wl, want, expl, "large body: the written bytes are the filtered body");
+    (void)last;
+    {
+        smtp_act a = smtp_client_next(c, &ev);
+        ok(a == SMTP_ACT_READ, "large body: then READ for the reply");
+    }
+    free(c);
+}
+
+static void body_boundaries(void)
+{
+    static char as[SMTP_OUT_MAX + 16];
+    smtp_client *c = client_in_body();
+    smtp_event ev;
+    size_t taken;
+    memset(as, 'a', sizeof as);
+    if (c == NULL) {
+        ok(0, "body boundaries: setup");
+        return;
+    }
+    taken = smtp_client_body(c, as, SMTP_OUT_MAX - 5);
+    is_int(taken, SMTP_OUT_MAX - 5, "body of SMTP_OUT_MAX - 5 bytes fits in one block");
+    is_int(smtp_client_body(c, as, 1), 0, "the block is full: the next byte waits");
+    is_int(smtp_client_body_end(c), 0, "body_end fits the marker in the reserved room");
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_WRITE && ev.len == SMTP_OUT_MAX &&
+           memcmp(ev.data + ev.len - 5, "\r\n.\r\n", 5) == 0,
+       "one WRITE of SMTP_OUT_MAX bytes ending with CRLF.CRLF");
+    free(c);
+
+    c = client_in_body();
+    if (c == NULL)
+        return;
+    taken = smtp_client_body(c, as, SMTP_OUT_MAX - 4);
+    is_int(taken, SMTP_OUT_MAX - 5, "SMTP_OUT_MAX - 4 bytes: one byte is held back");
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_WRITE && ev.len == SMTP_OUT_MAX - 5,
+       "WRITE of the full block");
+    is_int(smtp_client_body(c, as, 1), 1, "the last byte now fits");
+    is_int(smtp_client_body_end(c), 0, "body_end");
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_WRITE && ev.len == 6 &&
+           memcmp(ev.data, "a\r\n.\r\n", 6) == 0,
+       "the final WRITE is the held-back byte and the marker");
+    free(c);
+
+    /* a CR at the edge of the block: CRLF is never split */
+    c = client_in_body();
+    if (c == NULL)
+        return;
+    as[SMTP_OUT_MAX - 6] = '\r';
+    taken = smtp_client_body(c, as, SMTP_OUT_MAX - 5);
+    is_int(taken, SMTP_OUT_MAX - 6, "a CR needing 2 bytes where 1 is left waits");
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_WRITE && ev.len == SMTP_OUT_MAX - 6 &&
+           bare_crlf(ev.data, ev.len) == NULL,
+       "the WRITE ends before the CR");
+    as[SMTP_OUT_MAX - 6] = 'a';
+    free(c);
+}
+
+static void pipeline_max(void)
+{
+    smtp_client *c;
+    drv d;
+    int i, good = 1, rc;
+    smtp_event ev;
+    memset(&d, 0, sizeof d);
+    d.c = c = new_client();
+    d.srv = g_srv;
+    {
+        static const step hello[] = {HELLO_PIPE, FIN};
+        for (i = 0; hello[i].op != END; i++)
+            if (run_step(&d, &hello[i]) != 0) {
+                ok(0, "pipeline max: setup (%s)", d.why);
+                free(c);
+                return;
+            }
+    }
+    if (smtp_client_mail(c, "a@b", 3, "", 0) != 0)
+        good = 0;
+    for (i = 1; i < SMTP_PIPELINE_MAX; i++)
+        if (smtp_client_rcpt(c, "c@d", 3, "", 0) != 0)
+            good = 0;
+    ok(good && smtp_client_pending(c) == SMTP_PIPELINE_MAX,
+       "SMTP_PIPELINE_MAX commands queue with PIPELINING");
+    memcpy(g_snap, c, sizeof *c);
+    rc = smtp_client_rcpt(c, "c@d", 3, "", 0);
+    ok(rc == SMTP_E_BUSY && same_client(g_snap, c),
+       "one more is BUSY and changes nothing (%s)", smtp_errname(rc));
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_WRITE &&
+           ev.len == 17 + (SMTP_PIPELINE_MAX - 1) * 15,
+       "all of them in one WRITE");
+    for (i = 0; i < SMTP_PIPELINE_MAX; i++) {
+        memcpy(d.srv + d.srv_len, "250 ok\r\n", 8);
+        d.srv_len += 8;
+    }
+    good = 1;
+    for (i = 0; i < SMTP_PIPELINE_MAX; i++) {
+        smtp_act a = pump(&d, &ev);
+        if (a != SMTP_ACT_REPLY || ev.cmd != (i == 0 ? SMTP_C_MAIL : SMTP_C_RCPT) || !ev.ok)
+            good = 0;
+    }
+    ok(good, "the replies come back in order");
+    ok(pump(&d, &ev) == SMTP_ACT_IDLE, "then IDLE");
+    free(c);
+}
+
+static void misc_checks(void)
+{
+    smtp_client *c = calloc(1, sizeof *c);
+    smtp_event ev;
+    static char big[SMTP_IN_MAX + 1];
+    static char longaddr[SMTP_CMD_MAX + 10];
+    int i, rc;
+
+    /* the zero value is DEAD: nothing is allowed */
+    is_str(smtp_client_state_name(c->state), "dead", "a zeroed client is in the dead state");
+    is_int(smtp_client_greeting(c), SMTP_E_BAD_STATE, "greeting on a zeroed client: BAD_STATE");
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_IDLE, "next() on a zeroed client: IDLE");
+    free(c);
+
+    for (i = 0; i < SMTP_S__COUNT; i++)
+        ok(strcmp(smtp_client_state_name(i), "?") != 0, "state %d has a name (%s)", i,
+           smtp_client_state_name(i));
+    for (i = 0; i < SMTP_C__COUNT; i++)
+        ok(strcmp(smtp_client_cmd_name(i), "?") != 0, "command %d has a name (%s)", i,
+           smtp_client_cmd_name(i));
+    ok(strcmp(smtp_client_state_name(-1), "?") == 0 &&
+           strcmp(smtp_client_state_name(SMTP_S__COUNT), "?") == 0 &&
+           strcmp(smtp_client_cmd_name(SMTP_C__COUNT), "?") == 0,
+       "out-of-range names are \"?\"");
+
+    /* feeding more than a READ asked for */
+    c = new_client();
+    smtp_client_greeting(c);
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_READ && ev.want == SMTP_IN_MAX, "READ want");
+    memset(big, '2', sizeof big);
+    rc = smtp_client_feed(c, big, SMTP_IN_MAX + 1);
+    is_int(rc, SMTP_E_INPUT_OVERFLOW, "feeding more than SMTP_IN_MAX: INPUT_OVERFLOW");
+    ok(check_sticky(c, SMTP_E_INPUT_OVERFLOW) == NULL, "INPUT_OVERFLOW is sticky");
+    free(c);
+
+    /* over-long arguments */
+    c = new_client();
+    memset(longaddr, 'a', sizeof longaddr);
+    longaddr[5] = '@';
+    {
+        static const step hello[] = {HELLO, FIN};
+        drv d;
+        memset(&d, 0, sizeof d);
+        d.c = c;
+        d.srv = g_srv;
+        for (i = 0; hello[i].op != END; i++)
+            run_step(&d, &hello[i]);
+    }
+    memcpy(g_snap, c, sizeof *c);
+    rc = smtp_client_mail(c, longaddr, SMTP_CMD_MAX, "", 0);
+    ok(rc == SMTP_E_ARG_TOO_LONG && same_client(g_snap, c),
+       "MAIL with an address over SMTP_CMD_MAX: ARG_TOO_LONG, unchanged (%s)",
+       smtp_errname(rc));
+    rc = smtp_client_mail(c, longaddr, SMTP_CMD_MAX - 14, "", 0);
+    ok(rc == 0, "MAIL line of exactly SMTP_CMD_MAX is accepted (%s)", smtp_errname(rc));
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_WRITE && ev.len == SMTP_CMD_MAX,
+       "and written whole");
+    free(c);
+    c = new_client();
+    smtp_client_greeting(c);
+    smtp_client_next(c, &ev);
+    smtp_client_feed(c, "220 x\r\n", 7);
+    smtp_client_next(c, &ev);
+    memcpy(g_snap, c, sizeof *c);
+    rc = smtp_client_ehlo(c, longaddr, 256, 1);
+    ok(rc == SMTP_E_ARG_TOO_LONG && same_client(g_snap, c),
+       "EHLO with a 256-byte domain: ARG_TOO_LONG, unchanged");
+    rc = smtp_client_ehlo(c, longaddr, 255, 1);
+    ok(rc == 0, "EHLO with a 255-byte domain is accepted");
+    free(c);
+}
+
+/* STYLE.md 3: "After an error, every call returns the same error and does
+ * nothing." That includes queue calls whose arguments are also bad. */
+static void sticky_with_bad_arguments(void)
+{
+    smtp_client *c = new_client();
+    smtp_event ev;
+    int rc[6];
+    smtp_client_greeting(c);
+    smtp_client_next(c, &ev);
+    smtp_client_feed(c, "bogus\r\n", 7);
+    smtp_client_next(c, &ev);
+    rc[0] = smtp_client_ehlo(c, "", 0, 1);
+    rc[1] = smtp_client_helo(c, "a\r\n", 3);
+    rc[2] = smtp_client_mail(c, "a@b\r\n", 5, "", 0);
+    rc[3] = smtp_client_rcpt(c, "", 0, "", 0);
+    rc[4] = smtp_client_auth_plain(c, "", 0, "p", 1);
+    rc[5] = smtp_client_auth_login(c, "u\n", 2, "p", 1);
+    ok(rc[0] == SMTP_E_REPLY_SYNTAX && rc[1] == SMTP_E_REPLY_SYNTAX &&
+           rc[2] == SMTP_E_REPLY_SYNTAX && rc[3] == SMTP_E_REPLY_SYNTAX &&
+           rc[4] == SMTP_E_REPLY_SYNTAX && rc[5] == SMTP_E_REPLY_SYNTAX,
+       "after a sticky error, queue calls with bad arguments also return it");
+    if (rc[0] != SMTP_E_REPLY_SYNTAX || rc[2] != SMTP_E_REPLY_SYNTAX)
+        diag("ehlo(\"\") -> %s, helo(\"a\\r\\n\") -> %s, mail(\"a@b\\r\\n\") -> %s, "
+             "rcpt(\"\") -> %s, auth_plain(\"\") -> %s, auth_login(\"u\\n\") -> %s",
+             smtp_errname(rc[0]), smtp_errname(rc[1]), smtp_errname(rc[2]),
+             smtp_errname(rc[3]), smtp_errname(rc[4]), smtp_errname(rc[5]));
+    free(c);
+}
+
+int main(void)
+{
+    size_t i;
+    tap_seed();
+    guard_init(&g_in, 1 << 17);
+    g_snap = malloc(sizeof *g_snap);
+    for (i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+        check_script(scripts[i].name, scripts[i].steps, scripts[i].flags);
+    peer_closed_scripts();
+    big_reply_script();
+    large_body(0);
+    large_body(1);
+    body_boundaries();
+    pipeline_max();
+    misc_checks();
+    sticky_with_bad_arguments();
+    free(g_snap);
+    guard_free(&g_in);
+    return done_testing();
+}

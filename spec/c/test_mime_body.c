@@ -1,0 +1,431 @@
+/*
+ * test_mime_body.c -- mime_body: CRLF normalisation, dot-stuffing and the
+ * end-of-data marker.
+ *
+ * Three oracles, each independent of mime_body.c:
+ *   ref_filter()  a per-byte reference model written from RFC 5321 4.5.2;
+ *   check_wire()  the output never holds a bare CR or LF, never a line "."
+ *                 before the end, and ends with exactly one end-of-data mark;
+ *   unstuff(filter(x)) == normalise(x)   (the round trip a server performs).
+ * Every input is filtered whole, byte by byte and with random splits and
+ * random small output capacities (so *used < n is exercised); input chunks
+ * and output buffers sit against guard pages. TAP_SEED reproduces a run.
+ *
+ * Engines: mime_body.c
+ */
+#include "guard.h"
+#include "tap.h"
+#include "mime_body.h"
+
+#define STR(s) s, sizeof(s) - 1
+#define MAXIN 4096
+#define MAXOUT (2 * MAXIN + 16)
+
+static guard g_in, g_out;
+
+/* ---- independent models ------------------------------------------------- */
+
+/* RFC 5321 4.5.2 and 2.3.8, one byte at a time. */
+static size_t ref_filter(const unsigned char *in, size_t n, unsigned char *out)
+{
+    size_t i, o = 0;
+    int bol = 1, after_cr = 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = in[i];
+        if (c == '\r') {
+            out[o++] = '\r';
+            out[o++] = '\n';
+            bol = 1;
+            after_cr = 1;
+        } else if (c == '\n') {
+            if (!after_cr) {
+                out[o++] = '\r';
+                out[o++] = '\n';
+            }
+            bol = 1;
+            after_cr = 0;
+        } else {
+            if (bol && c == '.')
+                out[o++] = '.';
+            out[o++] = c;
+            bol = 0;
+            after_cr = 0;
+        }
+    }
+    if (!bol) {
+        out[o++] = '\r';
+        out[o++] = '\n';
+    }
+    out[o++] = '.';
+    out[o++] = '\r';
+    out[o++] = '\n';
+    return o;
+}
+
+/* The content a receiver should get: every line break CRLF, and a final
+ * CRLF when the content does not end with a line break. */
+static size_t normalise(const unsigned char *in, size_t n, unsigned char *out)
+{
+    size_t i, o = 0;
+    for (i = 0; i < n; i++) {
+        if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n') {
+            out[o++] = '\r';
+            out[o++] = '\n';
+            i++;
+        } else if (in[i] == '\r' || in[i] == '\n') {
+            out[o++] = '\r';
+            out[o++] = '\n';
+        } else {
+            out[o++] = in[i];
+        }
+    }
+    if (o > 0 && !(o >= 2 && out[o - 2] == '\r' && out[o - 1] == '\n')) {
+        out[o++] = '\r';
+        out[o++] = '\n';
+    }
+    return o;
+}
+
+/* What a server does with the DATA stream: lines up to the line ".",
+ * a leading dot removed. Returns the content length, or -1 when the stream
+ * does not end with the terminator line right at its end. */
+static long unstuff(const unsigned char *w, size_t n, unsigned char *out)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t e = i;
+        while (e + 1 < n && !(w[e] == '\r' && w[e + 1] == '\n'))
+            e++;
+        if (e + 1 >= n)
+            return -1; /* a line without CRLF */
+        if (e - i == 1 && w[i] == '.')
+            return e + 2 == n ? (long)o : -1;
+        if (w[i] == '.')
+            i++;
+        memcpy(out + o, w + i, e - i);
+        o += e - i;
+        out[o++] = '\r';
+        out[o++] = '\n';
+        i = e + 2;
+    }
+    return -1; /* no terminator */
+}
+
+/* No bare CR or LF; no line "." but the last; ends with the marker. */
+static const char *check_wire(const unsigned char *w, size_t n)
+{
+    size_t i, dots = 0;
+    int bol = 1;
+    for (i = 0; i < n; i++) {
+        if (w[i] == '\r' && (i + 1 >= n || w[i + 1] != '\n'))
+            return "bare CR";
+        if (w[i] == '\n' && (i == 0 || w[i - 1] != '\r'))
+            return "bare LF";
+        if (bol && i + 2 < n && w[i] == '.' && w[i + 1] == '\r' && w[i + 2] == '\n') {
+            dots++;
+            if (i + 3 != n)
+                return "a line \".\" before the end";
+        }
+        bol = (w[i] == '\n');
+    }
+    if (dots != 1)
+        return "no end-of-data marker at the end";
+    return NULL;
+}
+
+/* ---- the filter under test, chunked ------------------------------------ */
+
+/* mode 0: whole (one update, cap 2n); 1: byte by byte, cap 2 per call;
+ * 2: random input splits and random output capacities 0..9. */
+static size_t run(const unsigned char *in, size_t n, int mode, unsigned char *out,
+                  const char **why)
+{
+    mime_body st;
+    size_t off = 0, o = 0, fl;
+    int stuck = 0;
+    *why = NULL;
+    mime_body_init(&st);
+    while (off < n) {
+        size_t chunk, cap, used = (size_t)-1, w;
+        const char *p;
+        char *dst;
+        if (mode == 0) {
+            chunk = n - off;
+            cap = 2 * chunk;
+        } else if (mode == 1) {
+            chunk = 1;
+            cap = 2;
+        } else {
+            chunk = 1 + tap_below(n - off < 12 ? n - off : 12);
+            cap = tap_below(10);
+        }
+        p = guard_put(&g_in, in + off, chunk);
+        dst = guard_space(&g_out, cap);
+        w = mime_body_update(&st, p, chunk, &used, dst, cap);
+        if (used > chunk || w > cap) {
+            *why = "update took or wrote more than allowed";
+            return o;
+        }
+        if (cap >= 2 * chunk && used != chunk) {
+            *why = "cap >= 2n did not take all input";
+            return o;
+        }
+        if (cap >= 2 && used == 0) {
+            *why = "no progress with room for 2 bytes";
+            return o;
+        }
+        if (used == 0 && ++stuck > 1000) {
+            *why = "stuck";
+            return o;
+        }
+        memcpy(out + o, dst, w);
+        o += w;
+        off += used;
+    }
+    fl = mime_body_finish_len(&st);
+    if (fl != 3 && fl != 5) {
+        *why = "finish_len is not 3 or 5";
+        return o;
+    }
+    {
+        char *dst = guard_space(&g_out, fl);
+        size_t w;
+        if (mode == 2 && fl > 0) {
+            /* too small first: nothing written, state kept */
+            char *small = guard_space(&g_out, fl - 1);
+            if (mime_body_finish(&st, small, fl - 1) != 0 ||
+                mime_body_finish_len(&st) != fl) {
+                *why = "finish with too small a buffer wrote or reset";
+                return o;
+            }
+            dst = guard_space(&g_out, fl);
+        }
+        w = mime_body_finish(&st, dst, fl);
+        if (w != fl) {
+            *why = "finish wrote a different length than finish_len";
+            return o;
+        }
+        memcpy(out + o, dst, w);
+        o += w;
+    }
+    if (mime_body_finish_len(&st) != 3) {
+        *why = "finish did not reset the state";
+        return o;
+    }
+    return o;
+}
+
+static unsigned char want_buf[MAXOUT], got_buf[MAXOUT], tmp1[MAXOUT], tmp2[MAXOUT];
+
+/* Check in[0..n) every way; returns 1 when all agree. With report set,
+ * failures become TAP lines; otherwise the first failure is printed. */
+static int check_input(const unsigned char *in, size_t n, int modes, const char *name,
+                       int report)
+{
+    size_t wl = ref_filter(in, n, want_buf), gl, nl;
+    long ul;
+    int mode, good = 1;
+    const char *why, *bad;
+    for (mode = 0; mode < modes; mode++) {
+        const char *how = mode == 0 ? "whole" : mode == 1 ? "byte by byte" : "random split/cap";
+        gl = run(in, n, mode, got_buf, &why);
+        if (why != NULL) {
+            ok(0, "%s (%s): %s", name, how, why);
+            return 0;
+        }
+        if (report) {
+            good &= is_mem(got_buf, gl, want_buf, wl, "%s (%s)", name, how);
+        } else if (gl != wl || memcmp(got_buf, want_buf, wl) != 0) {
+            is_mem(got_buf, gl, want_buf, wl, "%s (%s)", name, how);
+            return 0;
+        }
+    }
+    /* the other two oracles, on the engine's own whole output */
+    gl = run(in, n, 0, got_buf, &why);
+    bad = check_wire(got_buf, gl);
+    if (bad != NULL) {
+        ok(0, "%s: wire check: %s", name, bad);
+        return 0;
+    }
+    nl = normalise(in, n, tmp1);
+    ul = unstuff(got_buf, gl, tmp2);
+    if (ul < 0 || (size_t)ul != nl || memcmp(tmp1, tmp2, nl) != 0) {
+        if (ul < 0)
+            ok(0, "%s: round trip: output does not unstuff", name);
+        else
+            is_mem(tmp2, (size_t)ul, tmp1, nl, "%s: unstuff(filter(x)) == normalise(x)", name);
+        return 0;
+    }
+    return good;
+}
+
+/* ---- cases ---------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const char *in;
+    size_t n;
+    const char *out;
+    size_t on;
+} bcase;
+
+static const bcase probes[] = {
+    {"empty body", STR(""), STR(".\r\n")},
+    {"LF dot LF", STR("\n.\n"), STR("\r\n..\r\n.\r\n")},
+    {"CR dot CR", STR("\r.\r"), STR("\r\n..\r\n.\r\n")},
+    {"LF dot CRLF", STR("\n.\r\n"), STR("\r\n..\r\n.\r\n")},
+    {"CRLF dot LF", STR("\r\n.\n"), STR("\r\n..\r\n.\r\n")},
+    {"CRLF dot CRLF", STR("\r\n.\r\n"), STR("\r\n..\r\n.\r\n")},
+    {"dot CRLF at the start", STR(".\r\n"), STR("..\r\n.\r\n")},
+    {"dot alone", STR("."), STR("..\r\n.\r\n")},
+    {"two dots", STR(".."), STR("...\r\n.\r\n")},
+    {"dots on a line", STR("a\r\n..\r\n"), STR("a\r\n...\r\n.\r\n")},
+    {"dot inside a line is kept", STR("a.b\r\n"), STR("a.b\r\n.\r\n")},
+    {"no final newline", STR("abc"), STR("abc\r\n.\r\n")},
+    {"final CR", STR("abc\r"), STR("abc\r\n.\r\n")},
+    {"final LF", STR("abc\n"), STR("abc\r\n.\r\n")},
+    {"final CRLF", STR("abc\r\n"), STR("abc\r\n.\r\n")},
+    {"final LF CR", STR("abc\n\r"), STR("abc\r\n\r\n.\r\n")},
+    {"CRLF only", STR("\r\n"), STR("\r\n.\r\n")},
+    {"CR CR", STR("\r\r"), STR("\r\n\r\n.\r\n")},
+    {"LF LF", STR("\n\n"), STR("\r\n\r\n.\r\n")},
+    {"CR CR LF", STR("\r\r\n"), STR("\r\n\r\n.\r\n")},
+    {"LF CR LF", STR("\n\r\n"), STR("\r\n\r\n.\r\n")},
+    {"smuggled end in the middle", STR("a\r\n.\r\nMAIL FROM:<x>\r\n"),
+     STR("a\r\n..\r\nMAIL FROM:<x>\r\n.\r\n")},
+    {"smuggled bare-LF end", STR("a\n.\nRSET\n"), STR("a\r\n..\r\nRSET\r\n.\r\n")},
+    {"smuggled CR end", STR("a\r.\rRSET\r"), STR("a\r\n..\r\nRSET\r\n.\r\n")},
+    {"dot after CR then LF", STR("a\r.\n"), STR("a\r\n..\r\n.\r\n")},
+    {"NUL and 8-bit bytes pass", STR("\0\xff\x80."), STR("\0\xff\x80.\r\n.\r\n")},
+    {"headers and body", STR("Subject: hi\n\nHello\n.dot\n"),
+     STR("Subject: hi\r\n\r\nHello\r\n..dot\r\n.\r\n")},
+};
+
+static void probe_checks(void)
+{
+    size_t i;
+    for (i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        const bcase *tc = &probes[i];
+        size_t wl = ref_filter((const unsigned char *)tc->in, tc->n, want_buf);
+        /* the hand-written expectation and the model agree */
+        is_mem(want_buf, wl, tc->out, tc->on, "probe %s: reference model", tc->name);
+        check_input((const unsigned char *)tc->in, tc->n, 6, tc->name, 1);
+    }
+}
+
+/* every byte alone and after each state, and every pair of bytes */
+static void exhaustive_checks(void)
+{
+    static const struct {
+        const char *name;
+        const char *p;
+        size_t n;
+    } prefixes[] = {
+        {"at the start (BOL)", STR("")},
+        {"after LF (BOL)", STR("x\n")},
+        {"after CRLF (BOL)", STR("x\r\n")},
+        {"mid-line", STR("ab")},
+        {"after CR", STR("x\r")},
+        {"after CR at the start", STR("\r")},
+        {"after a dot at BOL", STR(".")},
+    };
+    size_t k;
+    for (k = 0; k < sizeof prefixes / sizeof prefixes[0]; k++) {
+        unsigned char in[16];
+        int b, all = 1;
+        for (b = 0; b < 256 && all; b++) {
+            memcpy(in, prefixes[k].p, prefixes[k].n);
+            in[prefixes[k].n] = (unsigned char)b;
+            all = check_input(in, prefixes[k].n + 1, 3, "single byte", 0);
+            if (!all)
+                diag("byte 0x%02X %s", b, prefixes[k].name);
+        }
+        ok(all, "all 256 bytes %s: model, wire and round trip agree", prefixes[k].name);
+    }
+    {
+        static const size_t pick3[] = {0, 3, 5}; /* BOL, mid-line, after CR */
+        for (k = 0; k < 3; k++) {
+            const char *pre = prefixes[pick3[k]].p, *name = prefixes[pick3[k]].name;
+            size_t pn = prefixes[pick3[k]].n;
+            unsigned char in[16];
+            int b1, b2, all = 1;
+            memcpy(in, pre, pn);
+            for (b1 = 0; b1 < 256 && all; b1++)
+                for (b2 = 0; b2 < 256 && all; b2++) {
+                    in[pn] = (unsigned char)b1;
+                    in[pn + 1] = (unsigned char)b2;
+                    all = check_input(in, pn + 2, 2, "byte pair", 0);
+                    if (!all)
+                        diag("bytes 0x%02X 0x%02X %s", b1, b2, name);
+                }
+            ok(all, "all 65536 byte pairs %s: whole and byte by byte agree with the "
+                    "model; wire and round trip hold", name);
+        }
+    }
+}
+
+static void random_checks(void)
+{
+    static unsigned char in[MAXIN];
+    int i, all = 1;
+    for (i = 0; i < 10000 && all; i++) {
+        size_t n = tap_below(i < 9000 ? 64 : 1200), k;
+        for (k = 0; k < n; k++) {
+            size_t r = tap_below(10);
+            in[k] = r < 3 ? '.' : r < 5 ? '\r' : r < 7 ? '\n' : (unsigned char)tap_below(256);
+        }
+        all = check_input(in, n, 4, "random input", 0);
+        if (!all)
+            diag("random input %d (length %lu) failed", i, (unsigned long)n);
+    }
+    ok(all, "10,000 random inputs: whole, byte by byte and 2 random split/capacity "
+            "runs equal the model; wire and round trip hold");
+}
+
+static void api_checks(void)
+{
+    mime_body st;
+    char out[8];
+    size_t used = 77, w;
+    mime_body_init(&st);
+    is_int(mime_body_finish_len(&st), 3, "finish_len of an empty body is 3");
+    w = mime_body_update(&st, "", 0, &used, out, sizeof out);
+    ok(w == 0 && used == 0, "update with no input does nothing");
+    w = mime_body_update(&st, "ab", 2, &used, out, 0);
+    ok(w == 0 && used == 0, "update with cap 0 takes nothing");
+    w = mime_body_update(&st, "ab", 2, &used, out, sizeof out);
+    is_int(mime_body_finish_len(&st), 5, "finish_len mid-line is 5");
+    w = mime_body_update(&st, "\r", 1, &used, out, sizeof out);
+    is_int(mime_body_finish_len(&st), 3, "finish_len after CR is 3");
+    w = mime_body_finish(&st, out, 2);
+    ok(w == 0, "finish into too small a buffer writes nothing");
+    w = mime_body_finish(&st, out, sizeof out);
+    is_mem(out, w, STR(".\r\n"), "finish after CR");
+    /* the state is reset: a second body starts at BOL */
+    w = mime_body_update(&st, ".x", 2, &used, out, sizeof out);
+    is_mem(out, w, STR("..x"), "after finish, a new body starts at a line start");
+    /* room for one byte: progress whenever the next byte's output fits */
+    mime_body_init(&st);
+    w = mime_body_update(&st, "ab", 2, &used, out, 1);
+    ok(w == 1 && used == 1 && out[0] == 'a', "cap 1 at a line start takes an ordinary byte");
+    w = mime_body_update(&st, "\r\n", 2, &used, out, 2);
+    ok(w == 2 && used == 2, "a CRLF fits in 2 bytes (the LF adds nothing)");
+    w = mime_body_update(&st, "\n", 1, &used, out, 0);
+    ok(w == 0 && used == 0, "cap 0 at a line start: a bare LF (2 bytes) waits");
+    w = mime_body_update(&st, ".", 1, &used, out, 1);
+    ok(w == 0 && used == 0, "cap 1: a dot at a line start (2 bytes) waits");
+}
+
+int main(void)
+{
+    tap_seed();
+    guard_init(&g_in, MAXIN);
+    guard_init(&g_out, MAXOUT);
+    api_checks();
+    probe_checks();
+    exhaustive_checks();
+    random_checks();
+    guard_free(&g_in);
+    guard_free(&g_out);
+    return done_testing();
+}
