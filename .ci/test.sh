@@ -52,6 +52,18 @@ c_valgrind() {
     fi
 }
 
+# No global mutable state in the C code: every object file of the module
+# has empty .data and .bss sections (tables are static const).
+no_globals() {
+    bad=0
+    for f in build/5.4/obj/*.o build/jit/obj/*.o; do
+        w=$(size -A "$f" | awk '($1 == ".data" || $1 == ".bss") && $2 > 0 { print $1 "=" $2 }')
+        if [ -n "$w" ]; then echo "# $f: $w"; bad=1; fi
+    done
+    if [ "$bad" -eq 0 ]; then echo "ok 1 - no writable global data in the C objects"; else
+        echo "not ok 1 - writable global data in the C objects"; fi
+}
+
 lint() {
     if luacheck --formatter=plain lua spec bench demo; then
         echo "ok 1 - luacheck"
@@ -66,6 +78,7 @@ if [ -x spec/c/run.sh ]; then
 fi
 suite lua5.4 busted_run lua5.4 5.4
 suite luajit busted_run luajit jit
+suite globals no_globals
 suite luacheck lint
 suite docs .ci/docscov.sh
 

@@ -24,12 +24,12 @@ local S = {}
 S.__index = S
 
 -- Printable form of a refused argument for error messages.
+local escapes = { ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t", ['"'] = '\\"', ["\\"] = "\\\\" }
+local function escape(c)
+    return escapes[c] or string_format("\\x%02X", string_byte(c))
+end
 local function show(s)
-    return '"' .. string_gsub(s, "[%c\"\\]", function(c)
-        local map = { ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t",
-                      ['"'] = '\\"', ["\\"] = "\\\\" }
-        return map[c] or string_format("\\x%02X", string_byte(c))
-    end) .. '"'
+    return '"' .. string_gsub(s, "[%c\"\\]", escape) .. '"'
 end
 _M.show = show
 
@@ -153,18 +153,6 @@ function S:reply(may_idle)
     end
 end
 
--- Write what the engine holds (commands or body bytes) without waiting
--- for a reply.
-function S:flush()
-    local c, t = self.core, self.t
-    local act, data = c:next()
-    if act == "write" then
-        local ok, err = t:send(data, t:deadline(self.timeout))
-        if not ok then return self:fail(err, err == "timeout" and "ETIMEOUT" or "ESOCKET") end
-    end
-    return true
-end
-
 -- A refusal: the server's reply first (so err:match("^%d%d%d") works), the
 -- command after it. The session is still usable (RSET/QUIT may follow).
 local function refused(ctx)
@@ -176,7 +164,6 @@ local function refused(ctx)
     local where = ctx.line or ctx.stage
     return nil, ctx.reply .. " (" .. where .. ")", det
 end
-_M.refused = refused
 
 -- Queue one command and wait for its reply; a negative reply is refused().
 function S:command(ctx, method, a1, a2)
@@ -394,5 +381,4 @@ function S:close(polite)
     return self.t:close()
 end
 
-_M.session = S
 return _M
