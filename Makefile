@@ -2,8 +2,8 @@
 #
 #   make              build socket/smtp/core.so for LUA (5.4 by default)
 #   make LUA=jit      ... for LuaJIT (Lua 5.1 ABI); LUA=5.1/5.2/5.3 work too
-#   make test         install missing packages, build for 5.4 and LuaJIT,
-#                     run the C tests and every spec under both
+#   make test         install missing packages, build for 5.4 and LuaJIT
+#                     (and 5.1, 5.3), run the C tests and every spec under each
 #   make demo         send a multipart message to a local capture server
 #   make bench        LuaSocket's smtp and ours, side by side
 #   make fuzz         run the libFuzzer targets (FUZZ_SECONDS each)
@@ -45,7 +45,7 @@ OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC) $(BINDING_SRC))
 LUA_FILES := lua/socket/smtp.lua lua/socket/smtp/driver.lua \
              lua/socket/smtp/transport.lua lua/socket/smtp/message.lua
 
-.PHONY: all both deps test demo bench fuzz install clean lint
+.PHONY: all both all-luas deps test demo bench fuzz install clean lint
 
 all: $(SO)
 
@@ -78,12 +78,18 @@ both:
 	$(MAKE) LUA=5.4
 	$(MAKE) LUA=jit
 
+# Every interpreter the tests run under: 5.4 and LuaJIT (the targets), plus
+# plain 5.1 and 5.3 to keep the compatibility layer honest.
+TEST_LUAS ?= 5.4 jit 5.1 5.3
+all-luas:
+	@for v in $(TEST_LUAS); do $(MAKE) --no-print-directory LUA=$$v || exit 1; done
+
 deps:
 	@.ci/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory both
-	@.ci/test.sh
+	@$(MAKE) --no-print-directory all-luas
+	@TEST_LUAS="$(TEST_LUAS)" .ci/test.sh
 
 lint:
 	luacheck lua spec bench demo

@@ -3,7 +3,7 @@
 # "N passed, N failed". Each suite prints TAP ("ok N ..." / "not ok N ...");
 # a suite that fails without reporting a failing test (a crash, a build
 # error) counts as one failure. Exit status 0 only when nothing failed.
-# Expects both builds in place (make both).
+# Expects a build for each of TEST_LUAS (default "5.4 jit") in place.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/smtp-native-test.XXXXXX")
@@ -76,8 +76,9 @@ if [ -x spec/c/run.sh ]; then
     suite c-engine spec/c/run.sh
     suite c-valgrind c_valgrind
 fi
-suite lua5.4 busted_run lua5.4 5.4
-suite luajit busted_run luajit jit
+for v in ${TEST_LUAS:-5.4 jit}; do
+    if [ "$v" = jit ]; then suite luajit busted_run luajit jit; else suite "lua$v" busted_run "lua$v" "$v"; fi
+done
 suite globals no_globals
 suite luacheck lint
 suite docs .ci/docscov.sh

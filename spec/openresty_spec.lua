@@ -309,7 +309,8 @@ run(function()
 end)
 ]==]
 
-local FIX, gen_bytes, body_chunk = assert(load(SHARED .. "\nreturn FIX, gen_bytes, body_chunk"))()
+local load_string = rawget(_G, "loadstring") or load -- Lua 5.1's load takes a function
+local FIX, gen_bytes, body_chunk = assert(load_string(SHARED .. "\nreturn FIX, gen_bytes, body_chunk"))()
 
 --------------------------------------------------------------------------
 -- Spec-side helpers

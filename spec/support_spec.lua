@@ -382,7 +382,7 @@ describe("helper", function()
         H.rmdir(dir)
         assert.is_false((H.sh("test -e " .. H.quote(dir))))
         assert.has_error(function() H.rmdir("/tmp") end)
-        assert.truthy(H.lua_version == "5.4" or H.lua_version == "jit")
+        assert.truthy(H.lua_version == "jit" or H.lua_version:match("^5%.%d$"))
         assert.is_true((H.sh("test -f " .. H.quote(H.root .. "/spec/helper.lua"))))
     end)
 
