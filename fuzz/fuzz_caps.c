@@ -13,22 +13,10 @@
  * wire bytes read by smtp_reply whole and byte by byte, whose two texts
  * must give identical caps.
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz_common.h"
 #include "smtp_caps.h"
 #include "smtp_reply.h"
 #include "smtp_errors.h"
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, \
-                    __LINE__);                                                 \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
 

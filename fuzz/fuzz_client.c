@@ -26,20 +26,8 @@
  * engine may see a reply nobody asked for and stop with UNEXPECTED_DATA,
  * where the byte-by-byte run goes on with the same events before it.
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz_common.h"
 #include "smtp_client.h"
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, \
-                    __LINE__);                                                 \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 enum {
     F_FALLBACK = 1, F_PLAIN = 2, F_LOGIN = 4, F_RSET = 8, F_RCPT2 = 16,

@@ -14,21 +14,9 @@
  * its own 1-byte heap block, so reading past it is caught) and both give
  * exactly the same replies, end offsets and final outcome.
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz_common.h"
 #include "smtp_reply.h"
 #include "smtp_errors.h"
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "invariant failed: %s (%s:%d)\n", #cond, __FILE__, \
-                    __LINE__);                                                 \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 typedef struct {
     size_t end;

@@ -233,6 +233,19 @@ local function is_ours(pid, script)
     return cmdline ~= nil and cmdline:find(script, 1, true) ~= nil
 end
 
+-- Stops process pid, if it still runs and its command line contains
+-- `marker` (a guard against PID reuse): TERM, then KILL after `grace`
+-- seconds. Only processes the specs started are ever named here.
+function H.kill(pid, marker, grace)
+    if pid and running(pid) and is_ours(pid, marker) then
+        os.execute("kill -TERM " .. pid .. " 2>/dev/null")
+        if not poll(grace, function() return not running(pid) end) then
+            os.execute("kill -KILL " .. pid .. " 2>/dev/null")
+            poll(2, function() return not running(pid) end)
+        end
+    end
+end
+
 -- Every server not yet stopped, for H.stop_all().
 local registry = {}
 
@@ -251,14 +264,7 @@ function Server:stop()
     if self.stopped then return end
     self.stopped = true
     registry[self] = nil
-    local pid = self.pid
-    if pid and running(pid) and is_ours(pid, self.script) then
-        os.execute("kill -TERM " .. pid .. " 2>/dev/null")
-        if not poll(2, function() return not running(pid) end) then
-            os.execute("kill -KILL " .. pid .. " 2>/dev/null")
-            poll(2, function() return not running(pid) end)
-        end
-    end
+    H.kill(self.pid, self.script, 2)
     if self.pipe then
         self.pipe:close()   -- waits for (reaps) the server process
         self.pipe = nil

@@ -36,7 +36,7 @@ _M.ZONE = "-0000"
 if socket then socket.smtp = _M end
 
 -- Errors of the low-level object are raised as LuaSocket exceptions, so
--- socket.protect turns them into nil, err exactly as with LuaSocket.
+-- LuaSocket's protect turns them into nil, err exactly as with LuaSocket.
 local raise
 if socket and socket.try then
     local try = socket.try

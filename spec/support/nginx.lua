@@ -234,24 +234,11 @@ function Nginx:alive()
     return not self.stopped and self.pid ~= nil and running(self.pid)
 end
 
--- True if pid is still the nginx we started (guards against PID reuse).
-local function is_ours(pid, prefix)
-    local cmdline = read_file("/proc/" .. pid .. "/cmdline")
-    return cmdline ~= nil and cmdline:find(prefix, 1, true) ~= nil
-end
-
 function Nginx:stop()
     if self.stopped then return end
     self.stopped = true
     registry[self] = nil
-    local pid = self.pid
-    if pid and running(pid) and is_ours(pid, self.prefix) then
-        os.execute("kill -TERM " .. pid .. " 2>/dev/null")
-        if not poll(3, function() return not running(pid) end) then
-            os.execute("kill -KILL " .. pid .. " 2>/dev/null")
-            poll(2, function() return not running(pid) end)
-        end
-    end
+    H.kill(self.pid, self.prefix, 3)
     if self.pipe then
         self.pipe:close()   -- reaps nginx
         self.pipe = nil

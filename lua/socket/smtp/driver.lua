@@ -6,7 +6,7 @@
 -- result back, in a loop. Every socket call, LTN12 source call and step
 -- call happens here, in a Lua frame, so any of them may yield (cosockets,
 -- coroutine schedulers). Failures are returned as nil, err, details; no
--- pcall, no socket.protect, no private coroutine.
+-- pcall, no LuaSocket protect/newtry, no private coroutine.
 --
 -- A session object:
 --   s.core      the engine (socket.smtp.core client)
