@@ -75,9 +75,9 @@ local function pop(self)
 end
 
 -- Queue a command on the engine. `ctx` describes it for errors and results:
--- { stage = "rcpt", line = "RCPT TO:<x@y>", addr = "<x@y>" }.
--- When the engine says the pipeline is full, replies are read first and
--- handed to `on_reply` (may be nil when nothing can be queued ahead).
+-- { stage = "rcpt", line = "RCPT TO:<x@y>", addr = "<x@y>" }; it gets the
+-- reply's fields when the reply comes (S:reply). When the engine cannot
+-- queue yet (EBUSY: a reply must come first), replies are read until it can.
 function S:queue(ctx, method, a1, a2, a3)
     local c = self.core
     local ok, msg, name = c[method](c, a1, a2, a3)
