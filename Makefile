@@ -38,8 +38,8 @@ BUILD := build/$(LUA)
 SO := $(BUILD)/socket/smtp/core.so
 
 ENGINE_SRC := src/smtp_errors.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c \
-              src/mime_body.c src/mime_enc.c src/smtp_client.c
-BINDING_SRC := src/lsmtp.c
+              src/mime_body.c src/mime_enc.c src/smtp_client.c src/mime_hdr.c src/mime_gen.c
+BINDING_SRC := src/lsmtp.c src/lmime.c src/lmime_enc.c
 OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC) $(BINDING_SRC))
 
 LUA_FILES := lua/socket/smtp.lua lua/socket/smtp/driver.lua \
@@ -57,7 +57,8 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Isrc -c $< -o $@
 
-$(BUILD)/obj/lsmtp.o: src/lsmtp.c
+# The binding files (l*.c) are the only ones that see Lua's headers.
+$(BUILD)/obj/l%.o: src/l%.c
 	@mkdir -p $(dir $@)
 	@test -f "$(LUA_INCDIR)/lua.h" || { echo "lua.h not found in LUA_INCDIR=$(LUA_INCDIR): run 'make deps' or set LUA_INCDIR"; exit 1; }
 	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Isrc -I$(LUA_INCDIR) -c $< -o $@
@@ -71,8 +72,13 @@ $(BUILD)/obj/mime_body.o: src/mime_body.h
 $(BUILD)/obj/mime_enc.o: src/mime_enc.h
 $(BUILD)/obj/smtp_client.o: src/smtp_client.h src/smtp_config.h src/smtp_errors.h \
     src/smtp_reply.h src/smtp_caps.h src/smtp_cmd.h src/mime_body.h src/mime_enc.h
-$(BUILD)/obj/lsmtp.o: src/compat.h src/smtp_client.h src/smtp_config.h \
-    src/smtp_errors.h src/smtp_reply.h src/smtp_caps.h src/mime_body.h
+$(BUILD)/obj/mime_hdr.o: src/mime_hdr.h src/smtp_errors.h
+$(BUILD)/obj/mime_gen.o: src/mime_gen.h src/mime_enc.h src/mime_hdr.h src/smtp_errors.h
+$(BUILD)/obj/lmime_enc.o: src/compat.h src/lmime_enc.h src/mime_enc.h
+$(BUILD)/obj/lsmtp.o: src/compat.h src/lmime.h src/lmime_enc.h src/smtp_client.h src/smtp_config.h \
+    src/smtp_errors.h src/smtp_reply.h src/smtp_caps.h src/smtp_cmd.h src/mime_body.h
+$(BUILD)/obj/lmime.o: src/compat.h src/lmime.h src/mime_gen.h src/mime_enc.h \
+    src/mime_hdr.h src/smtp_errors.h
 
 both:
 	$(MAKE) LUA=5.4

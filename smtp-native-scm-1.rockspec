@@ -31,6 +31,10 @@ build = {
         ["socket.smtp.core"] = {
             sources = {
                 "src/lsmtp.c",
+                "src/lmime.c",
+                "src/lmime_enc.c",
+                "src/mime_gen.c",
+                "src/mime_hdr.c",
                 "src/smtp_client.c",
                 "src/smtp_reply.c",
                 "src/smtp_caps.c",

@@ -4,7 +4,8 @@
 #   fuzz/run.sh [seconds] [target...]
 #
 #   seconds   per target (default 30)
-#   target    fuzz_reply fuzz_caps fuzz_client fuzz_mime_body, or one of the
+#   target    fuzz_reply fuzz_caps fuzz_client fuzz_mime_body fuzz_mime_enc
+#             fuzz_mime_hdr fuzz_mime_gen, or one of the
 #             *_small builds (default: all of them)
 #
 # Every target is built with clang -fsanitize=fuzzer,address,undefined into
@@ -33,7 +34,7 @@ for arg in "$@"; do
         *) echo "fuzz/run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
-[ -n "$TARGETS" ] || TARGETS="fuzz_reply fuzz_reply_small fuzz_caps fuzz_caps_small fuzz_client fuzz_client_small fuzz_mime_body"
+[ -n "$TARGETS" ] || TARGETS="fuzz_reply fuzz_reply_small fuzz_caps fuzz_caps_small fuzz_client fuzz_client_small fuzz_mime_body fuzz_mime_enc fuzz_mime_hdr fuzz_mime_gen"
 
 CC=${FUZZ_CC:-clang}
 CFLAGS="-std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc"
@@ -61,6 +62,9 @@ sources() {
         fuzz_caps) echo "src/smtp_caps.c src/smtp_reply.c src/smtp_errors.c" ;;
         fuzz_client) echo "src/smtp_client.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c src/mime_body.c src/mime_enc.c src/smtp_errors.c" ;;
         fuzz_mime_body) echo "src/mime_body.c" ;;
+        fuzz_mime_enc) echo "src/mime_enc.c" ;;
+        fuzz_mime_hdr) echo "src/mime_hdr.c src/smtp_errors.c" ;;
+        fuzz_mime_gen) echo "src/mime_gen.c src/mime_hdr.c src/mime_enc.c src/smtp_errors.c" ;;
         *) return 1 ;;
     esac
 }

@@ -56,7 +56,8 @@ Other:
                             ({ {name, value, name=, value=}, ... }),
                             content_type, charset, boundary, is_multipart,
                             preamble, epilogue, parts, payload (decoded
-                            bytes, leaves), raw_payload (leaves), defects
+                            bytes, leaves), raw_payload (leaves), defects,
+                            filename (decoded, UTF-8)
     H.header(node, name) -> first value of header `name` (any case), or nil
     H.sleep(seconds)
 
@@ -453,6 +454,7 @@ local function decode_tree(node)
         epilogue = unb64(node.epilogue_b64),
         payload = unb64(node.payload_b64),
         raw_payload = unb64(node.raw_payload_b64),
+        filename = unb64(node.filename_b64),
         defects = node.defects or {},
         parts = {},
     }

@@ -44,7 +44,10 @@ local function shape(node)
         local name = h.name:lower()
         local value = h.value
         if name == "content-type" then value = value:gsub(';%s*boundary="[^"]*"', "") end
-        if name ~= "date" and name ~= "x-mailer" then hs[#hs + 1] = name .. ": " .. value end
+        -- Date, X-Mailer and the Message-ID we add legitimately differ
+        if name ~= "date" and name ~= "x-mailer" and name ~= "message-id" then
+            hs[#hs + 1] = name .. ": " .. value
+        end
     end
     table.sort(hs)
     local parts = {}
@@ -182,9 +185,10 @@ describe("smtp.message", function()
         end
     end)
 
-    it("passes body source errors through, at once, and stays failed", function()
+    it("passes body source errors through and stays failed", function()
         local src = smtp.message{ body = function() return nil, "read error" end }
-        -- the headers gathered before the failing call are not emitted
+        local first = src()
+        assert.matches("\r\n\r\n$", first) -- the headers, then the error
         assert.are.same({ nil, "read error" }, { src() })
         assert.are.same({ nil, "read error" }, { src() })
         local n = 0
@@ -193,7 +197,136 @@ describe("smtp.message", function()
             if n == 1 then return "some text" end
             return nil, "read error"
         end }
-        assert.matches("\r\n\r\nsome text$", (src()))
+        local got = src() .. src()
+        assert.matches("\r\n\r\nsome text$", got)
         assert.are.same({ nil, "read error" }, { src() })
+    end)
+end)
+
+describe("smtp.message extensions", function()
+    local function random_bytes(n, seed)
+        local t = {}
+        local x = seed or 12345
+        for i = 1, n do
+            x = (x * 1103515245 + 12345) % 2147483648
+            t[i] = string.char(math.floor(x / 65536) % 256)
+        end
+        return table.concat(t)
+    end
+
+    it("encodes a part when it says how (base64, quoted-printable, 7bit, 8bit, auto)", function()
+        local bin = random_bytes(5000, 1)
+        local text = "Caf\195\169 au lait = 3\226\130\172\r\n.leading dot\r\nFrom here\r\ntrailing space \r\n" ..
+            ("long line "):rep(30) .. "\r\n"
+        local e = H.parse_email(drain(smtp.message{ body = {
+            [1] = { body = bin, encoding = "base64" },
+            [2] = { headers = { ["content-type"] = "text/plain; charset=utf-8" }, body = text,
+                    encoding = "quoted-printable" },
+            [3] = { body = "plain ascii\nwith bare LF\n", encoding = "7bit" },
+            [4] = { body = ltn12.source.string(bin), encoding = "auto" },
+            [5] = { body = "ascii only\r\n", encoding = "auto" },
+            [6] = { body = "caf\195\169\r\n", encoding = "8bit" },
+        } }))
+        assert.are.same({}, e.defects)
+        local p = e.parts
+        assert.are.equal("base64", H.header(p[1], "Content-Transfer-Encoding"))
+        assert.is_true(bin == p[1].payload)
+        assert.are.equal("quoted-printable", H.header(p[2], "Content-Transfer-Encoding"))
+        assert.are.equal(text, p[2].payload)
+        assert.matches("\n=2Eleading dot", p[2].raw_payload) -- dot protected
+        assert.matches("\n=46rom here", p[2].raw_payload)    -- "From " protected
+        for line in p[2].raw_payload:gmatch("[^\n]*") do assert.is_true(#line <= 77, line) end
+        assert.are.equal("7bit", H.header(p[3], "Content-Transfer-Encoding"))
+        assert.are.equal("plain ascii\r\nwith bare LF\r\n", p[3].payload)
+        assert.are.equal("base64", H.header(p[4], "Content-Transfer-Encoding"))
+        assert.is_true(bin == p[4].payload)
+        assert.are.equal("7bit", H.header(p[5], "Content-Transfer-Encoding"))
+        assert.are.equal("8bit", H.header(p[6], "Content-Transfer-Encoding"))
+    end)
+
+    it("reads smtp.file bodies in C, with attachment headers by default", function()
+        local dir = H.tmpdir()
+        finally(function() H.rmdir(dir) end)
+        local bin = random_bytes(300000, 2)
+        H.write_file(dir .. "/r\195\169sum\195\169 file.pdf", bin)
+        H.write_file(dir .. "/notes.txt", "note\r\n")
+        local f1 = assert(smtp.file(dir .. "/r\195\169sum\195\169 file.pdf"))
+        local f2 = assert(smtp.file(dir .. "/notes.txt", { content_type = "text/plain", filename = "n.txt",
+                                                             encoding = "quoted-printable" }))
+        local e = H.parse_email(drain(smtp.message{ body = { [1] = { body = f1 }, [2] = { body = f2 } } }))
+        assert.are.same({}, e.defects)
+        local a, b = e.parts[1], e.parts[2]
+        assert.are.equal("application/octet-stream", a.content_type)
+        assert.are.equal("base64", H.header(a, "Content-Transfer-Encoding"))
+        assert.are.equal("r\195\169sum\195\169 file.pdf", a.filename)
+        assert.is_true(bin == a.payload)
+        assert.are.equal("text/plain", b.content_type)
+        assert.are.equal("n.txt", b.filename)
+        assert.are.equal("note\r\n", b.payload)
+        -- a file body can be used again: it is reopened
+        local again = H.parse_email(drain(smtp.message{ body = f1 }))
+        assert.is_true(bin == again.payload)
+    end)
+
+    it("smtp.file of a missing file fails as io.open does", function()
+        local f, err = smtp.file("/nonexistent/x.bin")
+        assert.is_nil(f)
+        assert.are.equal("/nonexistent/x.bin: No such file or directory", err)
+    end)
+
+    it("keeps the order of headers given as a list, repeated names included", function()
+        local raw = drain(smtp.message{ headers = {
+            { "Subject", "list" }, { "x-tag", "one" }, { "X-Tag", "two" }, { "From", "a@example.com" },
+        }, body = "x" })
+        assert.matches("^Subject: list\r\nX%-Tag: one\r\nX%-Tag: two\r\nFrom: a@example.com\r\n", raw)
+        assert.matches("\r\nMIME%-Version: 1%.0\r\n", raw)
+    end)
+
+    it("encodes non-ASCII header text (RFC 2047) and display names only", function()
+        local subject = "Gr\195\188\195\159e aus K\195\182ln \226\128\148 \230\151\165\230\156\172\232\170\158 " ..
+            ("und mehr "):rep(12)
+        local raw = drain(smtp.message{ headers = {
+            subject = subject,
+            from = "J\195\188rgen M\195\188ller <juergen@example.com>",
+            to = "\"Bj\195\182rk, G.\" <bjork@example.com>, plain@example.com",
+        }, body = "x" })
+        local head = raw:match("^(.-\r\n)\r\n")
+        assert.is_nil(head:find("[\128-\255]"), "8-bit bytes in the header block")
+        for line in head:gmatch("([^\r]*)\r\n") do assert.is_true(#line <= 78, line) end
+        local e = H.parse_email(raw)
+        assert.are.same({}, e.defects)
+        local ok, out = H.sh(H.python .. " -c " .. H.quote([[
+import sys, email, email.policy
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+sys.stdout.buffer.write(("%s\n%s\n%s\n" % (m["Subject"], m["From"], m["To"])).encode("utf-8"))
+]]) .. " " .. (function()
+            local dir = H.tmpdir()
+            H.write_file(dir .. "/m.eml", raw)
+            return dir .. "/m.eml"
+        end)())
+        assert.is_true(ok, out)
+        local s, f, t = out:match("^(.-)\n(.-)\n(.-)\n$")
+        assert.are.equal(subject, s)
+        assert.are.equal("J\195\188rgen M\195\188ller <juergen@example.com>", f)
+        assert.are.equal("\"Bj\195\182rk, G.\" <bjork@example.com>, plain@example.com", t)
+        assert.matches("<juergen@example.com>", head, 1, true) -- the address is not encoded
+    end)
+
+    it("adds a Message-ID with the sender's domain, unless given", function()
+        local a = drain(smtp.message{ headers = { from = "Me <me@mail.example.org>" }, body = "x" })
+        local b = drain(smtp.message{ headers = { from = "Me <me@mail.example.org>" }, body = "x" })
+        local ida = a:match("\r\nMessage%-ID: (<[^>]+>)\r\n")
+        local idb = b:match("\r\nMessage%-ID: (<[^>]+>)\r\n")
+        assert.matches("^<%x+@mail%.example%.org>$", ida)
+        assert.are_not.equal(ida, idb)
+        local c = drain(smtp.message{ headers = { ["message-id"] = "<mine@x>" }, body = "x" })
+        assert.matches("\r\nMessage%-ID: <mine@x>\r\n", c)
+        assert.are.equal(1, select(2, c:gsub("Message%-ID", "")))
+    end)
+
+    it("refuses header injection in the list form too, emitting nothing", function()
+        local src = smtp.message{ headers = { { "Subject", "ok" }, { "X-A", "v\r\nBcc: evil@example.net" } },
+                                  body = "x" }
+        assert.are.same({ nil, "invalid header X-A in mesgt: CR, LF and NUL are not allowed in a value" }, { src() })
     end)
 end)

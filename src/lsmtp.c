@@ -19,6 +19,8 @@
 #endif
 
 #include "compat.h"
+#include "lmime.h"
+#include "lmime_enc.h"
 #include "smtp_client.h"
 #include "smtp_cmd.h"
 
@@ -336,15 +338,10 @@ static int core_check(lua_State *L)
     return push_rc(L, rc);
 }
 
-/* -- bytes | nil, err = core.random(n)   n bytes from the OS generator */
-static int core_random(lua_State *L)
+int smtp_random(void *out, size_t n)
 {
-    lua_Integer want = luaL_checkinteger(L, 1);
-    char buf[256];
-    size_t n, got = 0;
-    luaL_argcheck(L, want >= 0 && want <= (lua_Integer)sizeof buf, 1,
-                  "must be between 0 and 256");
-    n = (size_t)want;
+    char *buf = (char *)out;
+    size_t got = 0;
 #if defined(__linux__)
     while (got < n) {
         ssize_t r = getrandom(buf + got, n - got, 0);
@@ -363,12 +360,22 @@ static int core_random(lua_State *L)
             fclose(f);
         }
     }
-    if (got < n) {
+    return got == n ? 0 : -1;
+}
+
+/* -- bytes | nil, err = core.random(n)   n bytes from the OS generator */
+static int core_random(lua_State *L)
+{
+    lua_Integer want = luaL_checkinteger(L, 1);
+    char buf[256];
+    luaL_argcheck(L, want >= 0 && want <= (lua_Integer)sizeof buf, 1,
+                  "must be between 0 and 256");
+    if (smtp_random(buf, (size_t)want) != 0) {
         luaL_pushfail(L);
         lua_pushliteral(L, "no source of random bytes");
         return 2;
     }
-    lua_pushlstring(L, buf, n);
+    lua_pushlstring(L, buf, (size_t)want);
     return 1;
 }
 
@@ -421,6 +428,8 @@ SMTP_EXPORT int luaopen_socket_smtp_core(lua_State *L)
     }
     lua_pop(L, 1);
     luaL_newlib(L, core_funcs);
+    smtp_open_mime(L);
+    smtp_open_encoders(L);
     lua_pushliteral(L, SMTP_CORE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;

@@ -27,6 +27,11 @@
     X(ARG_EMPTY, "is empty")                                                  \
     X(ARG_TOO_LONG, "is too long")                                            \
     X(ARG_SYNTAX, "is not a valid address")                                   \
+    X(HDR_NAME, "is not a valid header name")                                 \
+    X(HDR_CRLF, "CR, LF and NUL are not allowed in a value")                  \
+    X(HDR_8BIT, "non-ASCII text is not allowed in this header")               \
+    X(HDR_TOO_LONG, "cannot be folded into lines of at most 998 octets")      \
+    X(HDR_SYNTAX, "is not valid for this header")                             \
     X(BAD_STATE, "not allowed in this state of the session")                  \
     X(BUSY, "pipeline full: write and read what is queued first")
 

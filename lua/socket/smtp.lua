@@ -176,7 +176,17 @@ end
 -- Multipart message source
 ---------------------------------------------------------------------------
 function _M.message(mesgt)
-    return message.source(mesgt, mesgt.zone or _M.ZONE)
+    return message.source(mesgt, type(mesgt) == "table" and mesgt.zone or _M.ZONE, _M.DOMAIN)
+end
+
+-- A body read from a file by the C generator, in large blocks, encoded
+-- (base64 unless said otherwise) on the way; closed when read, on error,
+-- or when collected. Returns the body, or nil, err as io.open does.
+function _M.file(path, opts)
+    if type(path) ~= "string" then
+        error(string_format("bad argument #1 to 'file' (string expected, got %s)", type(path)), 2)
+    end
+    return core.file(path, opts)
 end
 
 ---------------------------------------------------------------------------

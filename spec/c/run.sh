@@ -30,7 +30,7 @@ for arg in "$@"; do
         *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
-[ -n "$TESTS" ] || TESTS="test_reply test_caps test_cmd test_mime_body test_mime_enc test_client"
+[ -n "$TESTS" ] || TESTS="test_reply test_caps test_cmd test_mime_body test_mime_enc test_mime_enc_ref test_mime_hdr test_mime_gen test_client"
 
 # The engine files each test links, and nothing more.
 engines() {
@@ -40,6 +40,9 @@ engines() {
         test_cmd)       echo "src/smtp_cmd.c src/smtp_errors.c" ;;
         test_mime_body) echo "src/mime_body.c" ;;
         test_mime_enc)  echo "src/mime_enc.c" ;;
+        test_mime_enc_ref) echo "src/mime_enc.c" ;; # runs spec/c/ref_enc.py
+        test_mime_hdr)  echo "src/mime_hdr.c src/smtp_errors.c" ;;
+        test_mime_gen)  echo "src/mime_gen.c src/mime_hdr.c src/mime_enc.c src/smtp_errors.c" ;;
         test_client)    echo "src/smtp_client.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c src/mime_body.c src/mime_enc.c src/smtp_errors.c" ;;
         *) return 1 ;;
     esac
@@ -97,6 +100,35 @@ for t in $TESTS; do
     fi
     echo "# $t: $pass passed, $fail failed"
 done
+
+# Python's email package as the oracle for mime_hdr: spec/c/hdr_tool.c
+# formats generated fields, spec/c/hdr_oracle.py parses them back (TAP).
+case " $TESTS " in
+*" test_mime_hdr "*)
+    echo "# ---- hdr_oracle (spec/c/hdr_oracle.py + spec/c/hdr_tool.c)"
+    if [ ! -x /usr/bin/python3 ]; then
+        echo "# hdr_oracle: /usr/bin/python3 not found, skipped"
+    elif ! $CC $CFLAGS -Isrc -o "$BIN/hdr_tool" spec/c/hdr_tool.c src/mime_hdr.c src/smtp_errors.c; then
+        echo "not ok - hdr_oracle: build failed"
+        bad="$bad hdr_oracle(build)"
+    else
+        log="$BIN/hdr_oracle.tap"
+        /usr/bin/python3 spec/c/hdr_oracle.py "$BIN/hdr_tool" >"$log" 2>&1
+        rc=$?
+        cat "$log"
+        pass=$(grep -c '^ok ' "$log")
+        fail=$(grep -c '^not ok ' "$log")
+        total_pass=$((total_pass + pass))
+        total_fail=$((total_fail + fail))
+        if ! grep -q '^1\.\.[0-9]' "$log"; then
+            bad="$bad hdr_oracle(crash)"
+        elif [ "$rc" != 0 ] || [ "$fail" != 0 ]; then
+            bad="$bad hdr_oracle($fail failed)"
+        fi
+        echo "# hdr_oracle: $pass passed, $fail failed"
+    fi
+    ;;
+esac
 
 echo "# ----"
 if [ -n "$bad" ]; then

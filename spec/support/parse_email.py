@@ -20,6 +20,7 @@ decodes them. For the message and, recursively, for each part:
   parts             list of parts (multipart/* and message/rfc822)
   payload_b64       leaves: get_payload(decode=True)
   raw_payload_b64   leaves: get_payload(decode=False), the undecoded body
+  filename_b64      get_filename() (RFC 2231 and 2047 decoded), UTF-8, or null
   defects           defect class names
 """
 
@@ -51,6 +52,7 @@ def describe(msg):
         "preamble_b64": b64(msg.preamble),
         "epilogue_b64": b64(msg.epilogue),
         "defects": [type(d).__name__ for d in msg.defects],
+        "filename_b64": b64(msg.get_filename()),
         "parts": [],
     }
     if msg.is_multipart():

@@ -1,0 +1,351 @@
+/*
+ * test_mime_gen.c -- the MIME generator: program building (memory grown on
+ * demand), the LuaSocket layout, bodies fed whole / byte by byte / in
+ * random pieces, output blocks from tiny to large, run-time encoding choice.
+ *
+ * Engines: mime_gen.c mime_hdr.c mime_enc.c smtp_errors.c
+ */
+#include "guard.h"
+#include <stdlib.h>
+#include <string.h>
+#include "tap.h"
+#include "mime_gen.h"
+#include "mime_enc.h"
+#include "smtp_errors.h"
+
+#define STR(s) s, sizeof(s) - 1
+
+/* A generator with growable program memory (what the binding does). */
+typedef struct {
+    mime_gen g;
+    char *text;
+    mime_op *ops;
+    size_t textcap, capops;
+    char *out;
+} tgen;
+
+static void tgen_init(tgen *t, size_t outcap)
+{
+    memset(t, 0, sizeof *t);
+    t->out = malloc(outcap);
+    mime_gen_init(&t->g, t->out, outcap);
+}
+
+static void tgen_free(tgen *t)
+{
+    free(t->text);
+    free(t->ops);
+    free(t->out);
+}
+
+static void grow(tgen *t)
+{
+    while (t->textcap < t->g.need_text)
+        t->textcap = t->textcap ? t->textcap * 2 : 16;
+    while (t->capops < t->g.need_ops)
+        t->capops = t->capops ? t->capops * 2 : 1;
+    t->text = realloc(t->text, t->textcap);
+    t->ops = realloc(t->ops, t->capops * sizeof(mime_op));
+    mime_gen_memory(&t->g, t->text, t->textcap, t->ops, t->capops);
+}
+
+/* Bodies by id, for the runner. */
+typedef struct {
+    const char *data;
+    size_t len;
+} body;
+
+/* Run the program: feed bodies in pieces of `piece` bytes (0: whole),
+ * collect the output. Returns the output length, -err on error. */
+static long run(tgen *t, const body *bodies, size_t piece, char *res, size_t rescap)
+{
+    size_t at = 0;
+    size_t off[16] = {0};
+    for (;;) {
+        mime_gen_event ev;
+        mime_gen_act act = mime_gen_next(&t->g, &ev);
+        if (act == MIME_GEN_OUTPUT) {
+            if (at + ev.len > rescap)
+                return -1000;
+            memcpy(res + at, ev.data, ev.len);
+            at += ev.len;
+        } else if (act == MIME_GEN_DONE) {
+            return (long)at;
+        } else if (act == MIME_GEN_ERROR) {
+            return -ev.err;
+        } else if (ev.sample) {
+            const body *b = &bodies[ev.id];
+            if (mime_gen_sample(&t->g, b->data, b->len) != 0)
+                return -2000;
+        } else {
+            const body *b = &bodies[ev.id];
+            if (off[ev.id] < b->len) {
+                size_t n = b->len - off[ev.id];
+                if (piece > 0 && n > piece)
+                    n = piece;
+                off[ev.id] += mime_gen_feed(&t->g, b->data + off[ev.id], n);
+            } else if (mime_gen_feed_end(&t->g) != 0 &&
+                       mime_gen_feed_end(&t->g) != -SMTP_E_BUSY) {
+                return -3000;
+            }
+        }
+    }
+}
+
+/* Build helpers that grow memory as asked. */
+static int hdr(tgen *t, const char *n, const char *v)
+{
+    int rc;
+    while ((rc = mime_gen_header(&t->g, n, strlen(n), v, strlen(v), 0)) == -SMTP_E_BUSY)
+        grow(t);
+    return rc;
+}
+static int endh(tgen *t)
+{
+    int rc;
+    while ((rc = mime_gen_end_headers(&t->g)) == -SMTP_E_BUSY)
+        grow(t);
+    return rc;
+}
+static int bodyop(tgen *t, unsigned id, int cte)
+{
+    int rc;
+    while ((rc = mime_gen_body(&t->g, id, cte, MIME_QP_SAFE)) == -SMTP_E_BUSY)
+        grow(t);
+    return rc;
+}
+static int autoop(tgen *t, unsigned id)
+{
+    int rc;
+    while ((rc = mime_gen_cte_auto(&t->g, id)) == -SMTP_E_BUSY)
+        grow(t);
+    return rc;
+}
+static int mbegin(tgen *t, const char *bd, const char *pre)
+{
+    int rc;
+    while ((rc = mime_gen_multipart_begin(&t->g, bd, strlen(bd), pre, pre ? strlen(pre) : 0)) ==
+           -SMTP_E_BUSY)
+        grow(t);
+    return rc;
+}
+static int mpart(tgen *t)
+{
+    int rc;
+    while ((rc = mime_gen_part(&t->g)) == -SMTP_E_BUSY)
+        grow(t);
+    return rc;
+}
+static int mend(tgen *t, const char *epi)
+{
+    int rc;
+    while ((rc = mime_gen_multipart_end(&t->g, epi, epi ? strlen(epi) : 0)) == -SMTP_E_BUSY)
+        grow(t);
+    return rc;
+}
+static int seal(tgen *t)
+{
+    int rc;
+    while ((rc = mime_gen_seal(&t->g)) == -SMTP_E_BUSY)
+        grow(t);
+    return rc;
+}
+
+static char res[1 << 20];
+
+static const char expect_nested[] =
+    "Subject: nested\r\n"
+    "Content-Type: multipart/mixed; boundary=\"AB\"\r\n"
+    "\r\n"
+    "the preamble\r\n"
+    "\r\n--AB\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "raw\nbody"
+    "\r\n--AB\r\n"
+    "Content-Type: multipart/alternative; boundary=\"CD\"\r\n"
+    "\r\n"
+    "\r\n--CD\r\n"
+    "\r\n"
+    "x=3D1" /* quoted-printable adds no line break of its own */
+    "\r\n--CD\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "AAEC\r\n"
+    "\r\n--CD--\r\n\r\n"
+    "\r\n--AB--\r\n\r\n"
+    "the epilogue\r\n";
+
+static void build_nested(tgen *t)
+{
+    hdr(t, "subject", "nested");
+    hdr(t, "content-type", "multipart/mixed; boundary=\"AB\"");
+    endh(t);
+    mbegin(t, "AB", "the preamble");
+    mpart(t);
+    hdr(t, "Content-Type", "text/plain");
+    endh(t);
+    bodyop(t, 1, MIME_GEN_RAW);
+    mpart(t);
+    hdr(t, "content-type", "multipart/alternative; boundary=\"CD\"");
+    endh(t);
+    mbegin(t, "CD", NULL);
+    mpart(t);
+    endh(t);
+    bodyop(t, 2, MIME_CTE_QP);
+    mpart(t);
+    hdr(t, "content-transfer-encoding", "base64");
+    endh(t);
+    bodyop(t, 3, MIME_CTE_BASE64);
+    mend(t, NULL);
+    mend(t, "the epilogue");
+    seal(t);
+}
+
+static void layout_checks(void)
+{
+    static const body bodies[] = {{NULL, 0}, {STR("raw\nbody")}, {STR("x=1")}, {STR("\0\1\2")}};
+    static const size_t outcaps[] = {64, 65, 100, 255, 4096};
+    static const size_t pieces[] = {0, 1, 2, 7};
+    size_t i, j;
+    for (i = 0; i < sizeof outcaps / sizeof outcaps[0]; i++) {
+        for (j = 0; j < sizeof pieces / sizeof pieces[0]; j++) {
+            tgen t;
+            long n;
+            tgen_init(&t, outcaps[i] < 64 ? 64 : outcaps[i]);
+            build_nested(&t);
+            n = run(&t, bodies, pieces[j], res, sizeof res);
+            ok(n == (long)(sizeof expect_nested - 1) &&
+                   memcmp(res, expect_nested, sizeof expect_nested - 1) == 0,
+               "nested multipart, LuaSocket layout (out %zu, pieces %zu)", outcaps[i], pieces[j]);
+            if (n != (long)(sizeof expect_nested - 1) && n > 0)
+                is_mem(res, (size_t)n, expect_nested, sizeof expect_nested - 1, "layout diff");
+            tgen_free(&t);
+        }
+    }
+}
+
+static void memory_checks(void)
+{
+    tgen t;
+    int rc;
+    tgen_init(&t, 256);
+    /* no memory at all: every build call asks for it, and says how much */
+    rc = mime_gen_text(&t.g, STR("hello"));
+    ok(rc == -SMTP_E_BUSY && t.g.need_text >= 5 && t.g.need_ops >= 1, "text without memory asks");
+    ok(t.g.textlen == 0 && t.g.nops == 0, "nothing half-appended");
+    rc = mime_gen_header(&t.g, STR("Subj ect"), STR("x"), 0);
+    is_int(rc, -SMTP_E_HDR_NAME, "a bad header name is refused before memory is asked for");
+    rc = mime_gen_header(&t.g, STR("Subject"), STR("a\r\nBcc: x"), 0);
+    is_int(rc, -SMTP_E_HDR_CRLF, "a header value with CRLF is refused");
+    ok(t.g.textlen == 0 && t.g.nops == 0, "refused headers append nothing");
+    grow(&t);
+    is_int(mime_gen_text(&t.g, STR("hello")), 0, "after growing, text is appended");
+    while ((rc = mime_gen_text(&t.g, STR(" world"))) == -SMTP_E_BUSY)
+        grow(&t);
+    is_int(rc, 0, "adjacent text, after growing again");
+    is_int((int)t.g.nops, 1, "adjacent text joins one op");
+    is_int(mime_gen_part(&t.g), -SMTP_E_BAD_STATE, "a part outside a multipart is refused");
+    is_int(mime_gen_multipart_begin(&t.g, STR("bad boundary "), NULL, 0), -SMTP_E_HDR_SYNTAX,
+           "a boundary ending with a space is refused");
+    is_int(mime_gen_multipart_begin(&t.g, STR("a\"b"), NULL, 0), -SMTP_E_HDR_SYNTAX,
+           "a boundary with a quote is refused");
+    {
+        char bd[72];
+        memset(bd, 'a', sizeof bd);
+        is_int(mime_gen_multipart_begin(&t.g, bd, 71, NULL, 0), -SMTP_E_HDR_SYNTAX,
+               "a 71-byte boundary is refused");
+    }
+    is_int(mime_gen_body(&t.g, 1, 42, 0), -SMTP_E_ARG_SYNTAX, "an unknown encoding is refused");
+    tgen_free(&t);
+
+    tgen_init(&t, 256);
+    {
+        int depth, rc2 = 0;
+        for (depth = 0; depth < MIME_GEN_MAX_DEPTH + 1 && rc2 == 0; depth++)
+            rc2 = mbegin(&t, "b", NULL);
+        is_int(rc2, -SMTP_E_ARG_TOO_LONG, "nesting deeper than MIME_GEN_MAX_DEPTH is refused");
+        is_int(mime_gen_seal(&t.g), -SMTP_E_BAD_STATE, "an open multipart cannot be sealed");
+    }
+    tgen_free(&t);
+}
+
+static void encoding_checks(void)
+{
+    /* a 100 KB binary body, base64-encoded, any piece size, tiny blocks */
+    static unsigned char bin[100000];
+    static char ref[140000];
+    size_t i, reflen;
+    static const size_t pieces[] = {0, 1, 3, 4096, 65536};
+    static const size_t outcaps[] = {64, 1000, 65536};
+    body bodies[2];
+    mime_b64 st;
+    size_t used;
+    srand(7);
+    for (i = 0; i < sizeof bin; i++)
+        bin[i] = (unsigned char)rand();
+    mime_b64_init(&st, 76);
+    reflen = mime_b64_update(&st, bin, sizeof bin, &used, ref, sizeof ref);
+    reflen += mime_b64_finish(&st, ref + reflen, sizeof ref - reflen);
+    bodies[1].data = (const char *)bin;
+    bodies[1].len = sizeof bin;
+    for (i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+        size_t k;
+        for (k = 0; k < sizeof outcaps / sizeof outcaps[0]; k++) {
+            tgen t;
+            long n;
+            tgen_init(&t, outcaps[k]);
+            endh(&t);
+            bodyop(&t, 1, MIME_CTE_BASE64);
+            seal(&t);
+            n = run(&t, bodies, pieces[i], res, sizeof res);
+            ok(n == (long)(2 + reflen) && memcmp(res + 2, ref, reflen) == 0,
+               "base64 body = the encoder's output (pieces %zu, out %zu)", pieces[i], outcaps[k]);
+            tgen_free(&t);
+        }
+    }
+}
+
+static void auto_checks(void)
+{
+    static const struct {
+        const char *data;
+        size_t len;
+        const char *cte;
+    } cases[] = {
+        {STR("plain ascii text\r\n"), "7bit"},
+        {STR("\0\1\2\3\4\5binary"), "base64"},
+        {STR(""), "7bit"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tgen t;
+        body bodies[2];
+        long n;
+        char want[128];
+        tgen_init(&t, 128);
+        bodies[1].data = cases[i].data;
+        bodies[1].len = cases[i].len;
+        hdr(&t, "Content-Type", "text/plain");
+        autoop(&t, 1);
+        endh(&t);
+        bodyop(&t, 1, MIME_GEN_AUTO);
+        seal(&t);
+        n = run(&t, bodies, 1, res, sizeof res);
+        snprintf(want, sizeof want, "Content-Type: text/plain\r\nContent-Transfer-Encoding: %s\r\n\r\n",
+                 cases[i].cte);
+        ok(n >= (long)strlen(want) && memcmp(res, want, strlen(want)) == 0,
+           "a run-time choice writes its header: %s", cases[i].cte);
+        tgen_free(&t);
+    }
+}
+
+int main(void)
+{
+    tap_seed();
+    layout_checks();
+    memory_checks();
+    encoding_checks();
+    auto_checks();
+    return done_testing();
+}

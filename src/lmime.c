@@ -1,0 +1,1092 @@
+/*
+ * lmime.c -- socket.smtp.core: the Lua binding of the MIME generator.
+ *
+ * core.message(mesgt, defaults) walks the caller's message table once
+ * (headers validated, encoded and folded; defaults added; bodies noted by
+ * id) and compiles it into a mime_gen program. g:next() then runs it: the
+ * bodies it can read itself (Lua strings, smtp.file files) it feeds to the
+ * generator directly, in large blocks; for a Lua source it returns the
+ * source to the caller, which calls it in its own frame (it may yield) and
+ * hands the chunk back with g:feed(). The caller's tables are only read.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compat.h"
+#include "lmime.h"
+#include "mime_gen.h"
+#include "mime_hdr.h"
+#include "smtp_errors.h"
+
+#define GEN_MT "socket.smtp.core.generator"
+#define FILE_MT "socket.smtp.core.file"
+
+#ifndef LMIME_OUT_MAX
+#define LMIME_OUT_MAX (64 * 1024)   /* output block: one chunk of the source */
+#endif
+#ifndef LMIME_READ_MAX
+#define LMIME_READ_MAX (48 * 1024)  /* file read block (base64: one output block) */
+#endif
+#ifndef LMIME_HEADERS_MAX
+#define LMIME_HEADERS_MAX 128       /* header fields of one part */
+#endif
+
+#if LUA_VERSION_NUM == 501
+#define lua_getuservalue(L, i) lua_getfenv(L, i)
+#define lua_setuservalue(L, i) lua_setfenv(L, i)
+#endif
+
+/* ---- file bodies ---------------------------------------------------------- */
+
+typedef struct {
+    FILE *f;
+    int encoding;         /* MIME_CTE_* or MIME_GEN_AUTO */
+    int has_encoding;
+} lfile;
+
+/* Slots of the file object's uservalue table. */
+enum { F_PATH = 1, F_TYPE, F_NAME };
+
+static lfile *check_file(lua_State *L, int idx)
+{
+    return (lfile *)luaL_checkudata(L, idx, FILE_MT);
+}
+
+static int encoding_of(lua_State *L, int idx, const char *what)
+{
+    static const char *const names[] = {"7bit", "8bit", "quoted-printable", "base64", "auto", NULL};
+    static const int ctes[] = {MIME_CTE_7BIT, MIME_CTE_8BIT, MIME_CTE_QP, MIME_CTE_BASE64, MIME_GEN_AUTO};
+    const char *s = lua_tostring(L, idx);
+    int i;
+    for (i = 0; s != NULL && names[i] != NULL; i++)
+        if (strcmp(s, names[i]) == 0)
+            return ctes[i];
+    return luaL_error(L, "bad %s (\"base64\", \"quoted-printable\", \"7bit\", \"8bit\" or "
+                         "\"auto\" expected, got %s)", what,
+                      s != NULL ? lua_pushfstring(L, "\"%s\"", s) : luaL_typename(L, idx));
+}
+
+static const char *opt_string(lua_State *L, int t, const char *field)
+{
+    const char *s;
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "bad option '%s' (string expected, got %s)", field, luaL_typename(L, -1));
+    s = lua_tostring(L, -1);
+    lua_pop(L, 1); /* still anchored by the options table */
+    return s;
+}
+
+/* -- file | nil, err = core.file(path [, {content_type=, filename=, encoding=}]) */
+static int core_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lfile *lf;
+    FILE *f;
+    lua_settop(L, 2);
+    if (!lua_isnil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        int e = errno;
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(e));
+        return 2;
+    }
+    lf = (lfile *)lua_newuserdatauv(L, sizeof *lf, 1);
+    lf->f = f;
+    lf->encoding = MIME_CTE_BASE64;
+    lf->has_encoding = 0;
+    luaL_setmetatable(L, FILE_MT);
+    lua_createtable(L, 3, 0);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, F_PATH);
+    if (lua_istable(L, 2)) {
+        const char *s;
+        if ((s = opt_string(L, 2, "content_type")) != NULL) {
+            lua_pushstring(L, s);
+            lua_rawseti(L, -2, F_TYPE);
+        }
+        if ((s = opt_string(L, 2, "filename")) != NULL) {
+            lua_pushstring(L, s);
+            lua_rawseti(L, -2, F_NAME);
+        }
+        lua_getfield(L, 2, "encoding");
+        if (!lua_isnil(L, -1)) {
+            lf->encoding = encoding_of(L, -1, "option 'encoding'");
+            lf->has_encoding = 1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_setuservalue(L, -2);
+    return 1;
+}
+
+/* -- file:close()  (also __gc and __close: idempotent) */
+static int file_close(lua_State *L)
+{
+    lfile *lf = check_file(L, 1);
+    if (lf->f != NULL) {
+        fclose(lf->f);
+        lf->f = NULL;
+    }
+    return 0;
+}
+
+/* -- s = tostring(file) */
+static int file_tostring(lua_State *L)
+{
+    check_file(L, 1);
+    lua_getuservalue(L, 1);
+    lua_rawgeti(L, -1, F_PATH);
+    lua_pushfstring(L, "smtp file (%s)", lua_tostring(L, -1));
+    return 1;
+}
+
+/* The file, (re)opened and at its start, or NULL with errno set. */
+static FILE *file_start(lua_State *L, int idx)
+{
+    lfile *lf = check_file(L, idx);
+    if (lf->f != NULL && fseek(lf->f, 0, SEEK_SET) == 0)
+        return lf->f;
+    if (lf->f != NULL) {
+        fclose(lf->f);
+        lf->f = NULL;
+    }
+    lua_getuservalue(L, idx);
+    lua_rawgeti(L, -1, F_PATH);
+    lf->f = fopen(lua_tostring(L, -1), "rb");
+    lua_pop(L, 2);
+    return lf->f;
+}
+
+/* ---- the generator -------------------------------------------------------- */
+
+enum { IN_NONE, IN_STRING, IN_FILE };
+
+typedef struct {
+    mime_gen g;
+    char *text;           /* program memory, from the Lua allocator */
+    size_t textcap;
+    mime_op *ops;
+    size_t capops;
+    unsigned nbodies;
+    /* the input being fed */
+    int in;               /* IN_* */
+    unsigned in_id;       /* body it belongs to */
+    size_t in_off, in_len;
+    int in_last;          /* a Lua source said its chunk was the last (nil) */
+    FILE *file;           /* the file body being read */
+    int err;              /* a read error (errno) */
+    char out[LMIME_OUT_MAX];
+    char buf[LMIME_READ_MAX];
+} lgen;
+
+/* Slots of the generator's uservalue table. */
+enum { G_CUR = -1, G_ERR = -2 }; /* bodies are at 1..nbodies */
+
+static lgen *check_gen(lua_State *L, int idx)
+{
+    return (lgen *)luaL_checkudata(L, idx, GEN_MT);
+}
+
+static void *lrealloc(lua_State *L, void *p, size_t old, size_t n)
+{
+    void *ud;
+    lua_Alloc f = lua_getallocf(L, &ud);
+    return f(ud, p, old, n);
+}
+
+/* -- __gc / __close: free the program */
+static int gen_gc(lua_State *L)
+{
+    lgen *G = check_gen(L, 1);
+    if (G->text != NULL)
+        lrealloc(L, G->text, G->textcap, 0);
+    if (G->ops != NULL)
+        lrealloc(L, G->ops, G->capops * sizeof(mime_op), 0);
+    G->text = NULL;
+    G->ops = NULL;
+    G->textcap = G->capops = 0;
+    return 0;
+}
+
+/* Grow the program memory to what the generator asked for. */
+static void grow(lua_State *L, lgen *G)
+{
+    size_t t = G->textcap, o = G->capops;
+    while (t < G->g.need_text) {
+        if (t > ((size_t)-1) / 2)
+            luaL_error(L, "message too large");
+        t = t ? t * 2 : 4096;
+    }
+    while (o < G->g.need_ops) {
+        if (o > ((size_t)-1) / (2 * sizeof(mime_op)))
+            luaL_error(L, "message too large");
+        o = o ? o * 2 : 64;
+    }
+    if (t != G->textcap) {
+        char *p = (char *)lrealloc(L, G->text, G->textcap, t);
+        if (p == NULL)
+            luaL_error(L, "not enough memory");
+        G->text = p;
+        G->textcap = t;
+    }
+    if (o != G->capops) {
+        mime_op *p = (mime_op *)lrealloc(L, G->ops, G->capops * sizeof(mime_op),
+                                         o * sizeof(mime_op));
+        if (p == NULL)
+            luaL_error(L, "not enough memory");
+        G->ops = p;
+        G->capops = o;
+    }
+    mime_gen_memory(&G->g, G->text, G->textcap, G->ops, G->capops);
+}
+
+/* ---- compiling the message table ---------------------------------------------- */
+
+typedef struct {
+    const char *name;  /* as given */
+    size_t nlen;
+    const char *value;
+    size_t vlen;
+    char lname[40];    /* lower-case, for matching (truncated names never match) */
+    int rank;
+    int seq;
+} hfield;
+
+typedef struct {
+    lua_State *L;
+    lgen *G;
+    int gen;           /* stack index of the generator */
+    int bodies;        /* stack index of its uservalue table */
+    int defaults;      /* stack index of the defaults table (top level only) */
+    char path[200];    /* "mesgt.body[2].body[1]" */
+    /* one part's headers: shared by all parts, since a part's headers are
+     * written before its children are looked at */
+    hfield hs[LMIME_HEADERS_MAX];
+    char numbuf[LMIME_HEADERS_MAX][32];
+} build;
+
+/* Default Content-Type of a leaf (LuaSocket's) and of a file body. */
+#define LEAF_TYPE "text/plain; charset=\"iso-8859-1\""
+#define FILE_TYPE "application/octet-stream"
+
+/* Stable header order: these first, then the others by name. */
+static const char *const order[] = {
+    "date", "from", "sender", "reply-to", "to", "cc", "bcc", "subject",
+    "message-id", "in-reply-to", "references", "mime-version", "content-type",
+    "content-transfer-encoding", "content-disposition", "content-description",
+    "content-id", "x-mailer", NULL
+};
+
+static int rank_of(const char *lname)
+{
+    int i;
+    for (i = 0; order[i] != NULL; i++)
+        if (strcmp(order[i], lname) == 0)
+            return i;
+    return 1000;
+}
+
+static int by_rank(const void *a, const void *b)
+{
+    const hfield *x = (const hfield *)a, *y = (const hfield *)b;
+    int c;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    c = strcmp(x->lname, y->lname);
+    if (c != 0)
+        return c;
+    return x->seq - y->seq;
+}
+
+static void lower_name(hfield *h)
+{
+    size_t i, n = h->nlen < sizeof h->lname - 1 ? h->nlen : sizeof h->lname - 1;
+    for (i = 0; i < n; i++) {
+        char c = h->name[i];
+        h->lname[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    h->lname[n] = '\0';
+    if (h->nlen >= sizeof h->lname)
+        h->lname[0] = '\0'; /* too long to be one we know */
+}
+
+/* Printable form of a header name for messages: "x-a\r\nbcc". */
+static void push_shown(lua_State *L, const char *s, size_t n)
+{
+    luaL_Buffer b;
+    size_t i;
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '"');
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '\r')
+            luaL_addstring(&b, "\\r");
+        else if (c == '\n')
+            luaL_addstring(&b, "\\n");
+        else if (c == '\t')
+            luaL_addstring(&b, "\\t");
+        else if (c == '"' || c == '\\') {
+            luaL_addchar(&b, '\\');
+            luaL_addchar(&b, (char)c);
+        } else if (c < 32 || c == 127) {
+            snprintf(esc, sizeof esc, "\\x%02X", c);
+            luaL_addstring(&b, esc);
+        } else
+            luaL_addchar(&b, (char)c);
+    }
+    luaL_addchar(&b, '"');
+    luaL_pushresult(&b);
+}
+
+/* A build failure whose nil, message is already on the stack top. */
+#define BUILD_FAILED (-1000)
+
+/* A header error: pushes nil, message; returns BUILD_FAILED. */
+static int header_error(build *B, const hfield *h, int err)
+{
+    lua_State *L = B->L;
+    if (err == SMTP_E_HDR_NAME) {
+        luaL_pushfail(L);
+        push_shown(L, h->name, h->nlen);
+        lua_pushfstring(L, "invalid header name %s in %s", lua_tostring(L, -1), B->path);
+        lua_remove(L, -2);
+        return BUILD_FAILED;
+    }
+    {
+        char canon[64];
+        size_t n = h->nlen < sizeof canon - 1 ? h->nlen : sizeof canon - 1;
+        mime_hdr_canonic(h->name, n, canon);
+        canon[n] = '\0';
+        luaL_pushfail(L);
+        lua_pushfstring(L, "invalid header %s in %s: %s", canon, B->path, smtp_errmsg(err));
+    }
+    return BUILD_FAILED;
+}
+
+/* Run a build step, growing the memory as often as it asks. */
+#define BUILD(B, call)                                    \
+    do {                                                  \
+        int rc_;                                          \
+        while ((rc_ = (call)) == -SMTP_E_BUSY)            \
+            grow((B)->L, (B)->G);                         \
+        if (rc_ < 0)                                      \
+            return rc_;                                   \
+    } while (0)
+
+/* Read one header value (string or number) at stack top into h. */
+static int take_value(build *B, hfield *h, int slot)
+{
+    lua_State *L = B->L;
+    int t = lua_type(L, -1);
+    if (t == LUA_TNUMBER) {
+        /* formatted into our own buffer: no Lua string to anchor */
+        lua_Number v = lua_tonumber(L, -1);
+        if (v == (lua_Number)(long long)v)
+            snprintf(B->numbuf[slot], sizeof B->numbuf[slot], "%lld", (long long)v);
+        else
+            snprintf(B->numbuf[slot], sizeof B->numbuf[slot], "%.14g", (double)v);
+        h->value = B->numbuf[slot];
+        h->vlen = strlen(h->value);
+        return 0;
+    }
+    if (t != LUA_TSTRING)
+        return luaL_error(L, "bad header %s in %s (string expected, got %s)",
+                          h->name, B->path, luaL_typename(L, -1));
+    h->value = lua_tolstring(L, -1, &h->vlen);
+    return 0;
+}
+
+/* Collect the headers of the part at `part` (its `headers` field is
+ * pushed and stays on the stack, anchoring the strings). */
+static int collect(build *B, int part, hfield *hs, int *n, int *listed)
+{
+    lua_State *L = B->L;
+    int ht, k = 0;
+    lua_getfield(L, part, "headers");
+    ht = lua_gettop(L);
+    *listed = 0;
+    if (lua_isnil(L, ht))
+        return 0;
+    if (!lua_istable(L, ht))
+        return luaL_error(L, "bad %s.headers (table expected, got %s)", B->path,
+                          luaL_typename(L, ht));
+    lua_rawgeti(L, ht, 1);
+    *listed = lua_istable(L, -1);
+    lua_pop(L, 1);
+    if (*listed) {
+        /* { {name, value}, ... }: order kept, names may repeat */
+        int i;
+        for (i = 1;; i++) {
+            hfield *h;
+            lua_rawgeti(L, ht, i);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                break;
+            }
+            if (!lua_istable(L, -1))
+                return luaL_error(L, "bad %s.headers[%d] (table {name, value} expected, got %s)",
+                                  B->path, i, luaL_typename(L, -1));
+            if (k >= LMIME_HEADERS_MAX)
+                return luaL_error(L, "too many headers in %s", B->path);
+            h = &hs[k];
+            lua_rawgeti(L, -1, 1);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return luaL_error(L, "bad %s.headers[%d][1] (string expected, got %s)",
+                                  B->path, i, luaL_typename(L, -1));
+            h->name = lua_tolstring(L, -1, &h->nlen);
+            lua_pop(L, 1);
+            lua_rawgeti(L, -1, 2);
+            take_value(B, h, k);
+            lua_pop(L, 2); /* anchored by the pair table, anchored by headers */
+            lower_name(h);
+            h->rank = 0;
+            h->seq = k;
+            k++;
+        }
+    } else {
+        lua_pushnil(L);
+        while (lua_next(L, ht) != 0) {
+            hfield *h;
+            if (lua_type(L, -2) != LUA_TSTRING)
+                return luaL_error(L, "bad header name in %s (string expected, got %s)",
+                                  B->path, luaL_typename(L, -2));
+            if (k >= LMIME_HEADERS_MAX)
+                return luaL_error(L, "too many headers in %s", B->path);
+            h = &hs[k];
+            h->name = lua_tolstring(L, -2, &h->nlen);
+            take_value(B, h, k);
+            lua_pop(L, 1);
+            lower_name(h);
+            h->rank = rank_of(h->lname);
+            h->seq = k;
+            k++;
+        }
+    }
+    *n = k;
+    return 0;
+}
+
+static hfield *find(hfield *hs, int n, const char *lname)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (strcmp(hs[i].lname, lname) == 0)
+            return &hs[i];
+    return NULL;
+}
+
+/* Add (or, with replace, set) a header given by the generator. lname is
+ * a static lower-case name. */
+static void set_field(hfield *hs, int *n, const char *lname, const char *value,
+                      size_t vlen, int replace)
+{
+    hfield *h = find(hs, *n, lname);
+    if (h != NULL && !replace)
+        return;
+    if (h == NULL) {
+        if (*n >= LMIME_HEADERS_MAX)
+            return;
+        h = &hs[(*n)++];
+        h->name = lname; /* a static string: hs entries move when sorted */
+        h->nlen = strlen(lname);
+        memcpy(h->lname, lname, h->nlen + 1);
+        h->rank = rank_of(lname);
+        h->seq = *n - 1 + 100000; /* after the caller's, in a list */
+    }
+    h->value = value;
+    h->vlen = vlen;
+}
+
+static void drop_field(hfield *hs, int *n, const char *lname)
+{
+    int i, j = 0;
+    for (i = 0; i < *n; i++)
+        if (strcmp(hs[i].lname, lname) != 0)
+            hs[j++] = hs[i];
+    *n = j;
+}
+
+static int emit_headers(build *B, hfield *hs, int n, int listed, int auto_id)
+{
+    int i;
+    if (!listed)
+        qsort(hs, (size_t)n, sizeof *hs, by_rank);
+    for (i = 0; i < n; i++) {
+        int rc;
+        while ((rc = mime_gen_header(&B->G->g, hs[i].name, hs[i].nlen, hs[i].value,
+                                     hs[i].vlen, 0)) == -SMTP_E_BUSY)
+            grow(B->L, B->G);
+        if (rc < 0)
+            return header_error(B, &hs[i], -rc);
+    }
+    /* an encoding chosen at run time: its header comes last */
+    if (auto_id > 0)
+        BUILD(B, mime_gen_cte_auto(&B->G->g, (unsigned)auto_id));
+    BUILD(B, mime_gen_end_headers(&B->G->g));
+    return 0;
+}
+
+/* Register a body value (stack top) under a new id; pops it. */
+static unsigned new_body(build *B)
+{
+    lgen *G = B->G;
+    G->nbodies++;
+    lua_rawseti(B->L, B->bodies, (int)G->nbodies);
+    return G->nbodies;
+}
+
+static int build_part(build *B, int part, int depth, int top);
+
+static int build_multipart(build *B, int body, int depth)
+{
+    lua_State *L = B->L;
+    size_t plen = 0, elen = 0, base = strlen(B->path);
+    const char *pre = NULL, *epi = NULL, *bd;
+    size_t blen;
+    int i;
+    bd = lua_tolstring(L, -1, &blen); /* the boundary, pushed by the caller */
+    lua_getfield(L, body, "preamble");
+    if (!lua_isnil(L, -1))
+        pre = luaL_checklstring(L, -1, &plen);
+    lua_getfield(L, body, "epilogue");
+    if (!lua_isnil(L, -1))
+        epi = luaL_checklstring(L, -1, &elen);
+    BUILD(B, mime_gen_multipart_begin(&B->G->g, bd, blen, pre, plen));
+    for (i = 1;; i++) {
+        int rc;
+        lua_rawgeti(L, body, i);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            break;
+        }
+        BUILD(B, mime_gen_part(&B->G->g));
+        snprintf(B->path + base, sizeof B->path - base, ".body[%d]", i);
+        if (!lua_istable(L, -1))
+            return luaL_error(L, "bad %s (table expected, got %s)", B->path, luaL_typename(L, -1));
+        rc = build_part(B, lua_gettop(L), depth + 1, 0);
+        if (rc != 0)
+            return rc;
+        B->path[base] = '\0';
+        lua_pop(L, 1);
+    }
+    BUILD(B, mime_gen_multipart_end(&B->G->g, epi, elen));
+    lua_pop(L, 2);
+    return 0;
+}
+
+/* Does bd occur in s[0..n)? */
+static int contains(const char *s, size_t n, const char *bd, size_t blen)
+{
+    const char *p = s, *end = s + n;
+    while ((size_t)(end - p) >= blen) {
+        p = memchr(p, bd[0], (size_t)(end - p) - blen + 1);
+        if (p == NULL)
+            return 0;
+        if (memcmp(p, bd, blen) == 0)
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
+/* Does bd occur in a string of the multipart body at idx (its parts'
+ * string bodies, preambles and epilogues, at any depth)? */
+static int occurs(lua_State *L, int idx, const char *bd, size_t blen, int depth)
+{
+    static const char *const fields[] = {"preamble", "epilogue"};
+    int i, found = 0;
+    if (depth > MIME_GEN_MAX_DEPTH)
+        return 0;
+    luaL_checkstack(L, 4, "message too deep");
+    for (i = 0; i < 2 && !found; i++) {
+        size_t n;
+        const char *s;
+        lua_getfield(L, idx, fields[i]);
+        s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        found = s != NULL && contains(s, n, bd, blen);
+        lua_pop(L, 1);
+    }
+    for (i = 1; !found; i++) {
+        lua_rawgeti(L, idx, i);
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            break;
+        }
+        lua_getfield(L, -1, "body");
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            size_t n;
+            const char *s = lua_tolstring(L, -1, &n);
+            found = contains(s, n, bd, blen);
+        } else if (lua_istable(L, -1)) {
+            found = occurs(L, lua_gettop(L), bd, blen, depth + 1);
+        }
+        lua_pop(L, 2);
+    }
+    return found;
+}
+
+/* Pushes a new random boundary for the multipart body at `body`: "=_" and
+ * 36 hex digits ("=_" cannot occur in base64 or quoted-printable text),
+ * made again in the (astronomically unlikely) case that it occurs in one
+ * of the body's strings. */
+static int next_boundary(build *B, int body)
+{
+    static const char hexd[] = "0123456789abcdef";
+    unsigned char rnd[18];
+    char bd[2 + 2 * sizeof rnd];
+    size_t i;
+    do {
+        if (smtp_random(rnd, sizeof rnd) != 0)
+            return luaL_error(B->L, "no source of random bytes for a boundary");
+        bd[0] = '=';
+        bd[1] = '_';
+        for (i = 0; i < sizeof rnd; i++) {
+            bd[2 + 2 * i] = hexd[rnd[i] >> 4];
+            bd[3 + 2 * i] = hexd[rnd[i] & 15];
+        }
+    } while (occurs(B->L, body, bd, sizeof bd, 0));
+    lua_pushlstring(B->L, bd, sizeof bd);
+    return 0;
+}
+
+static int build_part(build *B, int part, int depth, int top)
+{
+    lua_State *L = B->L;
+    hfield *hs = B->hs;
+    int n = 0, listed, body, rc, cte = MIME_GEN_RAW, auto_id = 0, has_enc = 0;
+    int kind;
+    size_t ctlen;
+    const char *ct;
+    if (depth > MIME_GEN_MAX_DEPTH)
+        return luaL_error(L, "%s: multipart nested too deeply", B->path);
+    luaL_checkstack(L, 16, "message too deep");
+    collect(B, part, hs, &n, &listed); /* pushes headers */
+    lua_getfield(L, part, "body");
+    body = lua_gettop(L);
+    kind = lua_type(L, body);
+    lua_getfield(L, part, "encoding");
+    if (!lua_isnil(L, -1)) {
+        char what[sizeof B->path + 16];
+        snprintf(what, sizeof what, "%s.encoding", B->path);
+        cte = encoding_of(L, -1, what);
+        has_enc = 1;
+    }
+    lua_pop(L, 1);
+    if (top) {
+        /* defaults of the whole message; MIME-Version cannot be changed */
+        static const char *const defs[] = {"date", "message-id", "x-mailer", NULL};
+        int i;
+        for (i = 0; defs[i] != NULL; i++) {
+            lua_getfield(L, B->defaults, defs[i]);
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                size_t vl;
+                const char *v = lua_tolstring(L, -1, &vl);
+                set_field(hs, &n, defs[i], v, vl, 0); /* anchored by defaults */
+            }
+            lua_pop(L, 1);
+        }
+        drop_field(hs, &n, "mime-version");
+        set_field(hs, &n, "mime-version", "1.0", 3, 1);
+    }
+    if (kind == LUA_TTABLE && !luaL_testudata(L, body, FILE_MT)) {
+        hfield *h;
+        if (has_enc)
+            return luaL_error(L, "bad %s.encoding (a multipart body is not encoded)", B->path);
+        next_boundary(B, body); /* pushes the boundary */
+        h = find(hs, n, "content-type");
+        lua_pushfstring(L, "%s; boundary=\"%s\"", h ? h->value : "multipart/mixed",
+                        lua_tostring(L, -1));
+        ct = lua_tolstring(L, -1, &ctlen);
+        set_field(hs, &n, "content-type", ct, ctlen, 1);
+        if ((rc = emit_headers(B, hs, n, listed, 0)) != 0)
+            return rc;
+        lua_pop(L, 1);                  /* the content type (copied out) */
+        rc = build_multipart(B, body, depth); /* pops the boundary */
+        if (rc != 0)
+            return rc; /* nil, message on the stack top */
+        lua_settop(L, part);
+        return 0;
+    }
+    if (kind == LUA_TUSERDATA && luaL_testudata(L, body, FILE_MT)) {
+        lfile *lf = check_file(L, body);
+        if (!has_enc) {
+            cte = lf->encoding;
+            has_enc = 1;
+        }
+        lua_getuservalue(L, body);
+        lua_rawgeti(L, -1, F_TYPE);
+        if (lua_isstring(L, -1)) {
+            ct = lua_tolstring(L, -1, &ctlen);
+            set_field(hs, &n, "content-type", ct, ctlen, 0);
+        }
+        lua_pop(L, 1);
+        if (find(hs, n, "content-disposition") == NULL) {
+            const char *name, *slash;
+            luaL_Buffer b;
+            size_t i, nl;
+            lua_rawgeti(L, -1, F_NAME);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_rawgeti(L, -1, F_PATH);
+                name = lua_tolstring(L, -1, &nl);
+                slash = strrchr(name, '/');
+                if (slash != NULL) {
+                    nl -= (size_t)(slash + 1 - name);
+                    name = slash + 1;
+                }
+            } else {
+                name = lua_tolstring(L, -1, &nl);
+            }
+            luaL_buffinit(L, &b);
+            luaL_addstring(&b, "attachment; filename=\"");
+            for (i = 0; i < nl; i++) {
+                if (name[i] == '"' || name[i] == '\\')
+                    luaL_addchar(&b, '\\');
+                luaL_addchar(&b, name[i]);
+            }
+            luaL_addchar(&b, '"');
+            luaL_pushresult(&b);
+            ct = lua_tolstring(L, -1, &ctlen); /* anchored on the stack until the end */
+            set_field(hs, &n, "content-disposition", ct, ctlen, 0);
+        }
+        set_field(hs, &n, "content-type", FILE_TYPE, sizeof FILE_TYPE - 1, 0);
+        if (cte == MIME_GEN_AUTO) {
+            FILE *f = file_start(L, body);
+            size_t got;
+            if (f == NULL)
+                return luaL_error(L, "%s: %s", B->path, strerror(errno));
+            got = fread(B->G->buf, 1, 4096, f);
+            cte = mime_cte_choose((const unsigned char *)B->G->buf, got);
+        }
+    } else if (kind == LUA_TSTRING || kind == LUA_TNIL) {
+        set_field(hs, &n, "content-type", LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
+        if (cte == MIME_GEN_AUTO) {
+            size_t sl = 0;
+            const char *s = kind == LUA_TSTRING ? lua_tolstring(L, body, &sl) : "";
+            cte = mime_cte_choose((const unsigned char *)s, sl);
+        }
+    } else if (kind == LUA_TFUNCTION) {
+        set_field(hs, &n, "content-type", LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
+    } else {
+        return luaL_error(L, "bad %s.body (string, function, table or smtp.file expected, got %s)",
+                          B->path, luaL_typename(L, body));
+    }
+    if (has_enc) {
+        drop_field(hs, &n, "content-transfer-encoding");
+        if (cte != MIME_GEN_AUTO) {
+            const char *name = mime_gen_cte_name(cte);
+            set_field(hs, &n, "content-transfer-encoding", name, strlen(name), 1);
+        }
+    }
+    /* the body gets its id now (a chosen-at-run-time encoding needs it) */
+    lua_pushvalue(L, body);
+    if (kind == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "");
+    }
+    {
+        unsigned id = new_body(B);
+        if (cte == MIME_GEN_AUTO)
+            auto_id = (int)id;
+        if ((rc = emit_headers(B, hs, n, listed, auto_id)) != 0)
+            return rc;
+        BUILD(B, mime_gen_body(&B->G->g, id, cte, MIME_QP_SAFE));
+    }
+    lua_settop(L, part);
+    return 0;
+}
+
+/* -- g | nil, err = core.message(mesgt, defaults)
+ * defaults: date, message-id, x-mailer (strings, used when the message has
+ * none) and boundary (a function returning a new boundary). */
+static int core_message(lua_State *L)
+{
+    build *B;
+    lgen *G;
+    int rc;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    G = (lgen *)lua_newuserdatauv(L, sizeof *G, 1);
+    memset(G, 0, offsetof(lgen, out));
+    mime_gen_init(&G->g, G->out, sizeof G->out);
+    luaL_setmetatable(L, GEN_MT);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setuservalue(L, 3);              /* 3: g, 4: bodies */
+    B = (build *)lua_newuserdatauv(L, sizeof *B, 0); /* 5: scratch, collected */
+    B->L = L;
+    B->G = G;
+    B->gen = 3;
+    B->bodies = 4;
+    B->defaults = 2;
+    strcpy(B->path, "mesgt");
+    lua_pushvalue(L, 1);                 /* 6: the part */
+    rc = build_part(B, lua_gettop(L), 0, 1);
+    if (rc == BUILD_FAILED)
+        return 2; /* nil, message pushed by header_error */
+    if (rc < 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", B->path, smtp_errmsg(-rc));
+        return 2;
+    }
+    while ((rc = mime_gen_seal(&G->g)) == -SMTP_E_BUSY)
+        grow(L, G);
+    lua_pushvalue(L, 3);
+    return 1;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+/* nil, message: a failure while producing the message (sticky). */
+static int gen_fail(lua_State *L, const char *msg)
+{
+    lua_getuservalue(L, 1);
+    lua_pushstring(L, msg);
+    lua_rawseti(L, -2, G_ERR);
+    luaL_pushfail(L);
+    lua_pushstring(L, msg);
+    return 2;
+}
+
+/* -- chunk | false, source | nil | nil, err = g:next()
+ * A chunk of the message; or false and a Lua source whose next chunk the
+ * caller must get and hand over with g:feed(); or nil at the end. */
+static int gen_next(lua_State *L)
+{
+    lgen *G = check_gen(L, 1);
+    lua_settop(L, 1);
+    lua_getuservalue(L, 1); /* 2: bodies */
+    lua_rawgeti(L, 2, G_ERR);
+    if (!lua_isnil(L, -1)) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pop(L, 1);
+    for (;;) {
+        mime_gen_event ev;
+        mime_gen_act act = mime_gen_next(&G->g, &ev);
+        if (act == MIME_GEN_OUTPUT) {
+            lua_pushlstring(L, ev.data, ev.len);
+            return 1;
+        }
+        if (act == MIME_GEN_DONE)
+            return 0;
+        if (act == MIME_GEN_ERROR)
+            return gen_fail(L, smtp_errmsg(ev.err));
+        /* NEED_BODY ev.id */
+        if (G->in != IN_NONE && G->in_id == ev.id && G->in_off < G->in_len) {
+            const char *p;
+            if (G->in == IN_FILE) {
+                p = G->buf;
+            } else {
+                lua_rawgeti(L, 2, G_CUR);
+                p = lua_tostring(L, -1);
+                lua_pop(L, 1); /* anchored in the bodies table */
+            }
+            if (ev.sample) {
+                if (mime_gen_sample(&G->g, p + G->in_off, G->in_len - G->in_off) != 0) {
+                    mime_gen_event fl;
+                    if (mime_gen_flush(&G->g, &fl) == MIME_GEN_OUTPUT) {
+                        lua_pushlstring(L, fl.data, fl.len);
+                        return 1;
+                    }
+                }
+                continue;
+            }
+            if (mime_gen_raw_body(&G->g) && G->in == IN_STRING) {
+                /* passed through as it is: flush what precedes, then hand
+                 * the caller's own string out, without a copy */
+                mime_gen_event fl;
+                if (mime_gen_flush(&G->g, &fl) == MIME_GEN_OUTPUT) {
+                    lua_pushlstring(L, fl.data, fl.len);
+                    return 1;
+                }
+                if (G->in_off == 0) {
+                    G->in_off = G->in_len;
+                    lua_rawgeti(L, 2, G_CUR);
+                    return 1;
+                }
+            }
+            G->in_off += mime_gen_feed(&G->g, p + G->in_off, G->in_len - G->in_off);
+            continue;
+        }
+        /* the current input is used up: what comes next for this body? */
+        lua_rawgeti(L, 2, (int)ev.id);
+        switch (lua_type(L, -1)) {
+        case LUA_TSTRING:
+            if (G->in == IN_STRING && G->in_id == ev.id) {
+                /* its one chunk was fed: the body is over */
+                lua_pop(L, 1);
+                if (ev.sample) {
+                    mime_gen_sample(&G->g, "", 0);
+                    continue;
+                }
+                if (mime_gen_feed_end(&G->g) == 0)
+                    G->in = IN_NONE;
+                continue;
+            }
+            G->in = IN_STRING;
+            G->in_id = ev.id;
+            G->in_off = 0;
+            G->in_len = lua_rawlen(L, -1);
+            lua_rawseti(L, 2, G_CUR);
+            continue;
+        case LUA_TUSERDATA: {
+            size_t got;
+            lua_pop(L, 1);
+            if (G->in != IN_FILE || G->in_id != ev.id) {
+                lua_rawgeti(L, 2, (int)ev.id);
+                G->file = file_start(L, lua_gettop(L));
+                lua_pop(L, 1);
+                if (G->file == NULL)
+                    return gen_fail(L, strerror(errno));
+                G->in = IN_FILE;
+                G->in_id = ev.id;
+                G->in_last = 0;
+            }
+            if (G->in_last) {
+                if (mime_gen_feed_end(&G->g) == 0) {
+                    lfile *lf;
+                    lua_rawgeti(L, 2, (int)ev.id);
+                    lf = check_file(L, -1);
+                    if (lf->f != NULL) { /* completed: closed */
+                        fclose(lf->f);
+                        lf->f = NULL;
+                    }
+                    lua_pop(L, 1);
+                    G->in = IN_NONE;
+                    G->file = NULL;
+                }
+                continue;
+            }
+            got = fread(G->buf, 1, sizeof G->buf, G->file);
+            if (got < sizeof G->buf) {
+                if (ferror(G->file))
+                    return gen_fail(L, strerror(errno ? errno : EIO));
+                G->in_last = 1;
+            }
+            G->in_off = 0;
+            G->in_len = got;
+            continue;
+        }
+        case LUA_TFUNCTION:
+            /* a Lua source: the caller calls it, in its frame */
+            if (G->in == IN_STRING && G->in_id == ev.id && G->in_last) {
+                lua_pop(L, 1);
+                if (ev.sample) {
+                    mime_gen_sample(&G->g, "", 0);
+                    continue;
+                }
+                if (mime_gen_feed_end(&G->g) == 0)
+                    G->in = IN_NONE;
+                continue;
+            }
+            {
+                mime_gen_event fl;
+                if (mime_gen_flush(&G->g, &fl) == MIME_GEN_OUTPUT) {
+                    /* what precedes goes out first */
+                    lua_pop(L, 1);
+                    lua_pushlstring(L, fl.data, fl.len);
+                    return 1;
+                }
+            }
+            G->in = IN_STRING;
+            G->in_id = ev.id;
+            G->in_off = G->in_len = 0;
+            G->in_last = 0;
+            lua_pushboolean(L, 0);
+            lua_insert(L, -2);
+            return 2;
+        default:
+            return gen_fail(L, "internal: body lost");
+        }
+    }
+}
+
+/* -- g:feed(chunk) | g:feed(nil) | g:feed(nil, err)
+ * The chunk a Lua source gave (g:next returned it). */
+static int gen_feed(lua_State *L)
+{
+    lgen *G = check_gen(L, 1);
+    lua_settop(L, 3);
+    lua_getuservalue(L, 1); /* 4 */
+    if (lua_isnil(L, 2)) {
+        if (!lua_isnil(L, 3)) {
+            lua_pushvalue(L, 3);
+            lua_rawseti(L, 4, G_ERR);
+            return 0;
+        }
+        G->in_last = 1;
+        G->in_off = G->in_len = 0;
+        return 0;
+    }
+    luaL_checktype(L, 2, LUA_TSTRING);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, 4, G_CUR);
+    G->in_off = 0;
+    G->in_len = lua_rawlen(L, 2);
+    return 0;
+}
+
+static const luaL_Reg gen_methods[] = {
+    {"next", gen_next},
+    {"feed", gen_feed},
+    {NULL, NULL}
+};
+
+static const luaL_Reg gen_meta[] = {
+    {"__gc", gen_gc},
+    {"__close", gen_gc},
+    {NULL, NULL}
+};
+
+static const luaL_Reg file_methods[] = {
+    {"close", file_close},
+    {NULL, NULL}
+};
+
+static const luaL_Reg file_meta[] = {
+    {"__gc", file_close},
+    {"__close", file_close},
+    {"__tostring", file_tostring},
+    {NULL, NULL}
+};
+
+static const luaL_Reg funcs[] = {
+    {"message", core_message},
+    {"file", core_file},
+    {NULL, NULL}
+};
+
+static void new_class(lua_State *L, const char *name, const luaL_Reg *meta,
+                      const luaL_Reg *methods)
+{
+    if (luaL_newmetatable(L, name)) {
+        luaL_setfuncs(L, meta, 0);
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+        lua_pushstring(L, name);
+        lua_setfield(L, -2, "__name");
+    }
+    lua_pop(L, 1);
+}
+
+void smtp_open_mime(lua_State *L)
+{
+    new_class(L, GEN_MT, gen_meta, gen_methods);
+    new_class(L, FILE_MT, file_meta, file_methods);
+    luaL_setfuncs(L, funcs, 0);
+}
