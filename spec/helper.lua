@@ -57,7 +57,8 @@ Other:
                             content_type, charset, boundary, is_multipart,
                             preamble, epilogue, parts, payload (decoded
                             bytes, leaves), raw_payload (leaves), defects,
-                            filename (decoded, UTF-8)
+                            filename (decoded, UTF-8); each header also
+                            has `decoded` (unfolded, RFC 2047-decoded)
     H.header(node, name) -> first value of header `name` (any case), or nil
     H.sleep(seconds)
 
@@ -460,7 +461,8 @@ local function decode_tree(node)
     }
     for i, h in ipairs(node.headers_b64) do
         local name, value = unb64(h[1]), unb64(h[2])
-        out.headers[i] = { name, value, name = name, value = value }
+        local dec = node.decoded_b64 and unb64(node.decoded_b64[i])
+        out.headers[i] = { name, value, name = name, value = value, decoded = dec }
     end
     for i, part in ipairs(node.parts or {}) do
         out.parts[i] = decode_tree(part)

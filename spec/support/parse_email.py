@@ -21,13 +21,17 @@ decodes them. For the message and, recursively, for each part:
   payload_b64       leaves: get_payload(decode=True)
   raw_payload_b64   leaves: get_payload(decode=False), the undecoded body
   filename_b64      get_filename() (RFC 2231 and 2047 decoded), UTF-8, or null
+  decoded_b64       [value_b64, ...] parallel to headers_b64: each value
+                    unfolded and RFC 2047-decoded, as UTF-8 bytes
   defects           defect class names
 """
 
 import base64
 import email
+import email.header
 import email.policy
 import json
+import re
 import sys
 
 
@@ -40,11 +44,28 @@ def b64(value):
     return base64.b64encode(value).decode("ascii")
 
 
+def decoded(value):
+    """A header value unfolded and RFC 2047-decoded, as UTF-8 bytes (raw
+    8-bit values are taken as they are)."""
+    if not isinstance(value, str):
+        value = str(value)
+    value = re.sub(r"\r?\n(?=[ \t])", "", value)
+    out = b""
+    for text, charset in email.header.decode_header(value):
+        if isinstance(text, str):
+            text = text.encode("utf-8", "surrogateescape")
+        elif charset and charset.lower() not in ("utf-8", "utf8", "us-ascii", "unknown-8bit"):
+            text = text.decode(charset, "replace").encode("utf-8")
+        out += text
+    return out
+
+
 def describe(msg):
     node = {
         # raw_items(): the values as parsed. items() would turn a value with
         # 8-bit octets into a Header object whose str() loses them.
         "headers_b64": [[b64(k), b64(v)] for k, v in msg.raw_items()],
+        "decoded_b64": [b64(decoded(v)) for k, v in msg.raw_items()],
         "content_type": msg.get_content_type(),
         "charset": msg.get_content_charset(),
         "boundary": msg.get_boundary(),
