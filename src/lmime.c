@@ -29,6 +29,9 @@
 #ifndef LMIME_READ_MAX
 #define LMIME_READ_MAX (48 * 1024)  /* file read block (base64: one output block) */
 #endif
+#ifndef LMIME_PASS_MIN
+#define LMIME_PASS_MIN (16 * 1024)  /* unencoded strings this large are not copied */
+#endif
 #ifndef LMIME_HEADERS_MAX
 #define LMIME_HEADERS_MAX 128       /* header fields of one part */
 #endif
@@ -54,15 +57,25 @@ static lfile *check_file(lua_State *L, int idx)
     return (lfile *)luaL_checkudata(L, idx, FILE_MT);
 }
 
-static int encoding_of(lua_State *L, int idx, const char *what)
+/* MIME_CTE_* or MIME_GEN_AUTO for an encoding name at idx, or -100. */
+static int encoding_code(lua_State *L, int idx)
 {
     static const char *const names[] = {"7bit", "8bit", "quoted-printable", "base64", "auto", NULL};
     static const int ctes[] = {MIME_CTE_7BIT, MIME_CTE_8BIT, MIME_CTE_QP, MIME_CTE_BASE64, MIME_GEN_AUTO};
-    const char *s = lua_tostring(L, idx);
+    const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
     int i;
     for (i = 0; s != NULL && names[i] != NULL; i++)
         if (strcmp(s, names[i]) == 0)
             return ctes[i];
+    return -100;
+}
+
+static int encoding_of(lua_State *L, int idx, const char *what)
+{
+    const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
+    int cte = encoding_code(L, idx);
+    if (cte != -100)
+        return cte;
     return luaL_error(L, "bad %s (\"base64\", \"quoted-printable\", \"7bit\", \"8bit\" or "
                          "\"auto\" expected, got %s)", what,
                       s != NULL ? lua_pushfstring(L, "\"%s\"", s) : luaL_typename(L, idx));
@@ -267,12 +280,37 @@ typedef struct {
     int gen;           /* stack index of the generator */
     int bodies;        /* stack index of its uservalue table */
     int defaults;      /* stack index of the defaults table (top level only) */
-    char path[200];    /* "mesgt.body[2].body[1]" */
+    char path[400];    /* "mesgt.body[2].body[1]", made by path() for messages */
+    int index[MIME_GEN_MAX_DEPTH + 2]; /* the part's position at each depth */
+    int depth;
+    /* prepared header names, by the address of the name string (every name
+     * string is anchored in the caller's tables while the build runs) */
+    struct {
+        const char *ptr;
+        size_t len;
+        int rc;
+        mime_hdr_name hn;
+    } names[32];
+    int nnames;
+    mime_hdr_name one;   /* when the table is full */
     /* one part's headers: shared by all parts, since a part's headers are
      * written before its children are looked at */
     hfield hs[LMIME_HEADERS_MAX];
     char numbuf[LMIME_HEADERS_MAX][32];
 } build;
+
+/* The current part as the caller wrote it ("mesgt.body[2].body[1]"),
+ * made only when a message needs it. */
+static const char *path(build *B)
+{
+    size_t at;
+    int d;
+    strcpy(B->path, "mesgt");
+    at = 5;
+    for (d = 1; d <= B->depth && at + 24 < sizeof B->path; d++)
+        at += (size_t)snprintf(B->path + at, sizeof B->path - at, ".body[%d]", B->index[d]);
+    return B->path;
+}
 
 /* Default Content-Type of a leaf (LuaSocket's) and of a file body. */
 #define LEAF_TYPE "text/plain; charset=\"iso-8859-1\""
@@ -290,7 +328,7 @@ static int rank_of(const char *lname)
 {
     int i;
     for (i = 0; order[i] != NULL; i++)
-        if (strcmp(order[i], lname) == 0)
+        if (order[i][0] == lname[0] && strcmp(order[i], lname) == 0)
             return i;
     return 1000;
 }
@@ -358,7 +396,7 @@ static int header_error(build *B, const hfield *h, int err)
     if (err == SMTP_E_HDR_NAME) {
         luaL_pushfail(L);
         push_shown(L, h->name, h->nlen);
-        lua_pushfstring(L, "invalid header name %s in %s", lua_tostring(L, -1), B->path);
+        lua_pushfstring(L, "invalid header name %s in %s", lua_tostring(L, -1), path(B));
         lua_remove(L, -2);
         return BUILD_FAILED;
     }
@@ -368,7 +406,7 @@ static int header_error(build *B, const hfield *h, int err)
         mime_hdr_canonic(h->name, n, canon);
         canon[n] = '\0';
         luaL_pushfail(L);
-        lua_pushfstring(L, "invalid header %s in %s: %s", canon, B->path, smtp_errmsg(err));
+        lua_pushfstring(L, "invalid header %s in %s: %s", canon, path(B), smtp_errmsg(err));
     }
     return BUILD_FAILED;
 }
@@ -401,7 +439,7 @@ static int take_value(build *B, hfield *h, int slot)
     }
     if (t != LUA_TSTRING)
         return luaL_error(L, "bad header %s in %s (string expected, got %s)",
-                          h->name, B->path, luaL_typename(L, -1));
+                          h->name, path(B), luaL_typename(L, -1));
     h->value = lua_tolstring(L, -1, &h->vlen);
     return 0;
 }
@@ -418,7 +456,7 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
     if (lua_isnil(L, ht))
         return 0;
     if (!lua_istable(L, ht))
-        return luaL_error(L, "bad %s.headers (table expected, got %s)", B->path,
+        return luaL_error(L, "bad %s.headers (table expected, got %s)", path(B),
                           luaL_typename(L, ht));
     lua_rawgeti(L, ht, 1);
     *listed = lua_istable(L, -1);
@@ -435,14 +473,14 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
             }
             if (!lua_istable(L, -1))
                 return luaL_error(L, "bad %s.headers[%d] (table {name, value} expected, got %s)",
-                                  B->path, i, luaL_typename(L, -1));
+                                  path(B), i, luaL_typename(L, -1));
             if (k >= LMIME_HEADERS_MAX)
-                return luaL_error(L, "too many headers in %s", B->path);
+                return luaL_error(L, "too many headers in %s", path(B));
             h = &hs[k];
             lua_rawgeti(L, -1, 1);
             if (lua_type(L, -1) != LUA_TSTRING)
                 return luaL_error(L, "bad %s.headers[%d][1] (string expected, got %s)",
-                                  B->path, i, luaL_typename(L, -1));
+                                  path(B), i, luaL_typename(L, -1));
             h->name = lua_tolstring(L, -1, &h->nlen);
             lua_pop(L, 1);
             lua_rawgeti(L, -1, 2);
@@ -459,9 +497,9 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
             hfield *h;
             if (lua_type(L, -2) != LUA_TSTRING)
                 return luaL_error(L, "bad header name in %s (string expected, got %s)",
-                                  B->path, luaL_typename(L, -2));
+                                  path(B), luaL_typename(L, -2));
             if (k >= LMIME_HEADERS_MAX)
-                return luaL_error(L, "too many headers in %s", B->path);
+                return luaL_error(L, "too many headers in %s", path(B));
             h = &hs[k];
             h->name = lua_tolstring(L, -2, &h->nlen);
             take_value(B, h, k);
@@ -516,15 +554,52 @@ static void drop_field(hfield *hs, int *n, const char *lname)
     *n = j;
 }
 
+/* The prepared form of a header name: 0 and *hn, or SMTP_E_HDR_NAME. */
+static int name_of(build *B, const char *p, size_t n, const mime_hdr_name **hn)
+{
+    int i, rc;
+    for (i = 0; i < B->nnames; i++) {
+        if (B->names[i].ptr == p && B->names[i].len == n) {
+            *hn = &B->names[i].hn;
+            return B->names[i].rc;
+        }
+    }
+    if (B->nnames < (int)(sizeof B->names / sizeof B->names[0])) {
+        i = B->nnames++;
+        B->names[i].ptr = p;
+        B->names[i].len = n;
+        B->names[i].rc = rc = mime_hdr_name_init(&B->names[i].hn, p, n);
+        *hn = &B->names[i].hn;
+        return rc;
+    }
+    *hn = &B->one;
+    return mime_hdr_name_init(&B->one, p, n);
+}
+
+/* Few headers a part: an insertion sort (stable, no call per compare). */
+static void sort_fields(hfield *hs, int n)
+{
+    int i, j;
+    for (i = 1; i < n; i++) {
+        hfield t = hs[i];
+        for (j = i; j > 0 && by_rank(&hs[j - 1], &t) > 0; j--)
+            hs[j] = hs[j - 1];
+        hs[j] = t;
+    }
+}
+
 static int emit_headers(build *B, hfield *hs, int n, int listed, int auto_id)
 {
     int i;
     if (!listed)
-        qsort(hs, (size_t)n, sizeof *hs, by_rank);
+        sort_fields(hs, n);
     for (i = 0; i < n; i++) {
-        int rc;
-        while ((rc = mime_gen_header(&B->G->g, hs[i].name, hs[i].nlen, hs[i].value,
-                                     hs[i].vlen, 0)) == -SMTP_E_BUSY)
+        const mime_hdr_name *hn;
+        int rc = name_of(B, hs[i].name, hs[i].nlen, &hn);
+        if (rc != 0)
+            return header_error(B, &hs[i], rc);
+        while ((rc = mime_gen_header_named(&B->G->g, hn, hs[i].value, hs[i].vlen, 0)) ==
+               -SMTP_E_BUSY)
             grow(B->L, B->G);
         if (rc < 0)
             return header_error(B, &hs[i], -rc);
@@ -550,7 +625,7 @@ static int build_part(build *B, int part, int depth, int top);
 static int build_multipart(build *B, int body, int depth)
 {
     lua_State *L = B->L;
-    size_t plen = 0, elen = 0, base = strlen(B->path);
+    size_t plen = 0, elen = 0;
     const char *pre = NULL, *epi = NULL, *bd;
     size_t blen;
     int i;
@@ -570,13 +645,13 @@ static int build_multipart(build *B, int body, int depth)
             break;
         }
         BUILD(B, mime_gen_part(&B->G->g));
-        snprintf(B->path + base, sizeof B->path - base, ".body[%d]", i);
+        B->index[++B->depth] = i;
         if (!lua_istable(L, -1))
-            return luaL_error(L, "bad %s (table expected, got %s)", B->path, luaL_typename(L, -1));
+            return luaL_error(L, "bad %s (table expected, got %s)", path(B), luaL_typename(L, -1));
         rc = build_part(B, lua_gettop(L), depth + 1, 0);
         if (rc != 0)
             return rc;
-        B->path[base] = '\0';
+        B->depth--;
         lua_pop(L, 1);
     }
     BUILD(B, mime_gen_multipart_end(&B->G->g, epi, elen));
@@ -668,7 +743,7 @@ static int build_part(build *B, int part, int depth, int top)
     size_t ctlen;
     const char *ct;
     if (depth > MIME_GEN_MAX_DEPTH)
-        return luaL_error(L, "%s: multipart nested too deeply", B->path);
+        return luaL_error(L, "%s: multipart nested too deeply", path(B));
     luaL_checkstack(L, 16, "message too deep");
     collect(B, part, hs, &n, &listed); /* pushes headers */
     lua_getfield(L, part, "body");
@@ -676,9 +751,12 @@ static int build_part(build *B, int part, int depth, int top)
     kind = lua_type(L, body);
     lua_getfield(L, part, "encoding");
     if (!lua_isnil(L, -1)) {
-        char what[sizeof B->path + 16];
-        snprintf(what, sizeof what, "%s.encoding", B->path);
-        cte = encoding_of(L, -1, what);
+        cte = encoding_code(L, -1);
+        if (cte == -100) {
+            char what[sizeof B->path + 16];
+            snprintf(what, sizeof what, "%s.encoding", path(B));
+            cte = encoding_of(L, -1, what);
+        }
         has_enc = 1;
     }
     lua_pop(L, 1);
@@ -701,7 +779,7 @@ static int build_part(build *B, int part, int depth, int top)
     if (kind == LUA_TTABLE && !luaL_testudata(L, body, FILE_MT)) {
         hfield *h;
         if (has_enc)
-            return luaL_error(L, "bad %s.encoding (a multipart body is not encoded)", B->path);
+            return luaL_error(L, "bad %s.encoding (a multipart body is not encoded)", path(B));
         next_boundary(B, body); /* pushes the boundary */
         h = find(hs, n, "content-type");
         lua_pushfstring(L, "%s; boundary=\"%s\"", h ? h->value : "multipart/mixed",
@@ -764,7 +842,7 @@ static int build_part(build *B, int part, int depth, int top)
             FILE *f = file_start(L, body);
             size_t got;
             if (f == NULL)
-                return luaL_error(L, "%s: %s", B->path, strerror(errno));
+                return luaL_error(L, "%s: %s", path(B), strerror(errno));
             got = fread(B->G->buf, 1, 4096, f);
             cte = mime_cte_choose((const unsigned char *)B->G->buf, got);
         }
@@ -779,7 +857,7 @@ static int build_part(build *B, int part, int depth, int top)
         set_field(hs, &n, "content-type", LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
     } else {
         return luaL_error(L, "bad %s.body (string, function, table or smtp.file expected, got %s)",
-                          B->path, luaL_typename(L, body));
+                          path(B), luaL_typename(L, body));
     }
     if (has_enc) {
         drop_field(hs, &n, "content-transfer-encoding");
@@ -830,14 +908,15 @@ static int core_message(lua_State *L)
     B->gen = 3;
     B->bodies = 4;
     B->defaults = 2;
-    strcpy(B->path, "mesgt");
+    B->depth = 0;
+    B->nnames = 0;
     lua_pushvalue(L, 1);                 /* 6: the part */
     rc = build_part(B, lua_gettop(L), 0, 1);
     if (rc == BUILD_FAILED)
         return 2; /* nil, message pushed by header_error */
     if (rc < 0) {
         luaL_pushfail(L);
-        lua_pushfstring(L, "%s: %s", B->path, smtp_errmsg(-rc));
+        lua_pushfstring(L, "%s: %s", path(B), smtp_errmsg(-rc));
         return 2;
     }
     while ((rc = mime_gen_seal(&G->g)) == -SMTP_E_BUSY)
@@ -905,9 +984,11 @@ static int gen_next(lua_State *L)
                 }
                 continue;
             }
-            if (mime_gen_raw_body(&G->g) && G->in == IN_STRING) {
-                /* passed through as it is: flush what precedes, then hand
-                 * the caller's own string out, without a copy */
+            if (mime_gen_raw_body(&G->g) && G->in == IN_STRING &&
+                G->in_len >= LMIME_PASS_MIN) {
+                /* a large string passed through as it is: flush what
+                 * precedes, then hand the caller's own string out, without
+                 * a copy (small ones are gathered into the block instead) */
                 mime_gen_event fl;
                 if (mime_gen_flush(&G->g, &fl) == MIME_GEN_OUTPUT) {
                     lua_pushlstring(L, fl.data, fl.len);

@@ -96,21 +96,30 @@ int mime_gen_text(mime_gen *g, const char *s, size_t n)
 int mime_gen_header(mime_gen *g, const char *name, size_t nlen,
                     const char *value, size_t vlen, unsigned flags)
 {
+    mime_hdr_name hn;
+    int rc = mime_hdr_name_init(&hn, name, nlen);
+    if (rc != 0)
+        return -rc;
+    return mime_gen_header_named(g, &hn, value, vlen, flags);
+}
+
+int mime_gen_header_named(mime_gen *g, const mime_hdr_name *hn,
+                          const char *value, size_t vlen, unsigned flags)
+{
     long w;
     int rc;
     if (g->sealed)
         return -SMTP_E_BAD_STATE;
-    /* validate first, so that a bad header never asks for memory */
-    if ((rc = mime_hdr_check_name(name, nlen)) != 0)
-        return -rc;
-    if ((rc = mime_hdr_check_value(value, vlen)) != 0)
-        return -rc;
-    if ((rc = reserve(g, mime_hdr_bound(nlen, vlen), 1)) != 0)
-        return rc;
-    w = mime_hdr_format(name, nlen, value, vlen, flags, g->text + g->textlen,
-                        g->textcap - g->textlen);
+    /* written straight into the room there is (validated first, so a bad
+     * header never asks for memory); asked for its bound when short */
+    w = mime_hdr_write(hn, value, vlen, flags, g->text ? g->text + g->textlen : NULL,
+                       g->textcap - g->textlen);
+    if (w == -SMTP_E_BUSY)
+        return reserve(g, mime_hdr_bound(hn->len, vlen), 1);
     if (w < 0)
         return (int)w;
+    if ((rc = reserve(g, (size_t)w, 1)) != 0)
+        return rc; /* no room for its op: written again next time */
     g->textlen += (size_t)w;
     commit_text(g, (size_t)w);
     return 0;

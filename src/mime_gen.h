@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include "mime_enc.h"
+#include "mime_hdr.h"
 
 #ifndef MIME_GEN_MAX_DEPTH
 #define MIME_GEN_MAX_DEPTH 32 /* nested multiparts */
@@ -110,6 +111,10 @@ void mime_gen_memory(mime_gen *g, char *text, size_t textcap, mime_op *ops,
  * Returns 0, -SMTP_E_HDR_* (nothing appended) or -SMTP_E_BUSY. */
 int mime_gen_header(mime_gen *g, const char *name, size_t nlen,
                     const char *value, size_t vlen, unsigned flags);
+
+/* The same for a name prepared with mime_hdr_name_init. */
+int mime_gen_header_named(mime_gen *g, const mime_hdr_name *hn,
+                          const char *value, size_t vlen, unsigned flags);
 
 /* Literal text (already valid message bytes). 0 or -SMTP_E_BUSY. */
 int mime_gen_text(mime_gen *g, const char *s, size_t n);

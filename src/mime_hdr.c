@@ -90,58 +90,62 @@ static int name_is(const char *name, size_t n, const char *s)
 
 typedef struct {
     const char *name; /* lower case */
+    size_t len;
     int kind;
 } kind_entry;
+
+#define KIND(name, kind) {name, sizeof name - 1, kind}
 
 /* Names with a kind other than unstructured. List-ID carries a phrase and
  * an angle-bracketed id (RFC 2919), which is what the address writer
  * handles (the phrase may be encoded); the other List-* fields hold URLs in
  * angle brackets (RFC 2369, 8058) and are structured. */
 static const kind_entry kinds[] = {
-    {"from", MIME_HDR_ADDRESS},
-    {"to", MIME_HDR_ADDRESS},
-    {"cc", MIME_HDR_ADDRESS},
-    {"bcc", MIME_HDR_ADDRESS},
-    {"reply-to", MIME_HDR_ADDRESS},
-    {"sender", MIME_HDR_ADDRESS},
-    {"resent-from", MIME_HDR_ADDRESS},
-    {"resent-to", MIME_HDR_ADDRESS},
-    {"resent-cc", MIME_HDR_ADDRESS},
-    {"resent-bcc", MIME_HDR_ADDRESS},
-    {"resent-sender", MIME_HDR_ADDRESS},
-    {"disposition-notification-to", MIME_HDR_ADDRESS},
-    {"mail-followup-to", MIME_HDR_ADDRESS},
-    {"mail-reply-to", MIME_HDR_ADDRESS},
-    {"list-id", MIME_HDR_ADDRESS},
-    {"content-type", MIME_HDR_PARAMS},
-    {"content-disposition", MIME_HDR_PARAMS},
-    {"date", MIME_HDR_STRUCTURED},
-    {"message-id", MIME_HDR_STRUCTURED},
-    {"in-reply-to", MIME_HDR_STRUCTURED},
-    {"references", MIME_HDR_STRUCTURED},
-    {"mime-version", MIME_HDR_STRUCTURED},
-    {"content-transfer-encoding", MIME_HDR_STRUCTURED},
-    {"content-id", MIME_HDR_STRUCTURED},
-    {"content-md5", MIME_HDR_STRUCTURED},
-    {"content-language", MIME_HDR_STRUCTURED},
-    {"content-location", MIME_HDR_STRUCTURED},
-    {"resent-date", MIME_HDR_STRUCTURED},
-    {"resent-message-id", MIME_HDR_STRUCTURED},
-    {"received", MIME_HDR_STRUCTURED},
-    {"return-path", MIME_HDR_STRUCTURED},
-    {"dkim-signature", MIME_HDR_STRUCTURED},
-    {"arc-seal", MIME_HDR_STRUCTURED},
-    {"arc-message-signature", MIME_HDR_STRUCTURED},
-    {"arc-authentication-results", MIME_HDR_STRUCTURED},
-    {"authentication-results", MIME_HDR_STRUCTURED},
-    {"autocrypt", MIME_HDR_STRUCTURED},
+    KIND("from", MIME_HDR_ADDRESS),
+    KIND("to", MIME_HDR_ADDRESS),
+    KIND("cc", MIME_HDR_ADDRESS),
+    KIND("bcc", MIME_HDR_ADDRESS),
+    KIND("reply-to", MIME_HDR_ADDRESS),
+    KIND("sender", MIME_HDR_ADDRESS),
+    KIND("resent-from", MIME_HDR_ADDRESS),
+    KIND("resent-to", MIME_HDR_ADDRESS),
+    KIND("resent-cc", MIME_HDR_ADDRESS),
+    KIND("resent-bcc", MIME_HDR_ADDRESS),
+    KIND("resent-sender", MIME_HDR_ADDRESS),
+    KIND("disposition-notification-to", MIME_HDR_ADDRESS),
+    KIND("mail-followup-to", MIME_HDR_ADDRESS),
+    KIND("mail-reply-to", MIME_HDR_ADDRESS),
+    KIND("list-id", MIME_HDR_ADDRESS),
+    KIND("content-type", MIME_HDR_PARAMS),
+    KIND("content-disposition", MIME_HDR_PARAMS),
+    KIND("date", MIME_HDR_STRUCTURED),
+    KIND("message-id", MIME_HDR_STRUCTURED),
+    KIND("in-reply-to", MIME_HDR_STRUCTURED),
+    KIND("references", MIME_HDR_STRUCTURED),
+    KIND("mime-version", MIME_HDR_STRUCTURED),
+    KIND("content-transfer-encoding", MIME_HDR_STRUCTURED),
+    KIND("content-id", MIME_HDR_STRUCTURED),
+    KIND("content-md5", MIME_HDR_STRUCTURED),
+    KIND("content-language", MIME_HDR_STRUCTURED),
+    KIND("content-location", MIME_HDR_STRUCTURED),
+    KIND("resent-date", MIME_HDR_STRUCTURED),
+    KIND("resent-message-id", MIME_HDR_STRUCTURED),
+    KIND("received", MIME_HDR_STRUCTURED),
+    KIND("return-path", MIME_HDR_STRUCTURED),
+    KIND("dkim-signature", MIME_HDR_STRUCTURED),
+    KIND("arc-seal", MIME_HDR_STRUCTURED),
+    KIND("arc-message-signature", MIME_HDR_STRUCTURED),
+    KIND("arc-authentication-results", MIME_HDR_STRUCTURED),
+    KIND("authentication-results", MIME_HDR_STRUCTURED),
+    KIND("autocrypt", MIME_HDR_STRUCTURED),
 };
 
 int mime_hdr_kind(const char *name, size_t n)
 {
     size_t i;
     for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (name_is(name, n, kinds[i].name))
+        if (kinds[i].len == n && kinds[i].name[0] == lower((unsigned char)name[0]) &&
+            name_is(name, n, kinds[i].name))
             return kinds[i].kind;
     if (n > 5 && name_is(name, 5, "list-"))
         return MIME_HDR_STRUCTURED;
@@ -183,6 +187,8 @@ void mime_hdr_canonic(const char *name, size_t n, char *out)
     int start = 1;
     for (k = 0; k < sizeof canonic_special / sizeof canonic_special[0]; k++) {
         const char *s = canonic_special[k];
+        if (lower((unsigned char)s[0]) != lower((unsigned char)name[0]) || strlen(s) != n)
+            continue;
         for (i = 0; i < n && s[i] != '\0'; i++)
             if (lower((unsigned char)name[i]) != lower((unsigned char)s[i]))
                 break;
@@ -1221,36 +1227,121 @@ static int fmt_params(hw *w, const unsigned char *v, size_t n, unsigned flags)
 
 /* ---- the entry point ----------------------------------------------------- */
 
-static void put_name(hw *w, const char *name, size_t nlen)
+static void put_name(hw *w, const mime_hdr_name *hn)
 {
-    char canon[MIME_HDR_NAME_MAX];
-    mime_hdr_canonic(name, nlen, canon);
-    hw_space(w, canon, nlen);
+    hw_space(w, hn->canon, hn->len);
     hw_space(w, ": ", 2);
+}
+
+int mime_hdr_name_init(mime_hdr_name *hn, const char *name, size_t n)
+{
+    int rc = mime_hdr_check_name(name, n);
+    if (rc != 0)
+        return rc;
+    mime_hdr_canonic(name, n, hn->canon);
+    hn->len = n;
+    hn->kind = mime_hdr_kind(name, n);
+    return 0;
+}
+
+/* The common case, cheaply: a short value of plain printable ASCII with
+ * nothing a writer would change (no encoded-word look-alike, no doubled or
+ * edge white space, no quoting or comment syntax in structured kinds) is
+ * written as it is, on one line: exactly what the full writer writes for
+ * it (the C tests compare the two). FAST_NO: take the full writer. */
+#define FAST_NO (-100000L)
+enum { F_LOOK = 1, F_SPECIAL = 2, F_ODD = 4 };
+static const unsigned char fast_class[128] = {
+    [' '] = F_LOOK, ['='] = F_LOOK | F_SPECIAL, [';'] = F_LOOK | F_SPECIAL,
+    ['"'] = F_LOOK | F_SPECIAL, ['('] = F_SPECIAL | F_ODD, [')'] = F_SPECIAL | F_ODD,
+    ['\\'] = F_SPECIAL | F_ODD, [','] = F_SPECIAL | F_ODD, [':'] = F_SPECIAL | F_ODD,
+    ['<'] = F_SPECIAL | F_ODD, ['>'] = F_SPECIAL | F_ODD, ['*'] = F_SPECIAL | F_ODD,
+    ['['] = F_LOOK | F_ODD, [']'] = F_LOOK | F_ODD,
+};
+static long fast_line(const mime_hdr_name *hn, const unsigned char *v,
+                      size_t vlen, char *out, size_t cap)
+{
+    size_t nlen = hn->len;
+    size_t i, len;
+    int kind, special = 0, odd = 0, quotes = 0;
+    if (vlen == 0 || nlen + 2 + vlen > LINE_SOFT || v[0] == ' ' || v[vlen - 1] == ' ')
+        return FAST_NO;
+    for (i = 0; i < vlen; i++) {
+        unsigned char c = v[i], k;
+        if (c < 0x20 || c > 0x7e)
+            return FAST_NO;
+        if ((k = fast_class[c]) == 0)
+            continue;
+        if ((c == '=' && i + 1 < vlen && v[i + 1] == '?') ||
+            (c == ' ' && v[i + 1] == ' '))
+            return FAST_NO;
+        special |= k & F_SPECIAL;
+        odd |= (k & F_ODD) ||
+               (c == ';' && (i == 0 || i + 1 == vlen || v[i + 1] != ' ' || v[i - 1] == ' '));
+        quotes += c == '"';
+    }
+    kind = hn->kind;
+    /* parameters in the usual form (type/subtype; name=value; name="v"):
+     * white space only after a ';' or inside quotes */
+    if (kind == MIME_HDR_PARAMS) {
+        int inq = 0;
+        if (odd || quotes % 2 != 0)
+            return FAST_NO;
+        for (i = 0; i < vlen; i++) {
+            if (v[i] == '"')
+                inq = !inq;
+            else if (v[i] == ' ' && !inq && v[i - 1] != ';')
+                return FAST_NO;
+        }
+    }
+    if (special && kind != MIME_HDR_UNSTRUCTURED && kind != MIME_HDR_PARAMS)
+        return FAST_NO;
+    len = nlen + 2 + vlen + 2;
+    if (out == NULL || cap < len)
+        return -SMTP_E_BUSY;
+    memcpy(out, hn->canon, nlen);
+    out[nlen] = ':';
+    out[nlen + 1] = ' ';
+    memcpy(out + nlen + 2, v, vlen);
+    out[len - 2] = '\r';
+    out[len - 1] = '\n';
+    return (long)len;
 }
 
 long mime_hdr_format(const char *name, size_t nlen, const char *value,
                      size_t vlen, unsigned flags, char *out, size_t cap)
 {
+    mime_hdr_name hn;
+    int rc = mime_hdr_name_init(&hn, name, nlen);
+    if (rc != 0)
+        return -rc;
+    return mime_hdr_write(&hn, value, vlen, flags, out, cap);
+}
+
+long mime_hdr_write(const mime_hdr_name *hn, const char *value, size_t vlen,
+                    unsigned flags, char *out, size_t cap)
+{
     const unsigned char *v = (const unsigned char *)value;
-    int kind, rc = 0, pass;
+    int rc = 0, pass;
     hw w;
 
-    if ((rc = mime_hdr_check_name(name, nlen)) != 0)
-        return -rc;
     if (vlen > 0 && value == NULL)
         return -SMTP_E_HDR_CRLF;
     if ((rc = mime_hdr_check_value(value, vlen)) != 0)
         return -rc;
-    if (mime_hdr_bound(nlen, vlen) > (size_t)LONG_MAX)
+    if (mime_hdr_bound(hn->len, vlen) > (size_t)LONG_MAX)
         return -SMTP_E_HDR_TOO_LONG;
+    if (!(flags & MIME_HDR_FULL)) {
+        long quick = fast_line(hn, v, vlen, out, cap);
+        if (quick != FAST_NO)
+            return quick;
+    }
     if (out == NULL)
         cap = 0;
-    kind = mime_hdr_kind(name, nlen);
     for (pass = 0; pass < 2; pass++) {
         hw_init(&w, out, cap);
-        put_name(&w, name, nlen);
-        switch (kind) {
+        put_name(&w, hn);
+        switch (hn->kind) {
         case MIME_HDR_ADDRESS:
             rc = fmt_address(&w, v, vlen, flags, pass);
             break;

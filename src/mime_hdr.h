@@ -70,7 +70,10 @@ enum {
 
 enum {
     /* SMTPUTF8 session (RFC 6532): UTF-8 text is written as it is. */
-    MIME_HDR_UTF8 = 1
+    MIME_HDR_UTF8 = 1,
+    /* Always take the full writer, never the one-line shortcut (the
+     * shortcut gives the same bytes; tests compare the two). */
+    MIME_HDR_FULL = 0x100
 };
 
 /* The kind of a header by its name (case-insensitive). */
@@ -90,6 +93,21 @@ int mime_hdr_check_value(const char *value, size_t n);
  * MIME-Version, Message-ID, Content-ID, Content-MD5, DKIM-Signature,
  * List-ID, Resent-Message-ID. */
 void mime_hdr_canonic(const char *name, size_t n, char *out);
+
+/* A header name checked once, in canonical form, with its kind: callers
+ * that write the same names many times prepare them once. */
+typedef struct {
+    char canon[MIME_HDR_NAME_MAX];
+    size_t len;
+    int kind;
+} mime_hdr_name;
+
+/* 0, or SMTP_E_HDR_NAME (hn is then unusable). */
+int mime_hdr_name_init(mime_hdr_name *hn, const char *name, size_t n);
+
+/* mime_hdr_format for a prepared name. */
+long mime_hdr_write(const mime_hdr_name *hn, const char *value, size_t vlen,
+                    unsigned flags, char *out, size_t cap);
 
 /* Most bytes mime_hdr_format can write for a name and value of these
  * lengths (about 12 * vlen; SIZE_MAX when that overflows). */
