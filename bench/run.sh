@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The "no stalls" benchmark: LuaSocket's socket.smtp (as shipped, and with
-# TCP_NODELAY) against smtp-native, side by side, on Postfix's smtp-sink.
+# smtp-native's benchmarks, LuaSocket's socket.smtp side by side:
+#  1. sending ("no stalls"): LuaSocket's smtp (as shipped, and with
+#     TCP_NODELAY) against smtp-native, on Postfix's smtp-sink;
+#  2. generating messages: LuaSocket's smtp.message against ours
+#     (bench/message.sh, which has more options of its own).
 #
 #   bench/run.sh [options] [-- smtp_sink.lua options]
 #
+#   --send            run only the sending benchmark
+#   --message         run only the message-generation benchmark
 #   --lua LIST        interpreters, comma-separated: 5.4, jit (default
 #                     "5.4,jit"; jit is skipped with a note when luajit is
-#                     missing, unless asked for explicitly)
-#   --rounds N        rounds per variant (5)
+#                     missing, unless asked for explicitly); both benchmarks
+#   --rounds N        rounds per variant (5); both benchmarks
 #   --messages N      messages per session, nodelay and ours (2000)
 #   --shipped-messages N   messages per session, LuaSocket as shipped (100)
 #   --pin MODE        none (default) | same (client and sink on CPU 0) |
@@ -18,8 +23,8 @@
 # on exit (also on failure or interrupt). Output is also saved under
 # bench/results/ (ignored by git).
 #
-# Exit status: 0 if the requirement holds under every interpreter, 1 if it
-# fails under one, 2 on any other error.
+# Exit status: 0 if every requirement holds under every interpreter, 1 if
+# one fails, 2 on any other error.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,21 +35,34 @@ LUAS_EXPLICIT=0
 PIN=none
 BUILD=1
 PASS=()
+DO_SEND=1
+DO_MESSAGE=1
+MESSAGE_ARGS=()
 
 die() { echo "bench/run.sh: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
+        --send) DO_MESSAGE=0; shift ;;
+        --message) DO_SEND=0; shift ;;
         --lua) [ $# -ge 2 ] || die "--lua needs a value"; LUAS=$2; LUAS_EXPLICIT=1; shift 2 ;;
-        --rounds|--messages|--shipped-messages)
+        --rounds)
+            [ $# -ge 2 ] || die "$1 needs a value"; PASS+=("$1" "$2"); MESSAGE_ARGS+=("$1" "$2"); shift 2 ;;
+        --messages|--shipped-messages)
             [ $# -ge 2 ] || die "$1 needs a value"; PASS+=("$1" "$2"); shift 2 ;;
         --pin) [ $# -ge 2 ] || die "--pin needs a value"; PIN=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --) shift; PASS+=("$@"); break ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
 done
+[ "$DO_SEND" = 1 ] || [ "$DO_MESSAGE" = 1 ] || die "--send and --message exclude each other"
+if [ "$LUAS_EXPLICIT" = 1 ]; then MESSAGE_ARGS+=(--lua "$LUAS"); fi
+if [ "$BUILD" = 0 ]; then MESSAGE_ARGS+=(--no-build); fi
+if [ "$DO_SEND" = 0 ]; then
+    exec "$ROOT/bench/message.sh" ${MESSAGE_ARGS[@]+"${MESSAGE_ARGS[@]}"}
+fi
 
 # --- smtp-sink ------------------------------------------------------------
 # SMTP_SINK=/path/to/smtp-sink overrides the search.
@@ -220,4 +238,24 @@ done
     done
     echo "(saved in $OUT)"
 } | tee -a "$OUT"
+
+if [ "$DO_MESSAGE" = 1 ]; then
+    echo
+    # In the background, as the clients above: the traps stop it by PID
+    # (it then stops its own processes and removes its inputs).
+    "$ROOT/bench/message.sh" ${MESSAGE_ARGS[@]+"${MESSAGE_ARGS[@]}"} &
+    CLIENT_PID=$!
+    rc=0
+    wait "$CLIENT_PID" || rc=$?
+    CLIENT_PID=""
+    case $rc in
+        0) message=PASS ;;
+        1) message=FAIL; [ $status = 2 ] || status=1 ;;
+        *) message="ERROR (exit $rc)"; status=2 ;;
+    esac
+    send=PASS
+    for tag in "${TAGS[@]}"; do [ "${RESULT[$tag]}" = PASS ] || send="${RESULT[$tag]}"; done
+    echo
+    echo "bench/run.sh: sending $send; generating messages $message"
+fi
 exit $status

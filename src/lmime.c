@@ -283,6 +283,10 @@ typedef struct {
     char path[400];    /* "mesgt.body[2].body[1]", made by path() for messages */
     int index[MIME_GEN_MAX_DEPTH + 2]; /* the part's position at each depth */
     int depth;
+    const char *open[MIME_GEN_MAX_DEPTH + 2]; /* boundaries of the open multiparts */
+    size_t openlen[MIME_GEN_MAX_DEPTH + 2];
+    int nopen;
+    int clash;         /* one of them occurs in a string: build again */
     /* prepared header names, by the address of the name string (every name
      * string is anchored in the caller's tables while the build runs) */
     struct {
@@ -293,6 +297,13 @@ typedef struct {
     } names[32];
     int nnames;
     mime_hdr_name one;   /* when the table is full */
+    struct {             /* lower-case forms and ranks, the same way */
+        const char *ptr;
+        size_t len;
+        int rank;
+        char lname[40];
+    } lower[32];
+    int nlower;
     /* one part's headers: shared by all parts, since a part's headers are
      * written before its children are looked at */
     hfield hs[LMIME_HEADERS_MAX];
@@ -444,6 +455,28 @@ static int take_value(build *B, hfield *h, int slot)
     return 0;
 }
 
+/* lower_name and rank_of, once per distinct name string of the message. */
+static void lower_known(build *B, hfield *h)
+{
+    int i;
+    for (i = 0; i < B->nlower; i++) {
+        if (B->lower[i].ptr == h->name && B->lower[i].len == h->nlen) {
+            memcpy(h->lname, B->lower[i].lname, sizeof h->lname);
+            h->rank = B->lower[i].rank;
+            return;
+        }
+    }
+    lower_name(h);
+    h->rank = rank_of(h->lname);
+    if (B->nlower < (int)(sizeof B->lower / sizeof B->lower[0])) {
+        i = B->nlower++;
+        B->lower[i].ptr = h->name;
+        B->lower[i].len = h->nlen;
+        B->lower[i].rank = h->rank;
+        memcpy(B->lower[i].lname, h->lname, sizeof h->lname);
+    }
+}
+
 /* Collect the headers of the part at `part` (its `headers` field is
  * pushed and stays on the stack, anchoring the strings). */
 static int collect(build *B, int part, hfield *hs, int *n, int *listed)
@@ -486,8 +519,7 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
             lua_rawgeti(L, -1, 2);
             take_value(B, h, k);
             lua_pop(L, 2); /* anchored by the pair table, anchored by headers */
-            lower_name(h);
-            h->rank = 0;
+            lower_known(B, h); /* rank: to find known names; a list is not sorted */
             h->seq = k;
             k++;
         }
@@ -504,8 +536,7 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
             h->name = lua_tolstring(L, -2, &h->nlen);
             take_value(B, h, k);
             lua_pop(L, 1);
-            lower_name(h);
-            h->rank = rank_of(h->lname);
+            lower_known(B, h);
             h->seq = k;
             k++;
         }
@@ -514,42 +545,49 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
     return 0;
 }
 
-static hfield *find(hfield *hs, int n, const char *lname)
+/* The known names by their place in `order` (their rank). */
+enum {
+    R_DATE = 0, R_MESSAGE_ID = 8, R_MIME_VERSION = 11, R_CONTENT_TYPE = 12,
+    R_CTE = 13, R_CONTENT_DISPOSITION = 14, R_X_MAILER = 17
+};
+
+static hfield *find(hfield *hs, int n, int rank)
 {
     int i;
     for (i = 0; i < n; i++)
-        if (strcmp(hs[i].lname, lname) == 0)
+        if (hs[i].rank == rank)
             return &hs[i];
     return NULL;
 }
 
-/* Add (or, with replace, set) a header given by the generator. lname is
- * a static lower-case name. */
-static void set_field(hfield *hs, int *n, const char *lname, const char *value,
+/* Add (or, with replace, set) a header the generator gives: a known name,
+ * by rank. */
+static void set_field(hfield *hs, int *n, int rank, const char *value,
                       size_t vlen, int replace)
 {
-    hfield *h = find(hs, *n, lname);
+    hfield *h = find(hs, *n, rank);
     if (h != NULL && !replace)
         return;
     if (h == NULL) {
+        const char *lname = order[rank]; /* static: hs entries move when sorted */
         if (*n >= LMIME_HEADERS_MAX)
             return;
         h = &hs[(*n)++];
-        h->name = lname; /* a static string: hs entries move when sorted */
+        h->name = lname;
         h->nlen = strlen(lname);
         memcpy(h->lname, lname, h->nlen + 1);
-        h->rank = rank_of(lname);
+        h->rank = rank;
         h->seq = *n - 1 + 100000; /* after the caller's, in a list */
     }
     h->value = value;
     h->vlen = vlen;
 }
 
-static void drop_field(hfield *hs, int *n, const char *lname)
+static void drop_field(hfield *hs, int *n, int rank)
 {
     int i, j = 0;
     for (i = 0; i < *n; i++)
-        if (strcmp(hs[i].lname, lname) != 0)
+        if (hs[i].rank != rank)
             hs[j++] = hs[i];
     *n = j;
 }
@@ -622,6 +660,31 @@ static unsigned new_body(build *B)
 
 static int build_part(build *B, int part, int depth, int top);
 
+/* Does bd occur in s[0..n)? */
+static int contains(const char *s, size_t n, const char *bd, size_t blen)
+{
+    const char *p = s, *end = s + n;
+    while ((size_t)(end - p) >= blen) {
+        p = memchr(p, bd[0], (size_t)(end - p) - blen + 1);
+        if (p == NULL)
+            return 0;
+        if (memcmp(p, bd, blen) == 0)
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
+/* A string of the message: a boundary of an enclosing multipart must not
+ * occur in it. */
+static void check_open(build *B, const char *s, size_t n)
+{
+    int i;
+    for (i = 0; i < B->nopen; i++)
+        if (contains(s, n, B->open[i], B->openlen[i]))
+            B->clash = 1;
+}
+
 static int build_multipart(build *B, int body, int depth)
 {
     lua_State *L = B->L;
@@ -630,12 +693,18 @@ static int build_multipart(build *B, int body, int depth)
     size_t blen;
     int i;
     bd = lua_tolstring(L, -1, &blen); /* the boundary, pushed by the caller */
+    B->open[B->nopen] = bd;           /* anchored on the stack meanwhile */
+    B->openlen[B->nopen++] = blen;
     lua_getfield(L, body, "preamble");
-    if (!lua_isnil(L, -1))
+    if (!lua_isnil(L, -1)) {
         pre = luaL_checklstring(L, -1, &plen);
+        check_open(B, pre, plen);
+    }
     lua_getfield(L, body, "epilogue");
-    if (!lua_isnil(L, -1))
+    if (!lua_isnil(L, -1)) {
         epi = luaL_checklstring(L, -1, &elen);
+        check_open(B, epi, elen);
+    }
     BUILD(B, mime_gen_multipart_begin(&B->G->g, bd, blen, pre, plen));
     for (i = 1;; i++) {
         int rc;
@@ -655,84 +724,35 @@ static int build_multipart(build *B, int body, int depth)
         lua_pop(L, 1);
     }
     BUILD(B, mime_gen_multipart_end(&B->G->g, epi, elen));
+    B->nopen--;
     lua_pop(L, 2);
     return 0;
 }
 
-/* Does bd occur in s[0..n)? */
-static int contains(const char *s, size_t n, const char *bd, size_t blen)
-{
-    const char *p = s, *end = s + n;
-    while ((size_t)(end - p) >= blen) {
-        p = memchr(p, bd[0], (size_t)(end - p) - blen + 1);
-        if (p == NULL)
-            return 0;
-        if (memcmp(p, bd, blen) == 0)
-            return 1;
-        p++;
-    }
-    return 0;
-}
 
-/* Does bd occur in a string of the multipart body at idx (its parts'
- * string bodies, preambles and epilogues, at any depth)? */
-static int occurs(lua_State *L, int idx, const char *bd, size_t blen, int depth)
-{
-    static const char *const fields[] = {"preamble", "epilogue"};
-    int i, found = 0;
-    if (depth > MIME_GEN_MAX_DEPTH)
-        return 0;
-    luaL_checkstack(L, 4, "message too deep");
-    for (i = 0; i < 2 && !found; i++) {
-        size_t n;
-        const char *s;
-        lua_getfield(L, idx, fields[i]);
-        s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-        found = s != NULL && contains(s, n, bd, blen);
-        lua_pop(L, 1);
-    }
-    for (i = 1; !found; i++) {
-        lua_rawgeti(L, idx, i);
-        if (!lua_istable(L, -1)) {
-            lua_pop(L, 1);
-            break;
-        }
-        lua_getfield(L, -1, "body");
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            found = contains(s, n, bd, blen);
-        } else if (lua_istable(L, -1)) {
-            found = occurs(L, lua_gettop(L), bd, blen, depth + 1);
-        }
-        lua_pop(L, 2);
-    }
-    return found;
-}
-
-/* Pushes a new random boundary for the multipart body at `body`: "=_" and
- * 36 hex digits ("=_" cannot occur in base64 or quoted-printable text),
- * made again in the (astronomically unlikely) case that it occurs in one
- * of the body's strings. */
-static int next_boundary(build *B, int body)
+/* Pushes a new random boundary: "=_" and 36 hex digits ("=_" cannot occur
+ * in base64 or quoted-printable text). That it occurs in none of the
+ * part's strings is checked as they are met (check_open); in the
+ * (astronomically unlikely) case that it does, the message is built again
+ * with new boundaries. */
+static int next_boundary(build *B)
 {
     static const char hexd[] = "0123456789abcdef";
     unsigned char rnd[18];
     char bd[2 + 2 * sizeof rnd];
     size_t i;
-    do {
-        if (smtp_random(rnd, sizeof rnd) != 0)
-            return luaL_error(B->L, "no source of random bytes for a boundary");
-        bd[0] = '=';
-        bd[1] = '_';
-        for (i = 0; i < sizeof rnd; i++) {
-            bd[2 + 2 * i] = hexd[rnd[i] >> 4];
-            bd[3 + 2 * i] = hexd[rnd[i] & 15];
-        }
-    } while (occurs(B->L, body, bd, sizeof bd, 0));
+    if (smtp_random(rnd, sizeof rnd) != 0)
+        return luaL_error(B->L, "no source of random bytes for a boundary");
+    bd[0] = '=';
+    bd[1] = '_';
+    for (i = 0; i < sizeof rnd; i++) {
+        bd[2 + 2 * i] = hexd[rnd[i] >> 4];
+        bd[3 + 2 * i] = hexd[rnd[i] & 15];
+    }
     lua_pushlstring(B->L, bd, sizeof bd);
     return 0;
 }
+
 
 static int build_part(build *B, int part, int depth, int top)
 {
@@ -763,29 +783,30 @@ static int build_part(build *B, int part, int depth, int top)
     if (top) {
         /* defaults of the whole message; MIME-Version cannot be changed */
         static const char *const defs[] = {"date", "message-id", "x-mailer", NULL};
+        static const int ranks[] = {R_DATE, R_MESSAGE_ID, R_X_MAILER};
         int i;
         for (i = 0; defs[i] != NULL; i++) {
             lua_getfield(L, B->defaults, defs[i]);
             if (lua_type(L, -1) == LUA_TSTRING) {
                 size_t vl;
                 const char *v = lua_tolstring(L, -1, &vl);
-                set_field(hs, &n, defs[i], v, vl, 0); /* anchored by defaults */
+                set_field(hs, &n, ranks[i], v, vl, 0); /* anchored by defaults */
             }
             lua_pop(L, 1);
         }
-        drop_field(hs, &n, "mime-version");
-        set_field(hs, &n, "mime-version", "1.0", 3, 1);
+        drop_field(hs, &n, R_MIME_VERSION);
+        set_field(hs, &n, R_MIME_VERSION, "1.0", 3, 1);
     }
     if (kind == LUA_TTABLE && !luaL_testudata(L, body, FILE_MT)) {
         hfield *h;
         if (has_enc)
             return luaL_error(L, "bad %s.encoding (a multipart body is not encoded)", path(B));
-        next_boundary(B, body); /* pushes the boundary */
-        h = find(hs, n, "content-type");
+        next_boundary(B); /* pushes the boundary */
+        h = find(hs, n, R_CONTENT_TYPE);
         lua_pushfstring(L, "%s; boundary=\"%s\"", h ? h->value : "multipart/mixed",
                         lua_tostring(L, -1));
         ct = lua_tolstring(L, -1, &ctlen);
-        set_field(hs, &n, "content-type", ct, ctlen, 1);
+        set_field(hs, &n, R_CONTENT_TYPE, ct, ctlen, 1);
         if ((rc = emit_headers(B, hs, n, listed, 0)) != 0)
             return rc;
         lua_pop(L, 1);                  /* the content type (copied out) */
@@ -805,10 +826,10 @@ static int build_part(build *B, int part, int depth, int top)
         lua_rawgeti(L, -1, F_TYPE);
         if (lua_isstring(L, -1)) {
             ct = lua_tolstring(L, -1, &ctlen);
-            set_field(hs, &n, "content-type", ct, ctlen, 0);
+            set_field(hs, &n, R_CONTENT_TYPE, ct, ctlen, 0);
         }
         lua_pop(L, 1);
-        if (find(hs, n, "content-disposition") == NULL) {
+        if (find(hs, n, R_CONTENT_DISPOSITION) == NULL) {
             const char *name, *slash;
             luaL_Buffer b;
             size_t i, nl;
@@ -835,9 +856,9 @@ static int build_part(build *B, int part, int depth, int top)
             luaL_addchar(&b, '"');
             luaL_pushresult(&b);
             ct = lua_tolstring(L, -1, &ctlen); /* anchored on the stack until the end */
-            set_field(hs, &n, "content-disposition", ct, ctlen, 0);
+            set_field(hs, &n, R_CONTENT_DISPOSITION, ct, ctlen, 0);
         }
-        set_field(hs, &n, "content-type", FILE_TYPE, sizeof FILE_TYPE - 1, 0);
+        set_field(hs, &n, R_CONTENT_TYPE, FILE_TYPE, sizeof FILE_TYPE - 1, 0);
         if (cte == MIME_GEN_AUTO) {
             FILE *f = file_start(L, body);
             size_t got;
@@ -847,23 +868,28 @@ static int build_part(build *B, int part, int depth, int top)
             cte = mime_cte_choose((const unsigned char *)B->G->buf, got);
         }
     } else if (kind == LUA_TSTRING || kind == LUA_TNIL) {
-        set_field(hs, &n, "content-type", LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
+        set_field(hs, &n, R_CONTENT_TYPE, LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
+        if (kind == LUA_TSTRING && B->nopen > 0) {
+            size_t sl;
+            const char *str = lua_tolstring(L, body, &sl);
+            check_open(B, str, sl);
+        }
         if (cte == MIME_GEN_AUTO) {
             size_t sl = 0;
             const char *s = kind == LUA_TSTRING ? lua_tolstring(L, body, &sl) : "";
             cte = mime_cte_choose((const unsigned char *)s, sl);
         }
     } else if (kind == LUA_TFUNCTION) {
-        set_field(hs, &n, "content-type", LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
+        set_field(hs, &n, R_CONTENT_TYPE, LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
     } else {
         return luaL_error(L, "bad %s.body (string, function, table or smtp.file expected, got %s)",
                           path(B), luaL_typename(L, body));
     }
     if (has_enc) {
-        drop_field(hs, &n, "content-transfer-encoding");
+        drop_field(hs, &n, R_CTE);
         if (cte != MIME_GEN_AUTO) {
             const char *name = mime_gen_cte_name(cte);
-            set_field(hs, &n, "content-transfer-encoding", name, strlen(name), 1);
+            set_field(hs, &n, R_CTE, name, strlen(name), 1);
         }
     }
     /* the body gets its id now (a chosen-at-run-time encoding needs it) */
@@ -908,10 +934,18 @@ static int core_message(lua_State *L)
     B->gen = 3;
     B->bodies = 4;
     B->defaults = 2;
-    B->depth = 0;
     B->nnames = 0;
-    lua_pushvalue(L, 1);                 /* 6: the part */
-    rc = build_part(B, lua_gettop(L), 0, 1);
+    B->nlower = 0;
+    do {
+        /* (again, with new boundaries, if one occurred in a string) */
+        B->depth = B->nopen = B->clash = 0;
+        G->nbodies = 0;
+        mime_gen_init(&G->g, G->out, sizeof G->out);
+        mime_gen_memory(&G->g, G->text, G->textcap, G->ops, G->capops);
+        lua_settop(L, 5);
+        lua_pushvalue(L, 1);             /* 6: the part */
+        rc = build_part(B, 6, 0, 1);
+    } while (rc == 0 && B->clash);
     if (rc == BUILD_FAILED)
         return 2; /* nil, message pushed by header_error */
     if (rc < 0) {
@@ -1018,9 +1052,21 @@ static int gen_next(lua_State *L)
                     G->in = IN_NONE;
                 continue;
             }
+            if (!ev.sample && !(mime_gen_raw_body(&G->g) && lua_rawlen(L, -1) >= LMIME_PASS_MIN)) {
+                /* the common case, a string that fits: fed and ended at once */
+                size_t len, used;
+                const char *p = lua_tolstring(L, -1, &len);
+                used = mime_gen_feed(&G->g, p, len);
+                if (used == len && mime_gen_feed_end(&G->g) == 0) {
+                    lua_pop(L, 1);
+                    continue;
+                }
+                G->in_off = used;
+            } else {
+                G->in_off = 0;
+            }
             G->in = IN_STRING;
             G->in_id = ev.id;
-            G->in_off = 0;
             G->in_len = lua_rawlen(L, -1);
             lua_rawseti(L, 2, G_CUR);
             continue;

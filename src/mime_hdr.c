@@ -1250,52 +1250,73 @@ int mime_hdr_name_init(mime_hdr_name *hn, const char *name, size_t n)
  * written as it is, on one line: exactly what the full writer writes for
  * it (the C tests compare the two). FAST_NO: take the full writer. */
 #define FAST_NO (-100000L)
-enum { F_LOOK = 1, F_SPECIAL = 2, F_ODD = 4 };
-static const unsigned char fast_class[128] = {
-    [' '] = F_LOOK, ['='] = F_LOOK | F_SPECIAL, [';'] = F_LOOK | F_SPECIAL,
-    ['"'] = F_LOOK | F_SPECIAL, ['('] = F_SPECIAL | F_ODD, [')'] = F_SPECIAL | F_ODD,
-    ['\\'] = F_SPECIAL | F_ODD, [','] = F_SPECIAL | F_ODD, [':'] = F_SPECIAL | F_ODD,
-    ['<'] = F_SPECIAL | F_ODD, ['>'] = F_SPECIAL | F_ODD, ['*'] = F_SPECIAL | F_ODD,
-    ['['] = F_LOOK | F_ODD, [']'] = F_LOOK | F_ODD,
+enum { F_LOOK = 1, F_SPECIAL = 2, F_ODD = 4, F_BAD = 8 };
+/* Per byte: F_BAD outside printable ASCII; F_LOOK a byte whose neighbours
+ * matter (" =? " doubled space, ";", quotes); F_SPECIAL syntax a structured
+ * writer may rewrite; F_ODD syntax the parameter shortcut does not take. */
+static const unsigned char fast_class[256] = {
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    1, 0, 3, 0, 0, 0, 0, 0, 6, 6, 6, 0, 6, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 3, 6, 3, 6, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 6, 5, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
 };
 static long fast_line(const mime_hdr_name *hn, const unsigned char *v,
                       size_t vlen, char *out, size_t cap)
 {
     size_t nlen = hn->len;
     size_t i, len;
-    int kind, special = 0, odd = 0, quotes = 0;
+    int kind, special = 0, odd = 0, inq = 0, outside = 0;
     if (vlen == 0 || nlen + 2 + vlen > LINE_SOFT || v[0] == ' ' || v[vlen - 1] == ' ')
         return FAST_NO;
+    if (hn->kind == MIME_HDR_UNSTRUCTURED) {
+        /* text: only encoded-word look-alikes and doubled spaces matter */
+        for (i = 0; i < vlen; i++) {
+            unsigned char c = v[i], k = fast_class[c];
+            if ((k & (F_BAD | F_LOOK)) == 0)
+                continue;
+            if ((k & F_BAD) || (c == '=' && i + 1 < vlen && v[i + 1] == '?') ||
+                (c == ' ' && v[i + 1] == ' '))
+                return FAST_NO;
+        }
+        goto write;
+    }
     for (i = 0; i < vlen; i++) {
-        unsigned char c = v[i], k;
-        if (c < 0x20 || c > 0x7e)
-            return FAST_NO;
-        if ((k = fast_class[c]) == 0)
+        unsigned char c = v[i], k = fast_class[c];
+        if (k == 0)
             continue;
+        if (k & F_BAD)
+            return FAST_NO;
         if ((c == '=' && i + 1 < vlen && v[i + 1] == '?') ||
             (c == ' ' && v[i + 1] == ' '))
             return FAST_NO;
         special |= k & F_SPECIAL;
         odd |= (k & F_ODD) ||
                (c == ';' && (i == 0 || i + 1 == vlen || v[i + 1] != ' ' || v[i - 1] == ' '));
-        quotes += c == '"';
+        if (c == '"')
+            inq = !inq;
+        else if (c == ' ' && !inq && v[i - 1] != ';')
+            outside = 1; /* white space a parameter writer would drop */
     }
     kind = hn->kind;
     /* parameters in the usual form (type/subtype; name=value; name="v"):
      * white space only after a ';' or inside quotes */
-    if (kind == MIME_HDR_PARAMS) {
-        int inq = 0;
-        if (odd || quotes % 2 != 0)
-            return FAST_NO;
-        for (i = 0; i < vlen; i++) {
-            if (v[i] == '"')
-                inq = !inq;
-            else if (v[i] == ' ' && !inq && v[i - 1] != ';')
-                return FAST_NO;
-        }
-    }
+    if (kind == MIME_HDR_PARAMS && (odd || inq || outside))
+        return FAST_NO;
     if (special && kind != MIME_HDR_UNSTRUCTURED && kind != MIME_HDR_PARAMS)
         return FAST_NO;
+write:
     len = nlen + 2 + vlen + 2;
     if (out == NULL || cap < len)
         return -SMTP_E_BUSY;
@@ -1327,15 +1348,16 @@ long mime_hdr_write(const mime_hdr_name *hn, const char *value, size_t vlen,
 
     if (vlen > 0 && value == NULL)
         return -SMTP_E_HDR_CRLF;
-    if ((rc = mime_hdr_check_value(value, vlen)) != 0)
-        return -rc;
-    if (mime_hdr_bound(hn->len, vlen) > (size_t)LONG_MAX)
-        return -SMTP_E_HDR_TOO_LONG;
+    /* the shortcut only takes printable values: no CR, LF or NUL */
     if (!(flags & MIME_HDR_FULL)) {
         long quick = fast_line(hn, v, vlen, out, cap);
         if (quick != FAST_NO)
             return quick;
     }
+    if ((rc = mime_hdr_check_value(value, vlen)) != 0)
+        return -rc;
+    if (mime_hdr_bound(hn->len, vlen) > (size_t)LONG_MAX)
+        return -SMTP_E_HDR_TOO_LONG;
     if (out == NULL)
         cap = 0;
     for (pass = 0; pass < 2; pass++) {
