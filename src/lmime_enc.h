@@ -5,10 +5,10 @@
 #ifndef LMIME_ENC_H
 #define LMIME_ENC_H
 
-#include "lua.h"
+struct lua_State; /* lua.h is for the binding files (l*.c) only */
 
 /* Adds encoder and choose to the module table on top of the stack, and
  * registers the "socket.smtp.core.encoder" metatable. */
-void smtp_open_encoders(lua_State *L);
+void smtp_open_encoders(struct lua_State *L);
 
 #endif
