@@ -128,19 +128,7 @@ local tag = jit and "jit" or _VERSION:match("%d+%.%d+")
 ---------------------------------------------------------------------------
 -- Small helpers
 ---------------------------------------------------------------------------
--- package.searchpath, which Lua 5.1 lacks.
-local function searchpath(name, path)
-    local file = name:gsub("%.", "/")
-    for template in path:gmatch("[^;]+") do
-        local candidate = template:gsub("%?", file)
-        local f = io.open(candidate, "rb")
-        if f then
-            f:close()
-            return candidate
-        end
-    end
-    return nil
-end
+local searchpath = dofile(root .. "/bench/common.lua").searchpath
 
 local function file_size(path)
     local f = io.open(path, "rb")

@@ -65,36 +65,9 @@ if [ "$CALLGRIND" = 1 ]; then
 fi
 
 # --- interpreters -------------------------------------------------------------
-TAGS=()
-IFS=', ' read -r -a want <<<"$LUAS"
-for tag in "${want[@]}"; do
-    [ -n "$tag" ] || continue
-    case "$tag" in
-        jit) bin=luajit ;;
-        5.1|5.2|5.3|5.4) bin=lua$tag ;;
-        *) die "unknown interpreter '$tag' (use 5.4 or jit)" ;;
-    esac
-    if ! command -v "$bin" >/dev/null 2>&1; then
-        if [ "$LUAS_EXPLICIT" = 1 ] || [ "$tag" = 5.4 ]; then die "$bin not found: run 'make deps'"; fi
-        echo "bench/message.sh: $bin not found, skipping it" >&2
-        continue
-    fi
-    if ! "$bin" -e 'require("socket"); require("ltn12"); require("mime")' >/dev/null 2>&1; then
-        if [ "$LUAS_EXPLICIT" = 1 ] || [ "$tag" = 5.4 ]; then
-            die "LuaSocket is not installed for $bin: run 'make deps'"
-        fi
-        echo "bench/message.sh: no LuaSocket for $bin, skipping it" >&2
-        continue
-    fi
-    TAGS+=("$tag")
-done
-[ ${#TAGS[@]} -gt 0 ] || die "no interpreter to run"
-
-if [ "$BUILD" = 1 ]; then
-    for tag in "${TAGS[@]}"; do
-        make --no-print-directory -s LUA="$tag" >/dev/null || die "make LUA=$tag failed"
-    done
-fi
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+select_luas bench/message.sh "require(\"socket\"); require(\"ltn12\"); require(\"mime\")"
 
 SETSID=()
 if command -v setsid >/dev/null 2>&1; then SETSID=(setsid); fi

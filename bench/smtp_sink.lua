@@ -80,19 +80,7 @@ local socket = require("socket")
 local ltn12 = require("ltn12")
 local gettime = socket.gettime
 
--- package.searchpath, which Lua 5.1 lacks.
-local function searchpath(name, path)
-    local file = name:gsub("%.", "/")
-    for template in path:gmatch("[^;]+") do
-        local candidate = template:gsub("%?", file)
-        local f = io.open(candidate, "rb")
-        if f then
-            f:close()
-            return candidate
-        end
-    end
-    return nil
-end
+local searchpath = dofile(root .. "/bench/common.lua").searchpath
 
 local ls_path = opt["luasocket-smtp"] or searchpath("socket.smtp", package.path)
 if not ls_path then die("LuaSocket's socket/smtp.lua not found on package.path") end
