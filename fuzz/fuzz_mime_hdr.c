@@ -24,6 +24,7 @@
 #include "fuzz_common.h"
 #include "mime_hdr.h"
 #include "smtp_errors.h"
+#include "../spec/c/oracle.h"
 
 static const char *const names[16] = {
     "Subject", "From", "To", "Cc", "Content-Type", "Content-Disposition", "Message-ID",
@@ -33,111 +34,6 @@ static const char *const names[16] = {
 };
 
 static int wsp(char c) { return c == ' ' || c == '\t'; }
-
-static int unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int unb64(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* one encoded-word w[0..n) into dst; -1 when it is not one */
-static long ew_decode(const char *w, size_t n, char *dst)
-{
-    size_t i, d = 0;
-    if (n < 12 || memcmp(w, "=?utf-8?", 8) != 0 || w[9] != '?' || w[n - 2] != '?' ||
-        w[n - 1] != '=')
-        return -1;
-    if (w[8] == 'Q') {
-        for (i = 10; i < n - 2; i++) {
-            if (w[i] == '_') {
-                dst[d++] = ' ';
-            } else if (w[i] == '=') {
-                int h, l;
-                if (i + 2 >= n - 2 || (h = unhex(w[i + 1])) < 0 || (l = unhex(w[i + 2])) < 0)
-                    return -1;
-                dst[d++] = (char)(h * 16 + l);
-                i += 2;
-            } else {
-                dst[d++] = w[i];
-            }
-        }
-        return (long)d;
-    }
-    if (w[8] == 'B') {
-        unsigned long acc = 0;
-        int bits = 0;
-        for (i = 10; i < n - 2 && w[i] != '='; i++) {
-            int v = unb64(w[i]);
-            if (v < 0)
-                return -1;
-            acc = (acc << 6) | (unsigned long)v;
-            bits += 6;
-            if (bits >= 8) {
-                bits -= 8;
-                dst[d++] = (char)((acc >> bits) & 0xff);
-            }
-        }
-        return (long)d;
-    }
-    return -1;
-}
-
-/* RFC 2047 decoding of the unfolded value o[0..n) into dst */
-static size_t decode(const char *s, size_t n, char *dst, char *word)
-{
-    size_t i = 0, d = 0, ws = 0, wsn = 0;
-    int last_ew = 0;
-    while (i < n) {
-        size_t b = i;
-        long r;
-        if (wsp(s[i])) {
-            while (i < n && wsp(s[i]))
-                i++;
-            ws = b;
-            wsn = i - b;
-            if (i == n) {
-                memcpy(dst + d, s + ws, wsn);
-                d += wsn;
-            }
-            continue;
-        }
-        while (i < n && !wsp(s[i]))
-            i++;
-        r = ew_decode(s + b, i - b, word);
-        if (!(r >= 0 && last_ew)) {
-            memcpy(dst + d, s + ws, wsn);
-            d += wsn;
-        }
-        if (r >= 0) {
-            memcpy(dst + d, word, (size_t)r);
-            d += (size_t)r;
-        } else {
-            memcpy(dst + d, s + b, i - b);
-            d += i - b;
-        }
-        last_ew = r >= 0;
-        wsn = 0;
-    }
-    return d;
-}
 
 static void check_form(const char *name, size_t nlen, const char *o, size_t n, unsigned flags)
 {
@@ -246,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             tmp[u++] = out[i];
         }
-        u = decode(tmp, u, dec, word);
+        u = oracle_rfc2047(tmp, u, dec, word);
         CHECK(u == vlen && (vlen == 0 || memcmp(dec, val, vlen) == 0));
         free(tmp);
         free(dec);

@@ -26,6 +26,7 @@
 #include "guard.h"
 #include "tap.h"
 #include "mime_enc.h"
+#include "oracle.h"
 
 #define STR(s) s, sizeof(s) - 1
 #define MAXIN (256 * 1024)
@@ -37,54 +38,6 @@ static guard g_in, g_out;
  * independent oracles
  * ====================================================================== */
 
-static int b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Strict base64 without line breaks: returns the length or -1. */
-static long b64_decode(const char *s, size_t n, unsigned char *out)
-{
-    size_t i, o = 0;
-    if (n % 4 != 0)
-        return -1;
-    for (i = 0; i < n; i += 4) {
-        int a = b64val(s[i]), b = b64val(s[i + 1]), c = b64val(s[i + 2]),
-            d = b64val(s[i + 3]);
-        int last = (i + 4 == n);
-        if (a < 0 || b < 0)
-            return -1;
-        out[o++] = (unsigned char)((a << 2) | (b >> 4));
-        if (last && s[i + 2] == '=' && s[i + 3] == '=') {
-            if (b & 15)
-                return -1; /* non-canonical padding bits */
-            break;
-        }
-        if (c < 0)
-            return -1;
-        out[o++] = (unsigned char)(((b & 15) << 4) | (c >> 2));
-        if (last && s[i + 3] == '=') {
-            if (c & 3)
-                return -1;
-            break;
-        }
-        if (d < 0)
-            return -1;
-        out[o++] = (unsigned char)(((c & 3) << 6) | d);
-    }
-    return (long)o;
-}
-
 /* Base64 in lines of linelen (0: one line) each ended by CRLF (none for
  * 0): every line but the last is full, the last is not empty. */
 static long b64_decode_lines(const char *s, size_t n, unsigned linelen,
@@ -92,7 +45,7 @@ static long b64_decode_lines(const char *s, size_t n, unsigned linelen,
 {
     size_t i = 0, t = 0;
     if (linelen == 0)
-        return memchr(s, '\r', n) || memchr(s, '\n', n) ? -1 : b64_decode(s, n, out);
+        return memchr(s, '\r', n) || memchr(s, '\n', n) ? -1 : oracle_b64_decode(s, n, out);
     while (i < n) {
         const char *e = memchr(s + i, '\r', n - i);
         size_t len;
@@ -107,7 +60,7 @@ static long b64_decode_lines(const char *s, size_t n, unsigned linelen,
         t += len;
         i += len + 2;
     }
-    return b64_decode(tmp, t, out);
+    return oracle_b64_decode(tmp, t, out);
 }
 
 static int hexval(char c)
@@ -541,7 +494,7 @@ static void oneshot_random(void)
             all_len = 0;
             continue;
         }
-        d = b64_decode(res, w, back);
+        d = oracle_b64_decode(res, w, back);
         if (d != (long)n || memcmp(back, in, n) != 0) {
             if (all_rt)
                 diag("length %lu: does not decode back", (unsigned long)n);

@@ -28,6 +28,7 @@
 #include "smtp_errors.h"
 
 #include <stdint.h>
+#include "oracle.h"
 
 #define STR(s) s, sizeof(s) - 1
 #define U MIME_HDR_UTF8
@@ -139,133 +140,12 @@ static size_t unfold(const char *o, size_t n, size_t nlen, char *dst)
     return d;
 }
 
-static int unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-static int unb64(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Decode one encoded-word w[0..n) into dst; -1 when it is not one. */
-static long ew_decode(const char *w, size_t n, char *dst)
-{
-    size_t i, d = 0, q;
-    char enc;
-    if (n < 8 || w[0] != '=' || w[1] != '?' || w[n - 2] != '?' || w[n - 1] != '=')
-        return -1;
-    for (q = 2; q < n && w[q] != '?'; q++)
-        ;
-    if (q + 3 > n - 2 || w[q + 2] != '?')
-        return -1;
-    enc = w[q + 1];
-    i = q + 3;
-    if (enc == 'Q' || enc == 'q') {
-        for (; i < n - 2; i++) {
-            if (w[i] == '_') {
-                dst[d++] = ' ';
-            } else if (w[i] == '=') {
-                int h, l;
-                if (i + 2 >= n - 2 || (h = unhex(w[i + 1])) < 0 || (l = unhex(w[i + 2])) < 0)
-                    return -1;
-                dst[d++] = (char)(h * 16 + l);
-                i += 2;
-            } else if (w[i] == '?' || wsp(w[i])) {
-                return -1;
-            } else {
-                dst[d++] = w[i];
-            }
-        }
-        return (long)d;
-    }
-    if (enc == 'B' || enc == 'b') {
-        unsigned long acc = 0;
-        int bits = 0;
-        if ((n - 2 - i) % 4 != 0)
-            return -1;
-        for (; i < n - 2; i++) {
-            int v;
-            if (w[i] == '=')
-                break;
-            if ((v = unb64(w[i])) < 0)
-                return -1;
-            acc = (acc << 6) | (unsigned long)v;
-            bits += 6;
-            if (bits >= 8) {
-                bits -= 8;
-                dst[d++] = (char)((acc >> bits) & 0xff);
-            }
-        }
-        return (long)d;
-    }
-    return -1;
-}
-
-/* RFC 2047 decoding of an unfolded unstructured value. */
-static size_t rfc2047_decode(const char *s, size_t n, char *dst)
-{
-    static char word[BIG];
-    size_t i = 0, d = 0, ws = 0, wsn = 0;
-    int last_ew = 0;
-    while (i < n) {
-        size_t b = i;
-        long r;
-        if (wsp(s[i])) {
-            while (i < n && wsp(s[i]))
-                i++;
-            ws = b;
-            wsn = i - b;
-            if (i == n) {
-                memcpy(dst + d, s + ws, wsn);
-                d += wsn;
-            }
-            continue;
-        }
-        while (i < n && !wsp(s[i]))
-            i++;
-        r = ew_decode(s + b, i - b, word);
-        /* white space between two encoded-words is dropped (6.2) */
-        if (!(r >= 0 && last_ew)) {
-            memcpy(dst + d, s + ws, wsn);
-            d += wsn;
-        }
-        if (r >= 0) {
-            memcpy(dst + d, word, (size_t)r);
-            d += (size_t)r;
-        } else {
-            memcpy(dst + d, s + b, i - b);
-            d += i - b;
-        }
-        last_ew = r >= 0;
-        wsn = 0;
-    }
-    return d;
-}
-
 /* The text an unstructured field stands for. */
 static size_t decode_unstructured(const char *o, size_t n, size_t nlen, char *dst)
 {
-    static char tmp[BIG];
+    static char tmp[BIG], word[BIG];
     size_t u = unfold(o, n, nlen, tmp);
-    return rfc2047_decode(tmp, u, dst);
+    return oracle_rfc2047(tmp, u, dst, word);
 }
 
 /* The file name of a Content-Disposition field in RFC 2231 form, or of a
@@ -316,7 +196,7 @@ static long filename_of(const char *o, size_t n, char *dst)
         }
         while (j < u && tmp[j] != ';') {
             if (tmp[j] == '%') {
-                dst[d++] = (char)(unhex(tmp[j + 1]) * 16 + unhex(tmp[j + 2]));
+                dst[d++] = (char)(oracle_unhex(tmp[j + 1]) * 16 + oracle_unhex(tmp[j + 2]));
                 j += 3;
             } else {
                 dst[d++] = tmp[j++];
