@@ -8,7 +8,7 @@ set -eu
 PKGS="${PKGS:-gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
 lua5.1 liblua5.1-0-dev lua5.3 liblua5.3-dev \
 lua-socket lua-sec lua-busted lua-check lua-dkjson python3 python3-aiosmtpd postfix \
-nginx-core libnginx-mod-http-lua openssl procps valgrind}"
+nginx-core libnginx-mod-http-lua openssl procps valgrind dovecot-core dovecot-submissiond}"
 
 missing=""
 for p in $PKGS; do
@@ -43,6 +43,8 @@ cleanup() { if [ "$made_policy" = 1 ]; then $SUDO rm -f "$policy"; fi; }
 trap cleanup EXIT INT TERM
 
 export DEBIAN_FRONTEND=noninteractive
+# Dovecot (dovecot-core, dovecot-submissiond): the specs run a private
+# instance from spec/support/dovecot.py; the system one stays stopped.
 # Postfix: ask nothing, configure nothing (we only use its smtp-sink binary).
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 echo "postfix postfix/mailname string localhost" | $SUDO debconf-set-selections

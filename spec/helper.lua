@@ -40,6 +40,10 @@ that has aiosmtpd):
 
     H.stop_all()         stop every server still running
 
+TLS and AUTH peers (issue #4): H.tls_certs([dir]), H.tls_server(opts),
+H.dovecot(opts), H.dovecot_available(); documented with their code in the
+section "TLS and AUTH peers" near the end of this file.
+
 Other:
     H.lua_version        "5.4" or "jit"
     H.root               repository root (absolute)
@@ -493,6 +497,316 @@ function H.header(node, name)
         if h.name:lower() == name then return h.value end
     end
     return nil
+end
+
+
+--------------------------------------------------------------------------
+-- TLS and AUTH peers (issue #4)
+--------------------------------------------------------------------------
+--[[
+certs = H.tls_certs([dir])
+    Runs spec/support/tls_certs.sh: a test CA and leaf certificates made
+    with openssl (EC P-256, ~0.3 s the first time; a no-op when DIR is
+    already complete). Without `dir`, one shared set per Lua process in a
+    H.tmpdir() that is removed when the Lua state closes.
+    certs.dir, certs.ca (CA file for clients), certs.ca_key,
+    certs.other_ca (a CA nobody trusts), certs.names (list of the names),
+    certs[NAME] = { cert = FILE, key = FILE } for each NAME:
+        localhost      SAN DNS:localhost, IP:127.0.0.1, IP:127.0.0.2, IP:::1
+        wrong_host     CN and SAN DNS:wrong.example
+        cn_ignored     CN=localhost but SAN DNS:wrong.example
+        cn_only        CN=localhost, no SAN
+        ip_only        SAN IP:127.0.0.1 only
+        wildcard       SAN DNS:*.example.test
+        wildcard_inner SAN DNS:mail.*.test (never valid)
+        expired        like localhost, valid 2020-01-01 .. 2020-02-01
+        not_yet_valid  like localhost, valid from 2099
+        untrusted      like localhost, signed by other_ca
+        client         client certificate (CN=client.test, clientAuth)
+
+srv = H.tls_server(opts)     spec/support/tls_server.py (aiosmtpd + TLS + AUTH)
+    opts (all optional):
+        tls = "starttls" (default) | "implicit" (SMTPS) | "none"/false
+        cert = NAME from H.tls_certs (default "localhost"), or
+            cert_file = FILE, key_file = FILE
+        certs = a H.tls_certs() result (default: the shared set)
+        require_starttls = true   530 to everything but EHLO/HELO/NOOP/
+                                  QUIT/STARTTLS before TLS
+        user = "alice", password = "S3cret!pw" (the defaults); auth = false
+            for no AUTH at all
+        auth_require_tls = false  also offer/accept AUTH before STARTTLS
+                                  (default: only after; implicit: always)
+        auth_required = true      MAIL needs a successful AUTH first
+        auth_mechanisms = { "PLAIN", "LOGIN", "CRAM-MD5" }  (default
+                                  PLAIN and LOGIN)
+        verify_client = "optional" | "required"  ask for a client
+                                  certificate, checked against certs.ca
+                                  (or client_ca = FILE)
+        tls_min, tls_max = "1.2" | "1.3"
+        and H.capture's reject_rcpt, reject_mail, reject_data,
+        ehlo_unsupported, max_sessions
+    srv.port, srv.host ("127.0.0.1"), srv.tls, srv.ca (CA file to trust),
+    srv.certs, srv.user, srv.password, srv.pid, srv.dir
+    Everything H.capture servers have (messages, wait_messages, sessions,
+    stop, alive, log); messages also carry
+        tls (true/false), auth_login (user or nil), auth_mechanism
+    srv:sessions()          bytes each client sent, clear text before TLS
+                            followed by the decrypted bytes after it
+    srv:clear_sessions()    only the clear-text part of each session
+    srv:tls_info([n=1])     { mode, version, cipher, sni, client_cert } of
+                            session n once its handshake is done, or nil
+
+srv = H.dovecot(opts)        spec/support/dovecot.py: a private Dovecot 2.3
+                             submission server relaying to a H.capture()
+    opts (all optional):
+        user = "alice", password = "S3cret!pw" (the defaults)
+        users = { name = password, ... }     more accounts
+        cert = NAME from H.tls_certs (default "localhost"), certs = ...
+        mechanisms = { "PLAIN", ... }  Dovecot's auth_mechanisms (default:
+            PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256
+            OAUTHBEARER XOAUTH2; for XOAUTH2/OAUTHBEARER the token is the
+            password)
+        listen = "127.0.0.2"  Dovecot trusts 127.0.0.1 -> 127.0.0.1 as
+            secure; only on another address do these two bite:
+        ssl = "required"      no AUTH before STARTTLS (530)
+        plaintext_auth = false  PLAIN/LOGIN refused before STARTTLS
+        capture = { ... }     options for the H.capture relay target
+    srv.port (STARTTLS), srv.smtps_port (implicit TLS), srv.host,
+    srv.mechanisms (upper case, as configured), srv.ca, srv.certs,
+    srv.user, srv.password, srv.capture (the H.capture server),
+    srv.pid (the dovecot.py wrapper), srv.dovecot_pid, srv.dir
+    srv:messages(), srv:wait_messages(n [, timeout]) (from the capture:
+        Dovecot prepends a Received: header and adds SIZE= to MAIL FROM)
+    srv:log()     the wrapper's output and dovecot.log
+    srv:stop()    stops Dovecot (wrapper: TERM to the master, KILL to its
+                  process group after 1.5 s; ~1.2 s), then the capture
+                  server; idempotent, also run by H.stop_all()
+    Startup takes ~0.3 s. Needs /usr/sbin/dovecot (dovecot-core and
+    dovecot-submissiond); see H.dovecot_available().
+
+ok, why = H.dovecot_available()   false + reason when Dovecot is missing
+]]
+
+-- A value whose finalizer calls fn (at the latest when the state closes).
+local function on_gc(fn)
+    local call = function() pcall(fn) end
+    local newproxy = rawget(_G, "newproxy")
+    if newproxy then                     -- LuaJIT: tables have no __gc
+        local proxy = newproxy(true)
+        getmetatable(proxy).__gc = call
+        return proxy
+    end
+    return setmetatable({}, { __gc = call })
+end
+
+local CERT_NAMES = { "localhost", "wrong_host", "cn_ignored", "cn_only", "ip_only",
+    "wildcard", "wildcard_inner", "expired", "not_yet_valid", "untrusted", "client" }
+local shared_certs
+
+function H.tls_certs(dir)
+    if dir == nil and shared_certs then return shared_certs end
+    local own = dir == nil
+    if own then dir = H.tmpdir() end
+    local ok, out = H.sh("sh " .. quote(SUPPORT .. "tls_certs.sh") .. " " .. quote(dir))
+    if not ok then
+        if own then H.rmdir(dir) end
+        error("tls_certs.sh failed:\n" .. out)
+    end
+    local certs = { dir = dir, ca = dir .. "/ca.pem", ca_key = dir .. "/ca.key",
+        other_ca = dir .. "/other_ca.pem", names = {} }
+    for i, name in ipairs(CERT_NAMES) do
+        certs[name] = { cert = dir .. "/" .. name .. ".pem", key = dir .. "/" .. name .. ".key" }
+        certs.names[i] = name
+    end
+    if own then
+        certs.cleanup = on_gc(function() H.rmdir(dir) end)
+        shared_certs = certs
+    end
+    return certs
+end
+
+-- The certificate/key pair named by opts.cert (default "localhost").
+local function pick_cert(certs, opts)
+    if opts.cert_file or opts.key_file then
+        return assert(opts.cert_file, "cert_file missing"), assert(opts.key_file, "key_file missing")
+    end
+    local name = opts.cert or "localhost"
+    local c = certs[name]
+    assert(type(c) == "table" and c.cert, "unknown certificate name " .. tostring(name))
+    return c.cert, c.key
+end
+
+-- capture_server.py options shared by tls_server.py.
+local function capture_args(opts, args)
+    if opts.reject_rcpt then
+        args[#args + 1] = "--reject-rcpt"; args[#args + 1] = opts.reject_rcpt
+    end
+    if opts.reject_mail then
+        args[#args + 1] = "--reject-mail"; args[#args + 1] = opts.reject_mail
+    end
+    if opts.reject_data then args[#args + 1] = "--reject-data" end
+    if opts.ehlo_unsupported then args[#args + 1] = "--ehlo-unsupported" end
+    if opts.max_sessions then
+        args[#args + 1] = "--max-sessions"; args[#args + 1] = tostring(opts.max_sessions)
+    end
+    return args
+end
+
+-- Waits until srv.port accepts a TCP connection (then closes it at once).
+local function wait_accepting(srv, what)
+    local ok = poll(5, function()
+        local c = socket.tcp()
+        c:settimeout(1)
+        local done = c:connect(srv.host or "127.0.0.1", srv.port)
+        c:close()
+        return done
+    end)
+    if not ok then
+        local log = srv:log()
+        srv:stop()
+        error(what .. " not accepting connections:\n" .. log)
+    end
+end
+
+local TlsServer = setmetatable({}, { __index = Capture })
+TlsServer.__index = TlsServer
+
+function H.tls_server(opts)
+    opts = opts or {}
+    local certs = opts.certs or H.tls_certs()
+    local tls = opts.tls
+    if tls == nil then tls = "starttls" elseif tls == false then tls = "none" end
+    assert(tls == "starttls" or tls == "implicit" or tls == "none", "bad tls mode " .. tostring(tls))
+    local args = { "--tls", tls }
+    if tls ~= "none" then
+        local cert, key = pick_cert(certs, opts)
+        args[#args + 1] = "--cert"; args[#args + 1] = cert
+        args[#args + 1] = "--key"; args[#args + 1] = key
+    end
+    if opts.require_starttls then args[#args + 1] = "--require-starttls" end
+    local user, password
+    if opts.auth ~= false then
+        user, password = opts.user or "alice", opts.password or "S3cret!pw"
+        args[#args + 1] = "--user"; args[#args + 1] = user
+        args[#args + 1] = "--password"; args[#args + 1] = password
+    end
+    if opts.auth_require_tls == false then
+        args[#args + 1] = "--auth-require-tls"; args[#args + 1] = "no"
+    end
+    if opts.auth_required then args[#args + 1] = "--auth-required" end
+    if opts.auth_mechanisms then
+        args[#args + 1] = "--auth-mechanisms"
+        args[#args + 1] = table.concat(opts.auth_mechanisms, ",")
+    end
+    if opts.verify_client then
+        args[#args + 1] = "--client-ca"; args[#args + 1] = opts.client_ca or certs.ca
+        args[#args + 1] = "--verify-client"; args[#args + 1] = opts.verify_client
+    end
+    if opts.tls_min then args[#args + 1] = "--tls-min"; args[#args + 1] = opts.tls_min end
+    if opts.tls_max then args[#args + 1] = "--tls-max"; args[#args + 1] = opts.tls_max end
+    capture_args(opts, args)
+    local srv = start(TlsServer, SUPPORT .. "tls_server.py", args, H.tmpdir())
+    srv.host, srv.tls, srv.certs, srv.ca = "127.0.0.1", tls, certs, certs.ca
+    srv.user, srv.password = user, password
+    -- A bare connect-and-close is not a session (nor, under implicit TLS,
+    -- a handshake the server reports).
+    wait_accepting(srv, "tls_server.py")
+    return srv
+end
+
+function TlsServer:messages()
+    local list = numbered(self.dir, "msg-%04d.json")
+    for i, text in ipairs(list) do
+        local m = decode_message(text)
+        local raw = json.decode(text)
+        m.tls, m.auth_login, m.auth_mechanism = raw.tls, raw.auth_login, raw.auth_mechanism
+        list[i] = m
+    end
+    return list
+end
+
+function TlsServer:clear_sessions()
+    return numbered(self.dir, "session-%04d.clear.bin")
+end
+
+function TlsServer:tls_info(n)
+    local text = read_file(("%s/session-%04d.tls.json"):format(self.dir, n or 1))
+    return text and json.decode(text) or nil
+end
+
+local DOVECOT_BIN = os.getenv("DOVECOT_BIN") or "/usr/sbin/dovecot"
+
+function H.dovecot_available()
+    if exists(DOVECOT_BIN) then return true end
+    return false, DOVECOT_BIN .. " not found (apt-get install dovecot-core dovecot-submissiond)"
+end
+
+local Dovecot = setmetatable({}, { __index = Server })
+Dovecot.__index = Dovecot
+
+function H.dovecot(opts)
+    opts = opts or {}
+    local available, why = H.dovecot_available()
+    assert(available, why)
+    local certs = opts.certs or H.tls_certs()
+    local cert, key = pick_cert(certs, opts)
+    local user, password = opts.user or "alice", opts.password or "S3cret!pw"
+    local cap = H.capture(opts.capture)
+    local args = { "--cert", cert, "--key", key, "--relay-port", tostring(cap.port),
+        "--user", user, "--password", password }
+    local extra = {}
+    for name in pairs(opts.users or {}) do extra[#extra + 1] = name end
+    table.sort(extra)
+    for _, name in ipairs(extra) do
+        args[#args + 1] = "--user"; args[#args + 1] = name
+        args[#args + 1] = "--password"; args[#args + 1] = opts.users[name]
+    end
+    if opts.listen then args[#args + 1] = "--listen"; args[#args + 1] = opts.listen end
+    if opts.ssl then args[#args + 1] = "--ssl"; args[#args + 1] = opts.ssl end
+    if opts.plaintext_auth == false then
+        args[#args + 1] = "--plaintext-auth"; args[#args + 1] = "no"
+    end
+    if opts.mechanisms then
+        args[#args + 1] = "--mechanisms"
+        args[#args + 1] = table.concat(opts.mechanisms, " "):lower()
+    end
+    -- The wrapper writes DIR/port only once Dovecot has greeted.
+    local ok, srv = pcall(start, Dovecot, SUPPORT .. "dovecot.py", args, H.tmpdir())
+    if not ok then
+        cap:stop()
+        error(srv, 0)
+    end
+    srv.capture = cap
+    local info = json.decode(read_file(srv.dir .. "/info.json") or "")
+    if type(info) ~= "table" then
+        srv:stop()
+        error("dovecot.py wrote no info.json")
+    end
+    srv.smtps_port, srv.host, srv.mechanisms = info.smtps_port, info.host, info.mechanisms
+    srv.dovecot_pid = info.dovecot_pid
+    srv.certs, srv.ca, srv.user, srv.password = certs, certs.ca, user, password
+    return srv
+end
+
+function Dovecot:stop()
+    if self.stopped then return end
+    -- The wrapper needs up to ~1.6 s to take Dovecot down: a longer grace
+    -- than Server.stop's before it resorts to KILL.
+    H.kill(self.pid, self.script, 5)
+    Server.stop(self)
+    if self.capture then self.capture:stop() end
+end
+
+function Dovecot:log()
+    return (read_file(self.dir .. "/server.log") or "") .. (read_file(self.dir .. "/dovecot.log") or "")
+end
+
+function Dovecot:messages()
+    return self.capture:messages()
+end
+
+function Dovecot:wait_messages(n, timeout)
+    return self.capture:wait_messages(n, timeout)
 end
 
 return H
