@@ -340,6 +340,50 @@ sys.stdout.buffer.write(("%s\n%s\n%s\n" % (m["Subject"], m["From"], m["To"])).en
         assert.are.equal(1, select(2, c:gsub("Message%-ID", "")))
     end)
 
+    it("writes many parts right however their header names, values and bodies repeat", function()
+        -- The compiler reuses a header line it wrote before when the same
+        -- value string comes again, and copies short bodies into its
+        -- program: each part must still carry exactly its own headers and
+        -- body. 130 distinct names overflow its cache of prepared names.
+        local shared = 'text/plain; charset="us-ascii"'
+        local disposition = 'attachment; filename="' .. ("n"):rep(25) .. '.txt"' -- a long string
+        local folded = ("word "):rep(30) .. "end" -- folded: never reused as it is
+        local sizes = { 0, 1, 2047, 2048, 2049, 16383, 16384, 20000 }
+        local parts, want = {}, {}
+        for i = 1, 130 do
+            local size = sizes[i % #sizes + 1]
+            local body = (string.format("%04d|", i) .. ("b"):rep(size)):sub(1, size)
+            -- equal content in another string object every other part
+            local disp = i % 2 == 0 and disposition or disposition:sub(1, 30) .. disposition:sub(31)
+            parts[i] = { headers = { ["content-type"] = shared, ["content-disposition"] = disp,
+                                     ["x-name-" .. i] = "same", ["x-seq"] = tostring(i % 3),
+                                     ["x-long"] = folded } }
+            if i % 10 ~= 0 then parts[i].body = body end
+            want[i] = { "Content-Type: " .. shared, "Content-Disposition: " .. disposition,
+                        "X-Long: " .. folded, "X-Name-" .. i .. ": same", "X-Seq: " .. tostring(i % 3),
+                        body = i % 10 ~= 0 and body or "" }
+        end
+        local e = H.parse_email(drain(smtp.message{ headers = { subject = "many" }, body = parts }))
+        assert.are.same({}, e.defects)
+        assert.are.equal(#parts, #e.parts)
+        for i, p in ipairs(e.parts) do
+            local got = {}
+            for _, h in ipairs(p.headers) do got[#got + 1] = h.name .. ": " .. h.decoded end
+            assert.are.same({ want[i][1], want[i][2], want[i][3], want[i][4], want[i][5] }, got)
+            assert.matches("\r\n ", H.header(p, "x-long")) -- it was folded
+            assert.are.equal(want[i].body, p.raw_payload, "part " .. i)
+        end
+    end)
+
+    it("keeps answering nil once the message is complete", function()
+        local core = require("socket.smtp.core")
+        local g = assert(core.message({ body = { [1] = { body = ("x"):rep(5000) } } }, {}))
+        local n = 0
+        while g:next() do n = n + 1 end
+        assert.is_true(n >= 1)
+        for _ = 1, 3 do assert.is_nil(g:next()) end
+    end)
+
     it("refuses header injection in the list form too, emitting nothing", function()
         local src = smtp.message{ headers = { { "Subject", "ok" }, { "X-A", "v\r\nBcc: evil@example.net" } },
                                   body = "x" }

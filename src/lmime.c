@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "compat.h"
@@ -31,6 +32,9 @@
 #endif
 #ifndef LMIME_PASS_MIN
 #define LMIME_PASS_MIN (16 * 1024)  /* unencoded strings this large are not copied */
+#endif
+#ifndef LMIME_INLINE_MAX
+#define LMIME_INLINE_MAX 2048       /* unencoded strings this short join the program's text */
 #endif
 #ifndef LMIME_HEADERS_MAX
 #define LMIME_HEADERS_MAX 128       /* header fields of one part */
@@ -190,6 +194,7 @@ typedef struct {
     mime_op *ops;
     size_t capops;
     unsigned nbodies;
+    int done;             /* the message is complete, the program freed */
     /* the input being fed */
     int in;               /* IN_* */
     unsigned in_id;       /* body it belongs to */
@@ -216,10 +221,8 @@ static void *lrealloc(lua_State *L, void *p, size_t old, size_t n)
     return f(ud, p, old, n);
 }
 
-/* -- __gc / __close: free the program */
-static int gen_gc(lua_State *L)
+static void free_program(lua_State *L, lgen *G)
 {
-    lgen *G = check_gen(L, 1);
     if (G->text != NULL)
         lrealloc(L, G->text, G->textcap, 0);
     if (G->ops != NULL)
@@ -227,6 +230,13 @@ static int gen_gc(lua_State *L)
     G->text = NULL;
     G->ops = NULL;
     G->textcap = G->capops = 0;
+    mime_gen_memory(&G->g, NULL, 0, NULL, 0);
+}
+
+/* -- __gc / __close: free the program */
+static int gen_gc(lua_State *L)
+{
+    free_program(L, check_gen(L, 1));
     return 0;
 }
 
@@ -264,15 +274,42 @@ static void grow(lua_State *L, lgen *G)
 
 /* ---- compiling the message table ---------------------------------------------- */
 
+/* A header name met in the message, prepared once: its lower-case form
+ * (to match known names and to sort), rank and canonical form. Keyed by the
+ * address of the name string: every name string is anchored in the
+ * caller's tables (or static) while the build runs. */
+typedef struct {
+    const char *ptr;
+    size_t len;
+    int rank;
+    int rc;            /* 0, or SMTP_E_HDR_NAME: hn is then unusable */
+    char lname[40];    /* lower-case (empty when too long to be one we know) */
+    mime_hdr_name hn;
+} hname;
+
 typedef struct {
     const char *name;  /* as given */
     size_t nlen;
     const char *value;
     size_t vlen;
-    char lname[40];    /* lower-case, for matching (truncated names never match) */
-    int rank;
+    const hname *k;    /* its prepared name */
     int seq;
 } hfield;
+
+#define NAME_SLOTS 64  /* the name cache: open addressing, a power of 2 */
+
+/* A header line written in the program's text, found again by its name
+ * and value string: a value repeated through the message (the same
+ * Content-Type in every part) is copied, not formatted again. Only lines
+ * written as given (name, ": ", the value, CRLF) are reused, and the value
+ * is compared, not trusted by its address. */
+typedef struct {
+    const hname *k;
+    size_t vlen;
+    size_t off, len;   /* the line in the text */
+} line;
+
+#define LINE_SLOTS 64  /* direct-mapped, by the value's address */
 
 typedef struct {
     lua_State *L;
@@ -280,6 +317,7 @@ typedef struct {
     int gen;           /* stack index of the generator */
     int bodies;        /* stack index of its uservalue table */
     int defaults;      /* stack index of the defaults table (top level only) */
+    int keys;          /* stack index of the first of the field names (KEY_*) */
     char path[400];    /* "mesgt.body[2].body[1]", made by path() for messages */
     int index[MIME_GEN_MAX_DEPTH + 2]; /* the part's position at each depth */
     int depth;
@@ -287,28 +325,31 @@ typedef struct {
     size_t openlen[MIME_GEN_MAX_DEPTH + 2];
     int nopen;
     int clash;         /* one of them occurs in a string: build again */
-    /* prepared header names, by the address of the name string (every name
-     * string is anchored in the caller's tables while the build runs) */
-    struct {
-        const char *ptr;
-        size_t len;
-        int rc;
-        mime_hdr_name hn;
-    } names[32];
-    int nnames;
-    mime_hdr_name one;   /* when the table is full */
-    struct {             /* lower-case forms and ranks, the same way */
-        const char *ptr;
-        size_t len;
-        int rank;
-        char lname[40];
-    } lower[32];
-    int nlower;
+    int nnames;        /* names in the cache */
+    hname names[NAME_SLOTS];
+    line lines[LINE_SLOTS];
     /* one part's headers: shared by all parts, since a part's headers are
-     * written before its children are looked at */
+     * written before its children are looked at; names that find the cache
+     * full are prepared in a spill entry, for the one part */
     hfield hs[LMIME_HEADERS_MAX];
+    hname spill[LMIME_HEADERS_MAX + 8];
+    int nspill;
     char numbuf[LMIME_HEADERS_MAX][32];
 } build;
+
+/* The fields of a part, pushed once a message as keys (B->keys + KEY_*):
+ * indexing with them skips making the key from a C string each time. */
+enum { KEY_HEADERS, KEY_BODY, KEY_ENCODING, KEY_PREAMBLE, KEY_EPILOGUE, KEY_COUNT };
+static const char *const key_names[KEY_COUNT] = {
+    "headers", "body", "encoding", "preamble", "epilogue"
+};
+
+/* Pushes t[key] (metamethods apply, as with t.key in Lua). */
+static void field(build *B, int t, int key)
+{
+    lua_pushvalue(B->L, B->keys + key);
+    lua_gettable(B->L, t);
+}
 
 /* The current part as the caller wrote it ("mesgt.body[2].body[1]"),
  * made only when a message needs it. */
@@ -344,28 +385,59 @@ static int rank_of(const char *lname)
     return 1000;
 }
 
-static int by_rank(const void *a, const void *b)
+static int by_rank(const hfield *x, const hfield *y)
 {
-    const hfield *x = (const hfield *)a, *y = (const hfield *)b;
     int c;
-    if (x->rank != y->rank)
-        return x->rank < y->rank ? -1 : 1;
-    c = strcmp(x->lname, y->lname);
+    if (x->k->rank != y->k->rank)
+        return x->k->rank < y->k->rank ? -1 : 1;
+    c = strcmp(x->k->lname, y->k->lname);
     if (c != 0)
         return c;
     return x->seq - y->seq;
 }
 
-static void lower_name(hfield *h)
+static void prepare_name(hname *e, const char *p, size_t n)
 {
-    size_t i, n = h->nlen < sizeof h->lname - 1 ? h->nlen : sizeof h->lname - 1;
-    for (i = 0; i < n; i++) {
-        char c = h->name[i];
-        h->lname[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    size_t i;
+    e->ptr = p;
+    e->len = n;
+    if (n < sizeof e->lname) {
+        for (i = 0; i < n; i++) {
+            char c = p[i];
+            e->lname[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+        }
+        e->lname[n] = '\0';
+    } else {
+        e->lname[0] = '\0'; /* too long to be one we know */
     }
-    h->lname[n] = '\0';
-    if (h->nlen >= sizeof h->lname)
-        h->lname[0] = '\0'; /* too long to be one we know */
+    e->rank = rank_of(e->lname);
+    e->rc = mime_hdr_name_init(&e->hn, p, n);
+}
+
+/* The prepared form of the name p[0..n). */
+static const hname *name_of(build *B, const char *p, size_t n)
+{
+    size_t h = ((size_t)(uintptr_t)p >> 3) * 2654435761u;
+    unsigned i = (unsigned)(h >> 7) & (NAME_SLOTS - 1);
+    hname *e;
+    for (;;) {
+        e = &B->names[i];
+        if (e->ptr == p && e->len == n)
+            return e;
+        if (e->ptr == NULL)
+            break;
+        i = (i + 1) & (NAME_SLOTS - 1);
+    }
+    if (B->nnames >= NAME_SLOTS * 3 / 4) {
+        /* the cache is full: prepared for this part only (a part makes
+         * at most one name a field, and fewer fields than spill holds) */
+        if (B->nspill >= (int)(sizeof B->spill / sizeof B->spill[0]))
+            B->nspill = 0; /* cannot happen: a part has a bounded number of fields */
+        e = &B->spill[B->nspill++];
+    } else
+        B->nnames++;
+    prepare_name(e, p, n);
+    return e;
 }
 
 /* Printable form of a header name for messages: "x-a\r\nbcc". */
@@ -455,37 +527,16 @@ static int take_value(build *B, hfield *h, int slot)
     return 0;
 }
 
-/* lower_name and rank_of, once per distinct name string of the message. */
-static void lower_known(build *B, hfield *h)
-{
-    int i;
-    for (i = 0; i < B->nlower; i++) {
-        if (B->lower[i].ptr == h->name && B->lower[i].len == h->nlen) {
-            memcpy(h->lname, B->lower[i].lname, sizeof h->lname);
-            h->rank = B->lower[i].rank;
-            return;
-        }
-    }
-    lower_name(h);
-    h->rank = rank_of(h->lname);
-    if (B->nlower < (int)(sizeof B->lower / sizeof B->lower[0])) {
-        i = B->nlower++;
-        B->lower[i].ptr = h->name;
-        B->lower[i].len = h->nlen;
-        B->lower[i].rank = h->rank;
-        memcpy(B->lower[i].lname, h->lname, sizeof h->lname);
-    }
-}
-
 /* Collect the headers of the part at `part` (its `headers` field is
  * pushed and stays on the stack, anchoring the strings). */
 static int collect(build *B, int part, hfield *hs, int *n, int *listed)
 {
     lua_State *L = B->L;
     int ht, k = 0;
-    lua_getfield(L, part, "headers");
+    field(B, part, KEY_HEADERS);
     ht = lua_gettop(L);
     *listed = 0;
+    B->nspill = 0;
     if (lua_isnil(L, ht))
         return 0;
     if (!lua_istable(L, ht))
@@ -519,7 +570,7 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
             lua_rawgeti(L, -1, 2);
             take_value(B, h, k);
             lua_pop(L, 2); /* anchored by the pair table, anchored by headers */
-            lower_known(B, h); /* rank: to find known names; a list is not sorted */
+            h->k = name_of(B, h->name, h->nlen); /* a list is not sorted */
             h->seq = k;
             k++;
         }
@@ -536,7 +587,7 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
             h->name = lua_tolstring(L, -2, &h->nlen);
             take_value(B, h, k);
             lua_pop(L, 1);
-            lower_known(B, h);
+            h->k = name_of(B, h->name, h->nlen);
             h->seq = k;
             k++;
         }
@@ -555,29 +606,29 @@ static hfield *find(hfield *hs, int n, int rank)
 {
     int i;
     for (i = 0; i < n; i++)
-        if (hs[i].rank == rank)
+        if (hs[i].k->rank == rank)
             return &hs[i];
     return NULL;
 }
 
 /* Add (or, with replace, set) a header the generator gives: a known name,
  * by rank. */
-static void set_field(hfield *hs, int *n, int rank, const char *value,
+static void set_field(build *B, int *n, int rank, const char *value,
                       size_t vlen, int replace)
 {
-    hfield *h = find(hs, *n, rank);
+    hfield *h = find(B->hs, *n, rank);
     if (h != NULL && !replace)
         return;
     if (h == NULL) {
-        const char *lname = order[rank]; /* static: hs entries move when sorted */
+        const char *lname = order[rank]; /* static: the cache's key */
         if (*n >= LMIME_HEADERS_MAX)
             return;
-        h = &hs[(*n)++];
+        h = &B->hs[*n];
         h->name = lname;
         h->nlen = strlen(lname);
-        memcpy(h->lname, lname, h->nlen + 1);
-        h->rank = rank;
-        h->seq = *n - 1 + 100000; /* after the caller's, in a list */
+        h->k = name_of(B, lname, h->nlen);
+        h->seq = *n + 100000; /* after the caller's, in a list */
+        (*n)++;
     }
     h->value = value;
     h->vlen = vlen;
@@ -587,31 +638,9 @@ static void drop_field(hfield *hs, int *n, int rank)
 {
     int i, j = 0;
     for (i = 0; i < *n; i++)
-        if (hs[i].rank != rank)
+        if (hs[i].k->rank != rank)
             hs[j++] = hs[i];
     *n = j;
-}
-
-/* The prepared form of a header name: 0 and *hn, or SMTP_E_HDR_NAME. */
-static int name_of(build *B, const char *p, size_t n, const mime_hdr_name **hn)
-{
-    int i, rc;
-    for (i = 0; i < B->nnames; i++) {
-        if (B->names[i].ptr == p && B->names[i].len == n) {
-            *hn = &B->names[i].hn;
-            return B->names[i].rc;
-        }
-    }
-    if (B->nnames < (int)(sizeof B->names / sizeof B->names[0])) {
-        i = B->nnames++;
-        B->names[i].ptr = p;
-        B->names[i].len = n;
-        B->names[i].rc = rc = mime_hdr_name_init(&B->names[i].hn, p, n);
-        *hn = &B->names[i].hn;
-        return rc;
-    }
-    *hn = &B->one;
-    return mime_hdr_name_init(&B->one, p, n);
 }
 
 /* Few headers a part: an insertion sort (stable, no call per compare). */
@@ -632,15 +661,32 @@ static int emit_headers(build *B, hfield *hs, int n, int listed, int auto_id)
     if (!listed)
         sort_fields(hs, n);
     for (i = 0; i < n; i++) {
-        const mime_hdr_name *hn;
-        int rc = name_of(B, hs[i].name, hs[i].nlen, &hn);
+        const hname *k = hs[i].k;
+        const char *v = hs[i].value;
+        size_t vlen = hs[i].vlen, start;
+        line *c;
+        int rc = k->rc;
         if (rc != 0)
             return header_error(B, &hs[i], rc);
-        while ((rc = mime_gen_header_named(&B->G->g, hn, hs[i].value, hs[i].vlen, 0)) ==
-               -SMTP_E_BUSY)
+        c = &B->lines[(((size_t)(uintptr_t)v >> 3) * 2654435761u >> 9) & (LINE_SLOTS - 1)];
+        if (c->k == k && c->vlen == vlen && c->len == k->hn.len + vlen + 4 &&
+            c->off + c->len <= B->G->g.textlen &&
+            memcmp(B->G->text + c->off + k->hn.len + 2, v, vlen) == 0) {
+            /* written before in this message, as it is: copied */
+            BUILD(B, mime_gen_text(&B->G->g, B->G->text + c->off, c->len));
+            continue;
+        }
+        start = B->G->g.textlen;
+        while ((rc = mime_gen_header_named(&B->G->g, &k->hn, v, vlen, 0)) == -SMTP_E_BUSY)
             grow(B->L, B->G);
         if (rc < 0)
             return header_error(B, &hs[i], -rc);
+        if (k < B->names || k >= B->names + NAME_SLOTS)
+            continue; /* a spill entry: another name in the next part */
+        c->k = k;
+        c->vlen = vlen;
+        c->off = start;
+        c->len = B->G->g.textlen - start;
     }
     /* an encoding chosen at run time: its header comes last */
     if (auto_id > 0)
@@ -695,12 +741,12 @@ static int build_multipart(build *B, int body, int depth)
     bd = lua_tolstring(L, -1, &blen); /* the boundary, pushed by the caller */
     B->open[B->nopen] = bd;           /* anchored on the stack meanwhile */
     B->openlen[B->nopen++] = blen;
-    lua_getfield(L, body, "preamble");
+    field(B, body, KEY_PREAMBLE);
     if (!lua_isnil(L, -1)) {
         pre = luaL_checklstring(L, -1, &plen);
         check_open(B, pre, plen);
     }
-    lua_getfield(L, body, "epilogue");
+    field(B, body, KEY_EPILOGUE);
     if (!lua_isnil(L, -1)) {
         epi = luaL_checklstring(L, -1, &elen);
         check_open(B, epi, elen);
@@ -766,10 +812,10 @@ static int build_part(build *B, int part, int depth, int top)
         return luaL_error(L, "%s: multipart nested too deeply", path(B));
     luaL_checkstack(L, 16, "message too deep");
     collect(B, part, hs, &n, &listed); /* pushes headers */
-    lua_getfield(L, part, "body");
+    field(B, part, KEY_BODY);
     body = lua_gettop(L);
     kind = lua_type(L, body);
-    lua_getfield(L, part, "encoding");
+    field(B, part, KEY_ENCODING);
     if (!lua_isnil(L, -1)) {
         cte = encoding_code(L, -1);
         if (cte == -100) {
@@ -790,12 +836,12 @@ static int build_part(build *B, int part, int depth, int top)
             if (lua_type(L, -1) == LUA_TSTRING) {
                 size_t vl;
                 const char *v = lua_tolstring(L, -1, &vl);
-                set_field(hs, &n, ranks[i], v, vl, 0); /* anchored by defaults */
+                set_field(B, &n, ranks[i], v, vl, 0); /* anchored by defaults */
             }
             lua_pop(L, 1);
         }
         drop_field(hs, &n, R_MIME_VERSION);
-        set_field(hs, &n, R_MIME_VERSION, "1.0", 3, 1);
+        set_field(B, &n, R_MIME_VERSION, "1.0", 3, 1);
     }
     if (kind == LUA_TTABLE && !luaL_testudata(L, body, FILE_MT)) {
         hfield *h;
@@ -806,7 +852,7 @@ static int build_part(build *B, int part, int depth, int top)
         lua_pushfstring(L, "%s; boundary=\"%s\"", h ? h->value : "multipart/mixed",
                         lua_tostring(L, -1));
         ct = lua_tolstring(L, -1, &ctlen);
-        set_field(hs, &n, R_CONTENT_TYPE, ct, ctlen, 1);
+        set_field(B, &n, R_CONTENT_TYPE, ct, ctlen, 1);
         if ((rc = emit_headers(B, hs, n, listed, 0)) != 0)
             return rc;
         lua_pop(L, 1);                  /* the content type (copied out) */
@@ -826,7 +872,7 @@ static int build_part(build *B, int part, int depth, int top)
         lua_rawgeti(L, -1, F_TYPE);
         if (lua_isstring(L, -1)) {
             ct = lua_tolstring(L, -1, &ctlen);
-            set_field(hs, &n, R_CONTENT_TYPE, ct, ctlen, 0);
+            set_field(B, &n, R_CONTENT_TYPE, ct, ctlen, 0);
         }
         lua_pop(L, 1);
         if (find(hs, n, R_CONTENT_DISPOSITION) == NULL) {
@@ -856,9 +902,9 @@ static int build_part(build *B, int part, int depth, int top)
             luaL_addchar(&b, '"');
             luaL_pushresult(&b);
             ct = lua_tolstring(L, -1, &ctlen); /* anchored on the stack until the end */
-            set_field(hs, &n, R_CONTENT_DISPOSITION, ct, ctlen, 0);
+            set_field(B, &n, R_CONTENT_DISPOSITION, ct, ctlen, 0);
         }
-        set_field(hs, &n, R_CONTENT_TYPE, FILE_TYPE, sizeof FILE_TYPE - 1, 0);
+        set_field(B, &n, R_CONTENT_TYPE, FILE_TYPE, sizeof FILE_TYPE - 1, 0);
         if (cte == MIME_GEN_AUTO) {
             FILE *f = file_start(L, body);
             size_t got;
@@ -868,7 +914,7 @@ static int build_part(build *B, int part, int depth, int top)
             cte = mime_cte_choose((const unsigned char *)B->G->buf, got);
         }
     } else if (kind == LUA_TSTRING || kind == LUA_TNIL) {
-        set_field(hs, &n, R_CONTENT_TYPE, LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
+        set_field(B, &n, R_CONTENT_TYPE, LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
         if (kind == LUA_TSTRING && B->nopen > 0) {
             size_t sl;
             const char *str = lua_tolstring(L, body, &sl);
@@ -880,7 +926,7 @@ static int build_part(build *B, int part, int depth, int top)
             cte = mime_cte_choose((const unsigned char *)s, sl);
         }
     } else if (kind == LUA_TFUNCTION) {
-        set_field(hs, &n, R_CONTENT_TYPE, LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
+        set_field(B, &n, R_CONTENT_TYPE, LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
     } else {
         return luaL_error(L, "bad %s.body (string, function, table or smtp.file expected, got %s)",
                           path(B), luaL_typename(L, body));
@@ -889,7 +935,20 @@ static int build_part(build *B, int part, int depth, int top)
         drop_field(hs, &n, R_CTE);
         if (cte != MIME_GEN_AUTO) {
             const char *name = mime_gen_cte_name(cte);
-            set_field(hs, &n, R_CTE, name, strlen(name), 1);
+            set_field(B, &n, R_CTE, name, strlen(name), 1);
+        }
+    }
+    if (cte == MIME_GEN_RAW && kind != LUA_TFUNCTION) {
+        /* a short string sent as it is: copied into the program, where it
+         * joins the text around it (no body step, no anchor) */
+        size_t sl = 0;
+        const char *str = kind == LUA_TSTRING ? lua_tolstring(L, body, &sl) : "";
+        if (sl <= LMIME_INLINE_MAX) {
+            if ((rc = emit_headers(B, hs, n, listed, 0)) != 0)
+                return rc;
+            BUILD(B, mime_gen_text(&B->G->g, str, sl));
+            lua_settop(L, part);
+            return 0;
         }
     }
     /* the body gets its id now (a chosen-at-run-time encoding needs it) */
@@ -935,16 +994,20 @@ static int core_message(lua_State *L)
     B->bodies = 4;
     B->defaults = 2;
     B->nnames = 0;
-    B->nlower = 0;
+    memset(B->names, 0, sizeof B->names);
+    B->keys = 6;                         /* 6..: the field names */
+    for (rc = 0; rc < KEY_COUNT; rc++)
+        lua_pushstring(L, key_names[rc]);
     do {
         /* (again, with new boundaries, if one occurred in a string) */
         B->depth = B->nopen = B->clash = 0;
+        memset(B->lines, 0, sizeof B->lines); /* the text starts again */
         G->nbodies = 0;
         mime_gen_init(&G->g, G->out, sizeof G->out);
         mime_gen_memory(&G->g, G->text, G->textcap, G->ops, G->capops);
-        lua_settop(L, 5);
-        lua_pushvalue(L, 1);             /* 6: the part */
-        rc = build_part(B, 6, 0, 1);
+        lua_settop(L, 5 + KEY_COUNT);
+        lua_pushvalue(L, 1);             /* the part */
+        rc = build_part(B, lua_gettop(L), 0, 1);
     } while (rc == 0 && B->clash);
     if (rc == BUILD_FAILED)
         return 2; /* nil, message pushed by header_error */
@@ -978,6 +1041,8 @@ static int gen_fail(lua_State *L, const char *msg)
 static int gen_next(lua_State *L)
 {
     lgen *G = check_gen(L, 1);
+    if (G->done)
+        return 0;
     lua_settop(L, 1);
     lua_getuservalue(L, 1); /* 2: bodies */
     lua_rawgeti(L, 2, G_ERR);
@@ -994,8 +1059,13 @@ static int gen_next(lua_State *L)
             lua_pushlstring(L, ev.data, ev.len);
             return 1;
         }
-        if (act == MIME_GEN_DONE)
+        if (act == MIME_GEN_DONE) {
+            /* the program is spent: its memory goes back now, not when
+             * the collector gets to the generator */
+            free_program(L, G);
+            G->done = 1;
             return 0;
+        }
         if (act == MIME_GEN_ERROR)
             return gen_fail(L, smtp_errmsg(ev.err));
         /* NEED_BODY ev.id */

@@ -307,6 +307,20 @@ mime_gen_act mime_gen_next(mime_gen *g, mime_gen_event *ev)
         switch (op->op) {
         case MIME_OP_TEXT: {
             size_t n = op->len - g->textpos;
+            if (g->outlen == 0 && n >= MIME_GEN_DIRECT_MIN) {
+                /* a long run of text goes out from the program itself,
+                 * uncopied, a block at most */
+                if (n > g->outcap)
+                    n = g->outcap;
+                ev->data = g->text + op->off + g->textpos;
+                ev->len = n;
+                g->textpos += n;
+                if (g->textpos == op->len) {
+                    g->textpos = 0;
+                    g->pc++;
+                }
+                return MIME_GEN_OUTPUT;
+            }
             if (n > room)
                 n = room;
             memcpy(g->out + g->outlen, g->text + op->off + g->textpos, n);

@@ -34,6 +34,9 @@
 #ifndef MIME_GEN_MAX_DEPTH
 #define MIME_GEN_MAX_DEPTH 32 /* nested multiparts */
 #endif
+#ifndef MIME_GEN_DIRECT_MIN
+#define MIME_GEN_DIRECT_MIN 4096 /* text runs this long are output uncopied */
+#endif
 #ifndef MIME_GEN_BOUNDARY_MAX
 #define MIME_GEN_BOUNDARY_MAX 70 /* RFC 2046 5.1.1 */
 #endif
@@ -54,7 +57,10 @@ typedef struct {
 } mime_op;
 
 typedef enum {
-    MIME_GEN_OUTPUT,    /* ev->data[0..len): take it (valid until the next call) */
+    MIME_GEN_OUTPUT,    /* ev->data[0..len): take it (valid until the next call);
+                           at most outcap bytes: the output block, or a run
+                           of the program's text (MIME_GEN_DIRECT_MIN or
+                           more, when the block is empty) */
     MIME_GEN_NEED_BODY, /* feed body ev->id (mime_gen_feed / mime_gen_feed_end);
                            with ev->sample, only show its first bytes
                            (mime_gen_sample) and feed them again later */

@@ -340,11 +340,67 @@ static void auto_checks(void)
     }
 }
 
+/* Long runs of text go out from the program uncopied, a block at most
+ * each; short ones and the rest of a started block are copied. */
+static void direct_checks(void)
+{
+    static const size_t outcaps[] = {64, 1000, 4096, 5000, 65536};
+    static char big[3 * MIME_GEN_DIRECT_MIN + 17];
+    static char want[sizeof big + 64];
+    size_t i, k;
+    for (k = 0; k < sizeof big; k++)
+        big[k] = (char)('a' + k % 26);
+    memcpy(want, "short\r\n", 7);
+    memcpy(want + 7, "body", 4);
+    memcpy(want + 11, big, sizeof big);
+    for (i = 0; i < sizeof outcaps / sizeof outcaps[0]; i++) {
+        tgen t;
+        int rc, direct = 0, oversize = 0;
+        size_t at = 0;
+        tgen_init(&t, outcaps[i]);
+        while ((rc = mime_gen_text(&t.g, STR("short\r\n"))) == -SMTP_E_BUSY)
+            grow(&t);
+        bodyop(&t, 1, MIME_GEN_RAW);
+        while ((rc = mime_gen_text(&t.g, big, sizeof big)) == -SMTP_E_BUSY)
+            grow(&t);
+        seal(&t);
+        for (;;) {
+            mime_gen_event ev;
+            mime_gen_act act = mime_gen_next(&t.g, &ev);
+            if (act == MIME_GEN_OUTPUT) {
+                if (ev.data >= t.text && ev.data < t.text + t.textcap)
+                    direct++;
+                if (ev.len > outcaps[i])
+                    oversize++;
+                if (at + ev.len <= sizeof res)
+                    memcpy(res + at, ev.data, ev.len);
+                at += ev.len;
+            } else if (act == MIME_GEN_NEED_BODY) {
+                if (mime_gen_feed(&t.g, "body", 4) != 4 || mime_gen_feed_end(&t.g) != 0)
+                    break;
+            } else {
+                break;
+            }
+        }
+        ok(at == 11 + sizeof big && memcmp(res, want, at) == 0,
+           "text run of %zu bytes after a body: the message is whole (block %zu)", sizeof big,
+           outcaps[i]);
+        if (outcaps[i] < at)
+            ok(direct > 0, "some of it went out uncopied (block %zu)", outcaps[i]);
+        else
+            is_int(direct, 0, "a block with room for the rest takes it, copied (block %zu)",
+                   outcaps[i]);
+        is_int(oversize, 0, "no output longer than the block (block %zu)", outcaps[i]);
+        tgen_free(&t);
+    }
+}
+
 int main(void)
 {
     tap_seed();
     layout_checks();
     memory_checks();
+    direct_checks();
     encoding_checks();
     auto_checks();
     return done_testing();
