@@ -194,6 +194,7 @@ typedef struct {
     mime_op *ops;
     size_t capops;
     unsigned nbodies;
+    size_t hint;          /* the program text this message will likely need */
     int done;             /* the message is complete, the program freed */
     /* the input being fed */
     int in;               /* IN_* */
@@ -248,6 +249,12 @@ static void grow(lua_State *L, lgen *G)
         if (t > ((size_t)-1) / 2)
             luaL_error(L, "message too large");
         t = t ? t * 2 : 4096;
+    }
+    /* straight to the size the parts so far project (at most 4 times what
+     * is needed now), rather than copying the program at each doubling */
+    if (G->hint > t && t != G->textcap) {
+        size_t most = G->g.need_text <= ((size_t)-1) / 4 ? G->g.need_text * 4 : G->g.need_text;
+        t = G->hint < most ? G->hint : most > t ? most : t;
     }
     while (o < G->g.need_ops) {
         if (o > ((size_t)-1) / (2 * sizeof(mime_op)))
@@ -736,7 +743,7 @@ static int build_multipart(build *B, int body, int depth)
     lua_State *L = B->L;
     size_t plen = 0, elen = 0;
     const char *pre = NULL, *epi = NULL, *bd;
-    size_t blen;
+    size_t blen, start, nparts;
     int i;
     bd = lua_tolstring(L, -1, &blen); /* the boundary, pushed by the caller */
     B->open[B->nopen] = bd;           /* anchored on the stack meanwhile */
@@ -752,12 +759,26 @@ static int build_multipart(build *B, int body, int depth)
         check_open(B, epi, elen);
     }
     BUILD(B, mime_gen_multipart_begin(&B->G->g, bd, blen, pre, plen));
+    start = B->G->g.textlen;
+    nparts = lua_rawlen(L, body);
+    luaL_checkstack(L, 16, "message too deep");
     for (i = 1;; i++) {
         int rc;
         lua_rawgeti(L, body, i);
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             break;
+        }
+        if (i > 8 && (size_t)i < nparts) {
+            /* the text the parts so far take, projected over them all */
+            size_t now = B->G->g.textlen, left = nparts - (size_t)i + 1;
+            size_t each = (now - start) / (size_t)(i - 1);
+            if (each < ((size_t)-1) / 2 / left) {
+                size_t proj = now + each * left;
+                proj += proj / 8;
+                if (proj > B->G->hint)
+                    B->G->hint = proj;
+            }
         }
         BUILD(B, mime_gen_part(&B->G->g));
         B->index[++B->depth] = i;
@@ -810,7 +831,8 @@ static int build_part(build *B, int part, int depth, int top)
     const char *ct;
     if (depth > MIME_GEN_MAX_DEPTH)
         return luaL_error(L, "%s: multipart nested too deeply", path(B));
-    luaL_checkstack(L, 16, "message too deep");
+    if (top)
+        luaL_checkstack(L, 16, "message too deep"); /* then once a multipart */
     collect(B, part, hs, &n, &listed); /* pushes headers */
     field(B, part, KEY_BODY);
     body = lua_gettop(L);
@@ -1003,6 +1025,7 @@ static int core_message(lua_State *L)
         B->depth = B->nopen = B->clash = 0;
         memset(B->lines, 0, sizeof B->lines); /* the text starts again */
         G->nbodies = 0;
+        G->hint = 0;
         mime_gen_init(&G->g, G->out, sizeof G->out);
         mime_gen_memory(&G->g, G->text, G->textcap, G->ops, G->capops);
         lua_settop(L, 5 + KEY_COUNT);
