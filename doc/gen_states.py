@@ -49,6 +49,8 @@ def diagram():
         "    DATA --> READY: 354 without recipients (\".\" sent)",
         "    MAIL --> READY: MAIL refused",
         "    READY --> GREETED: EHLO/HELO refused",
+        "    TLS --> READY: STARTTLS refused",
+        "    TLS --> GREETED: tls_done (after the handshake)",
         "    CONNECTED --> FAILED: peer fault",
         "    READY --> FAILED: peer fault",
         "    CLOSED --> [*]",

@@ -149,6 +149,39 @@ static int client_auth_login(lua_State *L)
     return push_rc(L, smtp_client_auth_login(c, u, un, p, pn));
 }
 
+/* -- true | nil, msg, name = c:starttls() / c:tls_done() */
+static int client_starttls(lua_State *L) { return push_rc(L, smtp_client_starttls(check_client(L))); }
+static int client_tls_done(lua_State *L) { return push_rc(L, smtp_client_tls_done(check_client(L))); }
+
+/* -- true | nil, msg, name = c:auth(mechanism [, initial_response])
+ * The initial response is raw bytes (the engine encodes it); absent (nil)
+ * it is not sent. Challenges come back from c:next() as "challenge". */
+static int client_auth(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t mn, irn = 0;
+    const char *m = luaL_checklstring(L, 2, &mn);
+    const char *ir = luaL_optlstring(L, 3, NULL, &irn);
+    return push_rc(L, smtp_client_auth(c, m, mn, (const unsigned char *)ir, irn, ir != NULL));
+}
+
+/* -- true | nil, msg, name = c:auth_response(bytes) / c:auth_cancel() */
+static int client_auth_response(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t n;
+    const char *d = luaL_checklstring(L, 2, &n);
+    return push_rc(L, smtp_client_auth_response(c, (const unsigned char *)d, n));
+}
+static int client_auth_cancel(lua_State *L) { return push_rc(L, smtp_client_auth_cancel(check_client(L))); }
+
+/* -- n = c:discarded(): bytes dropped after a STARTTLS 220 */
+static int client_discarded(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)check_client(L)->discarded);
+    return 1;
+}
+
 /* -- out = c:body(chunk)
  * Message content, filtered (CRLF, dot-stuffing). Returns the bytes to
  * write now, possibly "": the tail is held back for c:body_end(). */
@@ -191,8 +224,8 @@ static int client_feed(lua_State *L)
 }
 
 /* -- "write", bytes | "read", want | "idle"
- *    | "reply", cmd, ok, code, text, enhanced | "error", msg, name
- *    = c:next() */
+ *    | "reply", cmd, ok, code, text, enhanced | "challenge", text
+ *    | "error", msg, name = c:next() */
 static int client_next(lua_State *L)
 {
     smtp_client *c = check_client(L);
@@ -217,6 +250,10 @@ static int client_next(lua_State *L)
         else
             lua_pushnil(L);
         return 6;
+    case SMTP_ACT_CHALLENGE:
+        lua_pushliteral(L, "challenge");
+        lua_pushlstring(L, ev.data, ev.len);
+        return 2;
     case SMTP_ACT_ERROR:
         lua_pushliteral(L, "error");
         lua_pushstring(L, smtp_errmsg(ev.err));
@@ -391,6 +428,12 @@ static const luaL_Reg client_methods[] = {
     {"quit", client_quit},
     {"auth_plain", client_auth_plain},
     {"auth_login", client_auth_login},
+    {"auth", client_auth},
+    {"auth_response", client_auth_response},
+    {"auth_cancel", client_auth_cancel},
+    {"starttls", client_starttls},
+    {"tls_done", client_tls_done},
+    {"discarded", client_discarded},
     {"body", client_body},
     {"body_end", client_body_end},
     {"feed", client_feed},

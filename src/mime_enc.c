@@ -209,6 +209,55 @@ size_t mime_b64_encode(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
+/* The value of a base64 character, or -1. */
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+long mime_b64_decode(const char *in, size_t n, unsigned char *out)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t i, o = 0;
+    if (n % 4 != 0)
+        return -1;
+    for (i = 0; i < n; i += 4) {
+        int v[4], k, pad = 0;
+        for (k = 0; k < 4; k++) {
+            if (s[i + k] == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad > 0 || (v[k] = b64_value(s[i + k])) < 0) {
+                return -1; /* not the alphabet, or data after "=" */
+            }
+        }
+        out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+        if (pad == 2) {
+            if ((v[1] & 15) != 0)
+                return -1;
+            break;
+        }
+        out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+        if (pad == 1) {
+            if ((v[2] & 3) != 0)
+                return -1;
+            break;
+        }
+        out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+    }
+    return (long)o;
+}
+
 void mime_b64_init(mime_b64 *st, unsigned linelen)
 {
     memset(st, 0, sizeof *st);

@@ -40,6 +40,14 @@
  * line breaks. Returns the bytes written. */
 size_t mime_b64_encode(const unsigned char *in, size_t n, char *out);
 
+/* One-shot strict decoder (RFC 4648 4, as SASL challenges are sent):
+ * in[0..n) must be whole groups of the base64 alphabet, "=" padding only
+ * at the end and the unused bits zero; nothing else (no white space).
+ * Writes at most MIME_B64_DECODED_MAX(n) bytes to out; returns their
+ * number, or -1 when the input is not canonical base64. */
+#define MIME_B64_DECODED_MAX(n) (((n) / 4) * 3)
+long mime_b64_decode(const char *in, size_t n, unsigned char *out);
+
 /* Streaming base64. linelen 0: one unbroken line (LuaSocket's mime.b64);
  * otherwise lines of linelen characters (a multiple of 4; 76 for MIME;
  * other values are rounded down to one, and 1..3 up to 4), each ended by

@@ -35,18 +35,19 @@ const char *smtp_client_cmd_name(int cmd)
  */
 #define S(x) SMTP_S_##x
 static const unsigned char transitions[SMTP_C__COUNT][SMTP_S__COUNT] = {
-    /*              DEAD CONNECTED GREETED    READY    MAIL     DATA BODY CLOSED FAILED */
-    [SMTP_C_GREETING] = {0, S(GREETED), 0,         0,       0,       0, 0, 0, 0},
-    [SMTP_C_EHLO]     = {0, 0,          S(READY),  S(READY), 0,      0, 0, 0, 0},
-    [SMTP_C_HELO]     = {0, 0,          S(READY),  S(READY), 0,      0, 0, 0, 0},
-    [SMTP_C_AUTH]     = {0, 0,          0,         S(READY), 0,      0, 0, 0, 0},
-    [SMTP_C_MAIL]     = {0, 0,          0,         S(MAIL), 0,       0, 0, 0, 0},
-    [SMTP_C_RCPT]     = {0, 0,          0,         0,       S(MAIL), 0, 0, 0, 0},
-    [SMTP_C_DATA]     = {0, 0,          0,         0,       S(DATA), 0, 0, 0, 0},
-    [SMTP_C_EOD]      = {0, 0,          0,         0,       0,       0, S(READY), 0, 0},
-    [SMTP_C_RSET]     = {0, 0,          S(GREETED), S(READY), S(READY), 0, 0, 0, 0},
-    [SMTP_C_NOOP]     = {0, 0,          S(GREETED), S(READY), S(MAIL), 0, 0, 0, 0},
-    [SMTP_C_QUIT]     = {0, 0,          S(CLOSED), S(CLOSED), S(CLOSED), 0, 0, 0, 0},
+    /*              DEAD CONNECTED GREETED    READY    MAIL     DATA BODY TLS CLOSED FAILED */
+    [SMTP_C_GREETING] = {0, S(GREETED), 0,         0,       0,       0, 0, 0, 0, 0},
+    [SMTP_C_EHLO]     = {0, 0,          S(READY),  S(READY), 0,      0, 0, 0, 0, 0},
+    [SMTP_C_HELO]     = {0, 0,          S(READY),  S(READY), 0,      0, 0, 0, 0, 0},
+    [SMTP_C_AUTH]     = {0, 0,          0,         S(READY), 0,      0, 0, 0, 0, 0},
+    [SMTP_C_STARTTLS] = {0, 0,          0,         S(TLS),  0,       0, 0, 0, 0, 0},
+    [SMTP_C_MAIL]     = {0, 0,          0,         S(MAIL), 0,       0, 0, 0, 0, 0},
+    [SMTP_C_RCPT]     = {0, 0,          0,         0,       S(MAIL), 0, 0, 0, 0, 0},
+    [SMTP_C_DATA]     = {0, 0,          0,         0,       S(DATA), 0, 0, 0, 0, 0},
+    [SMTP_C_EOD]      = {0, 0,          0,         0,       0,       0, S(READY), 0, 0, 0},
+    [SMTP_C_RSET]     = {0, 0,          S(GREETED), S(READY), S(READY), 0, 0, 0, 0, 0},
+    [SMTP_C_NOOP]     = {0, 0,          S(GREETED), S(READY), S(MAIL), 0, 0, 0, 0, 0},
+    [SMTP_C_QUIT]     = {0, 0,          S(CLOSED), S(CLOSED), S(CLOSED), 0, 0, 0, 0, 0},
     [SMTP_C_EOD_ABORT] = {0},
 };
 #undef S
@@ -109,6 +110,8 @@ void smtp_client_init(smtp_client *c)
     mime_body_init(&c->body);
     c->inpos = c->inlen = c->outlen = c->wipe = c->secret = 0;
     c->authlen = c->authpos = 0;
+    c->sasl = c->challenge = 0;
+    c->discarded = 0;
     c->helo_fallback = 0;
     c->domainlen = 0;
     set_state(c, SMTP_S_CONNECTED);
@@ -137,6 +140,8 @@ static int admit(smtp_client *c, int cmd)
     wipe(c);
     if (c->err)
         return c->err;
+    if (c->challenge)
+        return SMTP_E_BAD_STATE; /* the 334 is answered first */
     if (c->state < 0 || c->state >= SMTP_S__COUNT ||
         transitions[cmd][c->state] == 0)
         return SMTP_E_BAD_STATE;
@@ -343,6 +348,108 @@ int smtp_client_auth_login(smtp_client *c, const char *user, size_t ulen,
     return rc;
 }
 
+int smtp_client_starttls(smtp_client *c)
+{
+    return simple(c, SMTP_C_STARTTLS, "STARTTLS");
+}
+
+int smtp_client_tls_done(smtp_client *c)
+{
+    wipe(c);
+    if (c->err)
+        return c->err;
+    if (c->state != SMTP_S_TLS)
+        return SMTP_E_BAD_STATE;
+    /* nothing from before the handshake is trusted: not a byte of input,
+     * not a capability */
+    c->inpos = c->inlen = 0;
+    smtp_caps_init(&c->caps);
+    set_state(c, SMTP_S_GREETED);
+    return 0;
+}
+
+static void answer(smtp_client *c, const char *line, size_t n, int secret);
+
+/* RFC 4422 3.1: SASL mechanism names. */
+static int check_mech(const char *mech, size_t n)
+{
+    size_t i;
+    if (n == 0)
+        return SMTP_E_ARG_EMPTY;
+    if (n > 20)
+        return SMTP_E_ARG_TOO_LONG;
+    for (i = 0; i < n; i++) {
+        char ch = mech[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+            return SMTP_E_ARG_SYNTAX;
+    }
+    return 0;
+}
+
+int smtp_client_auth(smtp_client *c, const char *mech, size_t mlen,
+                     const unsigned char *ir, size_t irlen, int has_ir)
+{
+    char b64[MIME_B64_LEN(SMTP_CRED_MAX * 2)];
+    smtp_piece p[4];
+    size_t n = 0;
+    int rc = c->err ? c->err : check_mech(mech, mlen), k = 0;
+    if (rc != 0)
+        return rc;
+    if (has_ir && irlen > SMTP_CRED_MAX * 2)
+        return SMTP_E_ARG_TOO_LONG;
+    p[k].p = "AUTH ";
+    p[k++].n = 5;
+    p[k].p = mech;
+    p[k++].n = mlen;
+    if (has_ir) {
+        n = irlen > 0 ? mime_b64_encode(ir, irlen, b64) : 0;
+        p[k].p = " ";
+        p[k++].n = 1;
+        p[k].p = irlen > 0 ? b64 : "=";
+        p[k++].n = irlen > 0 ? n : 1;
+    }
+    rc = queue(c, SMTP_C_AUTH, p, k, SMTP_AUTH_CMD_MAX);
+    if (rc == 0) {
+        c->sasl = 1;
+        if (has_ir)
+            c->secret = c->outlen;
+    }
+    burn(b64, n);
+    return rc;
+}
+
+int smtp_client_auth_response(smtp_client *c, const unsigned char *data,
+                              size_t len)
+{
+    char b64[MIME_B64_LEN(SMTP_CRED_MAX * 2)];
+    size_t n;
+    wipe(c);
+    if (c->err)
+        return c->err;
+    if (!c->challenge)
+        return SMTP_E_BAD_STATE;
+    if (len > SMTP_CRED_MAX * 2 || c->outlen + MIME_B64_LEN(len) + 2 > sizeof c->out)
+        return SMTP_E_ARG_TOO_LONG;
+    n = mime_b64_encode(data, len, b64);
+    answer(c, b64, n, 0);
+    answer(c, "\r\n", 2, 1);
+    burn(b64, n);
+    c->challenge = 0;
+    return 0;
+}
+
+int smtp_client_auth_cancel(smtp_client *c)
+{
+    wipe(c);
+    if (c->err)
+        return c->err;
+    if (!c->challenge)
+        return SMTP_E_BAD_STATE;
+    answer(c, "*\r\n", 3, 0);
+    c->challenge = 0;
+    return 0;
+}
+
 size_t smtp_client_body(smtp_client *c, const char *in, size_t n)
 {
     size_t used = 0, room;
@@ -396,9 +503,10 @@ static void answer(smtp_client *c, const char *line, size_t n, int secret)
 }
 
 enum {
-    DELIVER, /* the caller sees the reply */
-    ANSWER,  /* answered for the same command: its reply is still to come */
-    HIDE     /* a reply to something the caller did not ask for */
+    DELIVER,   /* the caller sees the reply */
+    ANSWER,    /* answered for the same command: its reply is still to come */
+    HIDE,      /* a reply to something the caller did not ask for */
+    CHALLENGE  /* a 334 the caller answers: its command stays at the head */
 };
 
 /* A complete reply to the command at the head of the queue: correct the
@@ -435,6 +543,8 @@ static int on_reply(smtp_client *c, int *ok)
             set_state(c, SMTP_S_GREETED);
         break;
     case SMTP_C_AUTH:
+        if (code == 334 && c->sasl)
+            return c->reply.nlines == 1 ? CHALLENGE : (fail(c, SMTP_E_REPLY_SYNTAX), HIDE);
         if (code == 334) {
             const char *line = c->auth + c->authpos, *end = c->auth + c->authlen;
             const char *nl = memchr(line, '\n', (size_t)(end - line));
@@ -447,7 +557,19 @@ static int on_reply(smtp_client *c, int *ok)
             return ANSWER;
         }
         *ok = (code == 235);
+        c->sasl = 0;
         wipe_auth(c);
+        break;
+    case SMTP_C_STARTTLS:
+        *ok = (code == 220);
+        if (*ok) {
+            /* RFC 3207 5: whatever came after the 220 was sent in clear
+             * text before the handshake; it is dropped, never parsed */
+            c->discarded += c->inlen - c->inpos;
+            c->inpos = c->inlen;
+        } else if (c->state == SMTP_S_TLS) {
+            set_state(c, SMTP_S_READY);
+        }
         break;
     case SMTP_C_MAIL:
         c->mail_ok = *ok;
@@ -510,8 +632,8 @@ smtp_act smtp_client_next(smtp_client *c, smtp_event *ev)
             c->secret = 0;
             return SMTP_ACT_WRITE;
         }
-        if (c->pcount == 0)
-            return SMTP_ACT_IDLE;
+        if (c->pcount == 0 || c->challenge)
+            return SMTP_ACT_IDLE; /* (a challenge waits for its answer) */
         if (c->reply_taken) {
             smtp_reply_init(&c->reply);
             c->reply_taken = 0;
@@ -537,6 +659,17 @@ smtp_act smtp_client_next(smtp_client *c, smtp_event *ev)
         what = on_reply(c, &ok);
         if (what == ANSWER)
             continue; /* same command, answered: WRITE, then READ */
+        if (c->err)
+            continue;
+        if (what == CHALLENGE) {
+            /* "334 text": the text; "334" alone: an empty challenge */
+            c->challenge = 1;
+            ev->cmd = SMTP_C_AUTH;
+            ev->reply = &c->reply;
+            ev->data = c->reply.len > 4 ? c->reply.text + 4 : "";
+            ev->len = c->reply.len > 4 ? c->reply.len - 4 : 0;
+            return SMTP_ACT_CHALLENGE;
+        }
         ev->cmd = head(c);
         pop(c);
         if (what != DELIVER)

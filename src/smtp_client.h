@@ -38,6 +38,7 @@
     X(MAIL, "mail")           /* in a transaction: RCPT, DATA next */   \
     X(DATA, "data")           /* DATA sent, waiting for 354 */          \
     X(BODY, "body")           /* message content being sent */          \
+    X(TLS, "tls")             /* STARTTLS accepted: handshake due */    \
     X(CLOSED, "closed")       /* QUIT sent */                           \
     X(FAILED, "failed")       /* a peer fault: sticky error */
 
@@ -47,6 +48,7 @@
     X(EHLO, "ehlo")               \
     X(HELO, "helo")               \
     X(AUTH, "auth")               \
+    X(STARTTLS, "starttls")       \
     X(MAIL, "mail")               \
     X(RCPT, "rcpt")               \
     X(DATA, "data")               \
@@ -74,11 +76,14 @@ typedef enum {
     SMTP_ACT_WRITE,    /* write ev->data[0..ev->len) */
     SMTP_ACT_READ,     /* read at most ev->want bytes, then feed them */
     SMTP_ACT_REPLY,    /* ev->reply answers ev->cmd; ev->ok if positive */
-    SMTP_ACT_ERROR     /* ev->err: sticky */
+    SMTP_ACT_ERROR,    /* ev->err: sticky */
+    SMTP_ACT_CHALLENGE /* a 334 to smtp_client_auth: ev->data[0..len) is the
+                          challenge as sent (base64); answer it with
+                          smtp_client_auth_response or _auth_cancel */
 } smtp_act;
 
 typedef struct {
-    const char *data;         /* WRITE: valid until the next engine call */
+    const char *data;         /* WRITE, CHALLENGE: valid until the next engine call */
     size_t len;
     size_t want;              /* READ */
     int cmd;                  /* REPLY: SMTP_C_* */
@@ -107,6 +112,9 @@ typedef struct {
     char out[SMTP_OUT_MAX];
     size_t authlen, authpos; /* AUTH LOGIN lines waiting for their 334 */
     char auth[SMTP_AUTH_CMD_MAX];
+    int sasl;                /* the AUTH at the head shows its 334s (smtp_client_auth) */
+    int challenge;           /* a 334 was shown and waits for its answer */
+    size_t discarded;        /* bytes dropped after a STARTTLS 220 */
     int helo_fallback;       /* answer a 5xx to EHLO with HELO */
     size_t domainlen;        /* EHLO argument, kept for the HELO fallback */
     char domain[256];
@@ -132,6 +140,28 @@ int smtp_client_auth_plain(smtp_client *c, const char *user, size_t ulen,
                            const char *pass, size_t plen);
 int smtp_client_auth_login(smtp_client *c, const char *user, size_t ulen,
                            const char *pass, size_t plen);
+
+/* STARTTLS (RFC 3207). Its 220 moves to state TLS and drops every byte
+ * the server sent after it (the STARTTLS response injection defence):
+ * the caller then performs the TLS handshake and calls
+ * smtp_client_tls_done, which forgets the capabilities and input and moves
+ * to GREETED: EHLO must be sent again. Any other reply is a refusal
+ * (state READY). In state TLS nothing may be queued. */
+int smtp_client_starttls(smtp_client *c);
+int smtp_client_tls_done(smtp_client *c);
+
+/* AUTH with any SASL mechanism (RFC 4954): "AUTH mech", with the initial
+ * response ir[0..irlen) base64-encoded when has_ir ("=" when empty). Each
+ * 334 reply is shown as SMTP_ACT_CHALLENGE and must be answered, before
+ * anything else, with smtp_client_auth_response (raw bytes, sent
+ * base64-encoded) or smtp_client_auth_cancel ("*"); 235 ends it (REPLY,
+ * ok), anything else refuses it. Lines holding credentials are wiped once
+ * written. mech: 1 to 20 of A-Z 0-9 - _ (RFC 4422 3.1). */
+int smtp_client_auth(smtp_client *c, const char *mech, size_t mlen,
+                     const unsigned char *ir, size_t irlen, int has_ir);
+int smtp_client_auth_response(smtp_client *c, const unsigned char *data,
+                              size_t len);
+int smtp_client_auth_cancel(smtp_client *c);
 
 /* In state BODY: filter message content into the output block. Returns
  * the input bytes taken; fewer than n when the block is full, and then

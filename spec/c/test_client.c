@@ -27,15 +27,16 @@
 enum {
     END = 0,
     Q_GREETING, Q_EHLO, Q_HELO, Q_MAIL, Q_RCPT, Q_DATA, Q_RSET, Q_NOOP, Q_QUIT,
-    Q_PLAIN, Q_LOGIN, Q_EOD,
+    Q_PLAIN, Q_LOGIN, Q_STARTTLS, Q_TLSDONE, Q_SASL, Q_RESP, Q_CANCEL, Q_EOD,
     T_BODY, T_WRITE, T_PEER, T_CLOSE, T_REPLY, T_IDLE, T_ERROR, T_STATE,
-    T_STICKY, T_WIPED, T_CAPS
+    T_STICKY, T_WIPED, T_CAPS, T_CHALLENGE, T_SWAP
 };
 
 static const char *const op_names[] = {
     "END", "greeting", "ehlo", "helo", "mail", "rcpt", "data", "rset", "noop",
-    "quit", "auth_plain", "auth_login", "body_end", "BODY", "WRITE", "PEER",
-    "CLOSE", "REPLY", "IDLE", "ERROR", "STATE", "STICKY", "WIPED", "CAPS"};
+    "quit", "auth_plain", "auth_login", "starttls", "tls_done", "auth", "auth_response",
+    "auth_cancel", "body_end", "BODY", "WRITE", "PEER", "CLOSE", "REPLY", "IDLE", "ERROR",
+    "STATE", "STICKY", "WIPED", "CAPS", "CHALLENGE", "SWAP"};
 
 typedef struct {
     int op;
@@ -59,6 +60,17 @@ typedef struct {
 #define PLAIN(u, p, rc) {Q_PLAIN, L(u), L(p), rc, 0, 0}
 #define LOGIN(u, p, rc) {Q_LOGIN, L(u), L(p), rc, 0, 0}
 #define EOD(rc) {Q_EOD, NULL, 0, NULL, 0, rc, 0, 0}
+#define STARTTLS(rc) {Q_STARTTLS, NULL, 0, NULL, 0, rc, 0, 0}
+#define TLSDONE(rc) {Q_TLSDONE, NULL, 0, NULL, 0, rc, 0, 0}
+/* AUTH mech with (has_ir 1) or without an initial response */
+#define SASL(mech, ir, has_ir, rc) {Q_SASL, L(mech), L(ir), rc, has_ir, 0}
+#define RESP(data, rc) {Q_RESP, L(data), NULL, 0, rc, 0, 0}
+#define CANCEL(rc) {Q_CANCEL, NULL, 0, NULL, 0, rc, 0, 0}
+/* a CHALLENGE action with these bytes (the base64 text as sent) */
+#define CHALLENGE(text) {T_CHALLENGE, L(text), NULL, 0, 0, 0, 0}
+/* the TLS handshake replaces the stream: what the peer sent in clear and
+ * the engine did not read is gone */
+#define SWAP {T_SWAP, NULL, 0, NULL, 0, 0, 0, 0}
 #define BODY(s) {T_BODY, L(s), NULL, 0, -1, 0, 0}
 #define BODYN(s, taken) {T_BODY, L(s), NULL, 0, taken, 0, 0}
 #define WRITE(s) {T_WRITE, L(s), NULL, 0, 0, 0, 0}
@@ -215,6 +227,7 @@ static const char *act_name(smtp_act a)
     case SMTP_ACT_READ: return "READ (the peer has nothing to send)";
     case SMTP_ACT_REPLY: return "REPLY";
     case SMTP_ACT_ERROR: return "ERROR";
+    case SMTP_ACT_CHALLENGE: return "CHALLENGE";
     }
     return "?";
 }
@@ -295,6 +308,12 @@ static int do_queue(drv *d, const step *s)
     case Q_QUIT: return smtp_client_quit(c);
     case Q_PLAIN: return smtp_client_auth_plain(c, s->s1, s->n1, s->s2, s->n2);
     case Q_LOGIN: return smtp_client_auth_login(c, s->s1, s->n1, s->s2, s->n2);
+    case Q_STARTTLS: return smtp_client_starttls(c);
+    case Q_TLSDONE: return smtp_client_tls_done(c);
+    case Q_SASL:
+        return smtp_client_auth(c, s->s1, s->n1, (const unsigned char *)s->s2, s->n2, s->i2);
+    case Q_RESP: return smtp_client_auth_response(c, (const unsigned char *)s->s1, s->n1);
+    case Q_CANCEL: return smtp_client_auth_cancel(c);
     case Q_EOD: return smtp_client_body_end(c);
     }
     return -1;
@@ -422,6 +441,21 @@ static int run_step(drv *d, const step *s)
                      all_zero(c->auth, (size_t)s->i2), (unsigned long)c->authlen);
             return -1;
         }
+        return 0;
+    case T_CHALLENGE:
+        a = pump(d, &ev);
+        if (d->bad_write)
+            return -1;
+        if (a != SMTP_ACT_CHALLENGE || ev.len != s->n1 || memcmp(ev.data, s->s1, s->n1) != 0) {
+            describe_event(got, sizeof got, a, &ev);
+            snprintf(d->why, sizeof d->why, "expected CHALLENGE \"%s\", got %s%s%.*s", s->s1,
+                     got, a == SMTP_ACT_CHALLENGE ? " " : "",
+                     a == SMTP_ACT_CHALLENGE ? (int)ev.len : 0, a == SMTP_ACT_CHALLENGE ? ev.data : "");
+            return -1;
+        }
+        return 0;
+    case T_SWAP:
+        d->srv_pos = d->srv_len;
         return 0;
     case T_CAPS:
         if (c->caps.ext != (unsigned)s->i1) {
@@ -1029,6 +1063,129 @@ static const step s_auth_login_garbage[] = {
     FIN,
 };
 
+#define HELLO_TLS                                                              \
+    HELLO_BASIC("250-mx.example.com\r\n250-STARTTLS\r\n250 PIPELINING\r\n",     \
+                "250-mx.example.com\n250-STARTTLS\n250 PIPELINING"),            \
+        CAPS(SMTP_EXT(STARTTLS) | SMTP_EXT(PIPELINING))
+
+static const step s_starttls[] = {
+    HELLO_TLS,
+    STARTTLS(OK),
+    WRITE("STARTTLS\r\n"),
+    STATE(TLS),
+    MAIL("a@example.com", "", E_(BAD_STATE)), /* nothing is queued behind it */
+    PEER("220 2.0.0 Ready to start TLS\r\n"),
+    REPLYE(STARTTLS, 1, 220, "220 2.0.0 Ready to start TLS", "2.0.0"),
+    STATE(TLS),
+    EHLO("client.example", 1, E_(BAD_STATE)), /* not before the handshake */
+    QUIT(E_(BAD_STATE)),
+    IDLE,
+    SWAP,
+    TLSDONE(OK),
+    STATE(GREETED),
+    CAPS(0), /* capabilities from before TLS are forgotten */
+    TLSDONE(E_(BAD_STATE)),
+    EHLO("client.example", 1, OK),
+    WRITE("EHLO client.example\r\n"),
+    PEER("250-mx.example.com\r\n250 AUTH PLAIN\r\n"),
+    REPLY(EHLO, 1, 250, "250-mx.example.com\n250 AUTH PLAIN"),
+    CAPS(SMTP_EXT(AUTH)),
+    STATE(READY),
+    FIN,
+};
+
+/* The NO STARTTLS class: replies injected in clear text right after the
+ * 220 are never read as replies to what follows the handshake. */
+static const step s_starttls_injected[] = {
+    HELLO_TLS,
+    STARTTLS(OK),
+    WRITE("STARTTLS\r\n"),
+    PEER("220 Ready\r\n250-evil.example\r\n250 AUTH PLAIN\r\n235 fake\r\n"),
+    REPLY(STARTTLS, 1, 220, "220 Ready"),
+    IDLE,
+    SWAP,
+    TLSDONE(OK),
+    CAPS(0),
+    EHLO("client.example", 1, OK),
+    WRITE("EHLO client.example\r\n"),
+    PEER("250 mx.example.com\r\n"),
+    REPLY(EHLO, 1, 250, "250 mx.example.com"),
+    CAPS(0),
+    STATE(READY),
+    FIN,
+};
+
+static const step s_starttls_refused[] = {
+    HELLO_TLS,
+    STARTTLS(OK),
+    WRITE("STARTTLS\r\n"),
+    PEER("454 4.7.0 TLS not available\r\n"),
+    REPLYE(STARTTLS, 0, 454, "454 4.7.0 TLS not available", "4.7.0"),
+    STATE(READY),
+    TLSDONE(E_(BAD_STATE)),
+    CAPS(SMTP_EXT(STARTTLS) | SMTP_EXT(PIPELINING)),
+    FIN,
+};
+
+/* RFC 4954's example of a challenge-response mechanism */
+static const step s_sasl[] = {
+    HELLO_AUTH,
+    SASL("CRAM-MD5", "", 0, OK),
+    WRITE("AUTH CRAM-MD5\r\n"),
+    RESP("early", E_(BAD_STATE)), /* nothing to answer yet */
+    PEER("334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+    CHALLENGE("PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"),
+    MAIL("a@example.com", "", E_(BAD_STATE)), /* the challenge first */
+    RESP("tim b913a602c7eda7a495b4e6e7334d3890", OK),
+    WRITE("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+    PEER("235 2.7.0 Authentication successful\r\n"),
+    REPLYE(AUTH, 1, 235, "235 2.7.0 Authentication successful", "2.7.0"),
+    WIPED(50, 0),
+    RESP("again", E_(BAD_STATE)),
+    STATE(READY),
+    IDLE,
+    FIN,
+};
+
+static const step s_sasl_ir[] = {
+    HELLO_AUTH,
+    SASL("PLAIN", "\0user\0pass", 1, OK),
+    WRITE("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+    PEER("334 \r\n"), /* an empty challenge */
+    CHALLENGE(""),
+    WIPED(29, 0),
+    CANCEL(OK),
+    WRITE("*\r\n"),
+    CANCEL(E_(BAD_STATE)),
+    PEER("501 5.7.0 Authentication cancelled\r\n"),
+    REPLYE(AUTH, 0, 501, "501 5.7.0 Authentication cancelled", "5.7.0"),
+    STATE(READY),
+    SASL("EXTERNAL", "", 1, OK), /* an empty initial response is "=" */
+    WRITE("AUTH EXTERNAL =\r\n"),
+    PEER("334\r\n"),
+    CHALLENGE(""),
+    RESP("", OK),
+    WRITE("\r\n"),
+    PEER("535 5.7.8 no\r\n"),
+    REPLYE(AUTH, 0, 535, "535 5.7.8 no", "5.7.8"),
+    SASL("", "", 0, E_(ARG_EMPTY)),
+    SASL("cram-md5", "", 0, E_(ARG_SYNTAX)),
+    SASL("CRAM MD5", "", 0, E_(ARG_SYNTAX)),
+    SASL("ABCDEFGHIJKLMNOPQRSTU", "", 0, E_(ARG_TOO_LONG)),
+    SASL("X\r\nMAIL", "", 0, E_(ARG_SYNTAX)),
+    FIN,
+};
+
+static const step s_sasl_multiline_334[] = {
+    HELLO_AUTH,
+    SASL("SCRAM-SHA-256", "n,,n=u,r=abc", 1, OK),
+    WRITE("AUTH SCRAM-SHA-256 biwsbj11LHI9YWJj\r\n"),
+    PEER("334-one\r\n334 two\r\n"),
+    ERROR(REPLY_SYNTAX),
+    STICKY(REPLY_SYNTAX),
+    FIN,
+};
+
 static const step s_rset_noop[] = {
     HELLO,
     NOOP(OK), WRITE("NOOP\r\n"), PEER("250 2.0.0 Ok\r\n"), REPLY(NOOP, 1, 250, "250 2.0.0 Ok"),
@@ -1094,6 +1251,12 @@ static const struct {
     {"AUTH LOGIN refused (504, then 535)", s_auth_login_refused, 0},
     {"peer closes during AUTH LOGIN: credentials wiped", s_auth_login_closed, 0},
     {"malformed reply during AUTH LOGIN: credentials wiped", s_auth_login_garbage, 0},
+    {"STARTTLS: 220, nothing queued until the handshake, capabilities forgotten", s_starttls, 0},
+    {"STARTTLS: replies injected after the 220 are dropped", s_starttls_injected, 0},
+    {"STARTTLS refused (454)", s_starttls_refused, 0},
+    {"AUTH with challenges (RFC 4954 CRAM-MD5 example), response wiped", s_sasl, 0},
+    {"AUTH with an initial response, cancel, empty responses, bad mechanisms", s_sasl_ir, 0},
+    {"a multi-line 334 is a sticky error", s_sasl_multiline_334, 0},
     {"RSET and NOOP", s_rset_noop, 0},
     {"MAIL/RCPT address forms and parameters", s_mail_forms, 0},
 };

@@ -1089,9 +1089,67 @@ static void choose(void)
     is_int(mime_cte_choose(buf, 2000), MIME_CTE_7BIT, "choose: lines of 500, 998 and 500 bytes");
 }
 
+/* The strict decoder: RFC 4648 vectors, round trips, and the same verdict
+ * and bytes as the independent oracle on mutated inputs. */
+static void b64_decode_tests(void)
+{
+    static const struct {
+        const char *in;
+        long n;
+        const char *out;
+    } v[] = {
+        {"", 0, ""}, {"Zg==", 1, "f"}, {"Zm8=", 2, "fo"}, {"Zm9v", 3, "foo"},
+        {"Zm9vYg==", 4, "foob"}, {"Zm9vYmE=", 5, "fooba"}, {"Zm9vYmFy", 6, "foobar"},
+        {"Zh==", -1, ""},   /* non-zero pad bits */
+        {"Zm9=", -1, ""},   /* non-zero pad bits */
+        {"Zg=", -1, ""},    /* not whole groups */
+        {"Zg", -1, ""},     /* unpadded */
+        {"Z===", -1, ""},   /* too much padding */
+        {"====", -1, ""},
+        {"Zg==Zg==", -1, ""}, /* padding inside */
+        {"Zm9v\r\n", -1, ""}, {"Zm 9", -1, ""}, {"Zm-9", -1, ""}, {"Zm_9", -1, ""},
+        {"+/+/", 3, "\xfb\xff\xbf"},
+    };
+    static unsigned char in[600], back[600];
+    static char enc[900];
+    size_t i;
+    int all_rt = 1, all_same = 1;
+    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+        unsigned char out[16];
+        long r = mime_b64_decode(v[i].in, strlen(v[i].in), out);
+        ok(r == v[i].n && (r < 0 || memcmp(out, v[i].out, (size_t)r) == 0),
+           "b64 decode \"%s\" -> %ld", v[i].in, v[i].n);
+    }
+    for (i = 0; i < 3000; i++) {
+        size_t n = tap_below(400), k, w;
+        long a, b;
+        for (k = 0; k < n; k++)
+            in[k] = (unsigned char)tap_below(256);
+        w = mime_b64_encode(in, n, enc);
+        a = mime_b64_decode(enc, w, back);
+        if (a != (long)n || memcmp(back, in, n) != 0)
+            all_rt = 0;
+        /* mutate: a byte, or the length */
+        if (w > 0 && tap_below(2) == 0)
+            enc[tap_below(w)] = (char)tap_below(256);
+        else if (w > 0)
+            w -= tap_below(w < 4 ? w : 4);
+        a = mime_b64_decode(enc, w, back);
+        b = oracle_b64_decode(enc, w, in);
+        if (a != b || (a > 0 && memcmp(back, in, (size_t)a) != 0)) {
+            if (all_same)
+                diag("mutated input of %lu bytes: %ld, oracle %ld", (unsigned long)w, a, b);
+            all_same = 0;
+        }
+    }
+    ok(all_rt, "b64 decode: 3,000 random round trips");
+    ok(all_same, "b64 decode: the oracle's verdict and bytes on 3,000 mutated inputs");
+}
+
 int main(void)
 {
     tap_seed();
+    b64_decode_tests();
     guard_init(&g_in, MAXIN);
     guard_init(&g_out, MAXOUT);
     oneshot_vectors();
