@@ -5,16 +5,17 @@
 #
 #   seconds   per target (default 30)
 #   target    fuzz_reply fuzz_caps fuzz_client fuzz_mime_body fuzz_mime_enc
-#             fuzz_mime_hdr fuzz_mime_gen, or one of the
+#             fuzz_mime_hdr fuzz_mime_gen fuzz_sasl, or one of the
 #             *_small builds (default: all of them)
 #
 # Every target is built with clang -fsanitize=fuzzer,address,undefined into
 # build/fuzz/. The *_small builds shrink the engine limits
 # (smtp_config.h is overridable) so that a fuzzer reaches every bound and
-# its error path with short inputs. Each run starts from the seeds in
-# fuzz/corpus/<target>/ (never written to); new inputs go to
-# build/fuzz/corpus/<target>/ and crash reproducers to
-# build/fuzz/artifacts/. Replay one with: build/fuzz/<target> <file>.
+# its error path with short inputs. fuzz_sasl is always built with
+# SASL_SCRAM_ITER_MAX=1000 so that no input spends seconds in PBKDF2.
+# Each run starts from the seeds in fuzz/corpus/<target>/ (never written
+# to); new inputs go to build/fuzz/corpus/<target>/ and crash reproducers
+# to build/fuzz/artifacts/. Replay one with: build/fuzz/<target> <file>.
 #
 # Environment: FUZZ_FLAGS adds libFuzzer flags (e.g. -jobs=2);
 # FUZZ_KEEP_GOING=1 runs in fork mode and keeps fuzzing past a crash.
@@ -28,17 +29,17 @@ SECS=30
 TARGETS=""
 for arg in "$@"; do
     case "$arg" in
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         [0-9]*) SECS=$arg ;;
         fuzz_*) TARGETS="$TARGETS $arg" ;;
         *) echo "fuzz/run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
-[ -n "$TARGETS" ] || TARGETS="fuzz_reply fuzz_reply_small fuzz_caps fuzz_caps_small fuzz_client fuzz_client_small fuzz_mime_body fuzz_mime_enc fuzz_mime_hdr fuzz_mime_gen"
+[ -n "$TARGETS" ] || TARGETS="fuzz_reply fuzz_reply_small fuzz_caps fuzz_caps_small fuzz_client fuzz_client_small fuzz_mime_body fuzz_mime_enc fuzz_mime_hdr fuzz_mime_gen fuzz_sasl fuzz_sasl_small"
 
 CC=${FUZZ_CC:-clang}
 CFLAGS="-std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc"
-SMALL="-DSMTP_REPLY_LINE_MAX=64 -DSMTP_REPLY_LINES_MAX=8 -DSMTP_REPLY_MAX=256 -DSMTP_CAPS_MAX=128 -DSMTP_IN_MAX=64 -DSMTP_PIPELINE_MAX=4"
+SMALL="-DSMTP_REPLY_LINE_MAX=64 -DSMTP_REPLY_LINES_MAX=8 -DSMTP_REPLY_MAX=256 -DSMTP_CAPS_MAX=128 -DSMTP_IN_MAX=64 -DSMTP_PIPELINE_MAX=4 -DSASL_CHALLENGE_MAX=128 -DSASL_OUT_MAX=128"
 OUT=build/fuzz
 
 # clang with the libFuzzer runtime (Debian: clang + libclang-rt-14-dev)
@@ -65,7 +66,15 @@ sources() {
         fuzz_mime_enc) echo "src/mime_enc.c" ;;
         fuzz_mime_hdr) echo "src/mime_hdr.c src/smtp_errors.c" ;;
         fuzz_mime_gen) echo "src/mime_gen.c src/mime_hdr.c src/mime_enc.c src/smtp_errors.c" ;;
+        fuzz_sasl) echo "src/sasl.c src/sasl_hash.c" ;;
         *) return 1 ;;
+    esac
+}
+
+# Defines a target always needs (the _small builds add $SMALL).
+defines() {
+    case "$1" in
+        fuzz_sasl) echo "-DSASL_SCRAM_ITER_MAX=1000" ;;
     esac
 }
 
@@ -75,6 +84,7 @@ for t in $TARGETS; do
     base=${t%_small}
     extra=""
     [ "$base" != "$t" ] && extra=$SMALL
+    extra="$extra $(defines "$base")"
     eng=$(sources "$base") || { echo "fuzz/run.sh: no such target: $t" >&2; exit 2; }
     echo "==== $t: build"
     # shellcheck disable=SC2086
