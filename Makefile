@@ -38,12 +38,14 @@ BUILD := build/$(LUA)
 SO := $(BUILD)/socket/smtp/core.so
 
 ENGINE_SRC := src/smtp_errors.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c \
-              src/mime_body.c src/mime_enc.c src/smtp_client.c src/mime_hdr.c src/mime_gen.c
-BINDING_SRC := src/lsmtp.c src/lmime.c src/lmime_enc.c
+              src/mime_body.c src/mime_enc.c src/smtp_client.c src/mime_hdr.c src/mime_gen.c \
+              src/smtp_host.c src/sasl.c src/sasl_hash.c
+BINDING_SRC := src/lsmtp.c src/lmime.c src/lmime_enc.c src/lsasl.c
 OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC) $(BINDING_SRC))
 
 LUA_FILES := lua/socket/smtp.lua lua/socket/smtp/driver.lua \
-             lua/socket/smtp/transport.lua lua/socket/smtp/message.lua
+             lua/socket/smtp/transport.lua lua/socket/smtp/message.lua \
+             lua/socket/smtp/tls.lua
 
 .PHONY: all both all-luas deps test demo bench fuzz install clean lint
 

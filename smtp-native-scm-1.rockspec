@@ -28,6 +28,7 @@ build = {
         ["socket.smtp.driver"] = "lua/socket/smtp/driver.lua",
         ["socket.smtp.transport"] = "lua/socket/smtp/transport.lua",
         ["socket.smtp.message"] = "lua/socket/smtp/message.lua",
+        ["socket.smtp.tls"] = "lua/socket/smtp/tls.lua",
         ["socket.smtp.core"] = {
             sources = {
                 "src/lsmtp.c",
@@ -42,6 +43,10 @@ build = {
                 "src/smtp_errors.c",
                 "src/mime_body.c",
                 "src/mime_enc.c",
+                "src/smtp_host.c",
+                "src/sasl.c",
+                "src/sasl_hash.c",
+                "src/lsasl.c",
             },
             incdirs = { "src" },
         },

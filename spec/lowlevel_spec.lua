@@ -125,7 +125,24 @@ describe("smtp.open", function()
         assert.are.equal(3, #srv:wait_messages(3))
     end)
 
-    it("smtp.send authenticates with user and password", function()
+    it("smtp.send authenticates with user and password, the strongest offered mechanism", function()
+        -- the server offers PLAIN and LOGIN: PLAIN, one round trip
+        local srv = session({
+            { expect = "AUTH PLAIN " .. mime.b64("\0joe\0pw") }, { send = "235 ok\r\n" },
+            { expect = "MAIL" }, { send = "250 ok\r\n" }, { expect = "RCPT" }, { send = "250 ok\r\n" },
+            { expect = "DATA" }, { send = "354 go\r\n" }, { data = true }, { send = "250 queued\r\n" },
+            { expect = "QUIT" }, { send = "221 bye\r\n" },
+        })
+        finally(function() srv:stop() end)
+        local r, report = smtp.send{ from = "<a@example.com>", rcpt = "<b@example.com>",
+            server = "127.0.0.1", port = srv.port, domain = "client.test", user = "joe", password = "pw",
+            source = ltn12.source.string("Subject: x\r\n\r\nx\r\n") }
+        assert.are.equal(1, r, report)
+        assert.are.equal("PLAIN", report.mechanism)
+        assert.is_nil(srv:errors())
+    end)
+
+    it("smtp.send uses the mechanism auth names (LOGIN, as LuaSocket's smtp)", function()
         local srv = session({
             { expect = "AUTH LOGIN" }, { send = "334 VXNlcm5hbWU6\r\n" },
             { expect = mime.b64("joe") }, { send = "334 UGFzc3dvcmQ6\r\n" },
@@ -137,8 +154,9 @@ describe("smtp.open", function()
         finally(function() srv:stop() end)
         local r, report = smtp.send{ from = "<a@example.com>", rcpt = "<b@example.com>",
             server = "127.0.0.1", port = srv.port, domain = "client.test", user = "joe", password = "pw",
-            source = ltn12.source.string("Subject: x\r\n\r\nx\r\n") }
+            auth = "LOGIN", source = ltn12.source.string("Subject: x\r\n\r\nx\r\n") }
         assert.are.equal(1, r, report)
+        assert.are.equal("LOGIN", report.mechanism)
         assert.is_nil(srv:errors())
     end)
 end)

@@ -21,8 +21,10 @@
 #include "compat.h"
 #include "lmime.h"
 #include "lmime_enc.h"
+#include "lsasl.h"
 #include "smtp_client.h"
 #include "smtp_cmd.h"
+#include "smtp_host.h"
 
 #define SMTP_CORE_VERSION "smtp-native 0.1.0"
 #define CLIENT_MT "socket.smtp.core.client"
@@ -416,6 +418,127 @@ static int core_random(lua_State *L)
     return 1;
 }
 
+/* Each string of names[field] (a list, possibly absent) to fn; stops at
+ * the first that fn accepts. */
+static int any_name(lua_State *L, int names, const char *field, const char *host, size_t hn,
+                    int (*fn)(const char *, size_t, const char *, size_t))
+{
+    int i, found = 0;
+    lua_getfield(L, names, field);
+    if (lua_istable(L, -1)) {
+        for (i = 1; !found; i++) {
+            size_t n;
+            const char *s;
+            lua_rawgeti(L, -1, i);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                break;
+            }
+            s = lua_tolstring(L, -1, &n);
+            found = s != NULL && fn(s, n, host, hn);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return found;
+}
+
+static int same_ip(const char *s, size_t n, const char *host, size_t hn)
+{
+    unsigned char a[16], b[16];
+    size_t an = smtp_host_ip(s, n, a), bn = smtp_host_ip(host, hn, b);
+    return an > 0 && an == bn && memcmp(a, b, an) == 0;
+}
+
+static int count(lua_State *L, int names, const char *field)
+{
+    int n;
+    lua_getfield(L, names, field);
+    n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
+    lua_pop(L, 1);
+    return n;
+}
+
+/* What a certificate holds, for messages: "DNS:a, IP:1.2.3.4, CN=b". */
+static void add_names(lua_State *L, luaL_Buffer *b, int names, const char *field,
+                      const char *label, int *first)
+{
+    int i, n;
+    lua_getfield(L, names, field);
+    n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
+    for (i = 1; i <= n && i <= 20; i++) {
+        lua_rawgeti(L, -1, i);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            size_t k, len;
+            const char *s = lua_tolstring(L, -1, &len);
+            lua_pop(L, 1);
+            luaL_addstring(b, *first ? "" : ", ");
+            luaL_addstring(b, label);
+            for (k = 0; k < len && k < 255; k++) /* shown printable */
+                luaL_addchar(b, (s[k] >= 32 && s[k] < 127) ? s[k] : '?');
+            *first = 0;
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* -- 4 | 16 | nil = core.ip(text): the size of the IP address written, if
+ * it is one ("[v6]" too) */
+static int core_ip(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    unsigned char addr[16];
+    size_t k = smtp_host_ip(s, n, addr);
+    if (k == 0)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, (lua_Integer)k);
+    return 1;
+}
+
+/* -- true | nil, msg, "ETLS_HOST" = core.verify_host(host, names)
+ * names: { dns = {...}, ip = {...}, cn = {...} } from the server's
+ * certificate (subjectAltName dNSName and iPAddress, subject CN). See
+ * smtp_host.h for the rules; CN counts only without any subjectAltName. */
+static int core_verify_host(lua_State *L)
+{
+    size_t hn;
+    const char *host = luaL_checklstring(L, 1, &hn);
+    unsigned char addr[16];
+    int ok, san, first = 1;
+    luaL_Buffer b;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    san = count(L, 2, "dns") + count(L, 2, "ip");
+    if (smtp_host_ip(host, hn, addr) > 0)
+        ok = any_name(L, 2, "ip", host, hn, same_ip);
+    else if (san > 0)
+        ok = any_name(L, 2, "dns", host, hn, smtp_host_match);
+    else
+        ok = any_name(L, 2, "cn", host, hn, smtp_host_match);
+    if (ok) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    luaL_pushfail(L);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "certificate does not match host \"");
+    luaL_addlstring(&b, host, hn);
+    luaL_addstring(&b, "\": it holds ");
+    add_names(L, &b, 2, "dns", "DNS:", &first);
+    add_names(L, &b, 2, "ip", "IP:", &first);
+    add_names(L, &b, 2, "cn", "CN=", &first);
+    if (first)
+        luaL_addstring(&b, "no name");
+    else if (san > 0 && count(L, 2, "cn") > 0)
+        luaL_addstring(&b, " (its CN does not count: it has subjectAltName)");
+    luaL_pushresult(&b);
+    lua_pushliteral(L, "ETLS_HOST");
+    return 3;
+}
+
 static const luaL_Reg client_methods[] = {
     {"greeting", client_greeting},
     {"ehlo", client_ehlo},
@@ -456,6 +579,8 @@ static const luaL_Reg core_funcs[] = {
     {"new", core_new},
     {"random", core_random},
     {"check", core_check},
+    {"verify_host", core_verify_host},
+    {"ip", core_ip},
     {NULL, NULL}
 };
 
@@ -473,6 +598,7 @@ SMTP_EXPORT int luaopen_socket_smtp_core(lua_State *L)
     luaL_newlib(L, core_funcs);
     smtp_open_mime(L);
     smtp_open_encoders(L);
+    smtp_open_sasl(L);
     lua_pushliteral(L, SMTP_CORE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;

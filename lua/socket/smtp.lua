@@ -10,6 +10,7 @@
 local core = require("socket.smtp.core")
 local driver = require("socket.smtp.driver")
 local message = require("socket.smtp.message")
+local tls = require("socket.smtp.tls")
 
 local type, ipairs, setmetatable, error = type, ipairs, setmetatable, error
 local string_find, string_format = string.find, string.format
@@ -61,7 +62,8 @@ local function check(self, r, err, det)
 end
 
 function methods:greet(domain)
-    local ext = check(self, self.session:greet(domain or _M.DOMAIN))
+    self.domain = domain or _M.DOMAIN
+    local ext = check(self, self.session:greet(self.domain))
     return ext
 end
 
@@ -109,6 +111,28 @@ end
 
 function methods:plain(user, password)
     local r = check(self, self.session:plain(user, password))
+    return r.code, r.reply
+end
+
+-- STARTTLS on the open session: the handshake (certificate verified
+-- unless ssl.verify = "none") and a fresh EHLO, whose reply is returned.
+function methods:starttls(ssl)
+    local ok, err = tls.check(ssl)
+    if not ok then check(self, nil, err, { stage = "argument", field = "ssl", name = "EARG" }) end
+    return check(self, self.session:starttls(self.host, ssl, self.domain or _M.DOMAIN))
+end
+
+-- AUTH with the strongest mechanism both sides support, or the one(s)
+-- `auth` names: a = {user =, password =, token =, authzid =, auth =}.
+-- Returns the code and reply of the final 235.
+function methods:authenticate(a)
+    if type(a) ~= "table" then
+        error(string_format("bad argument #1 to 'authenticate' (table expected, got %s)", type(a)), 2)
+    end
+    local r = check(self, self.session:authenticate({
+        user = a.user, password = a.password, token = a.token, authzid = a.authzid, auth = a.auth,
+        host = self.host, port = self.port,
+    }))
     return r.code, r.reply
 end
 
@@ -166,10 +190,32 @@ local function check_send_args(mailt, fname)
     end
 end
 
-function _M.open(server, port, create)
-    local session, err = driver.connect(server or _M.SERVER, port or _M.PORT, _M.TIMEOUT, create)
+-- LuaSocket's open(server, port, create), plus an optional options
+-- table: tls = "smtps" (the handshake happens here; the port defaults to
+-- 465), ssl = {...}, timeout = seconds.
+function _M.open(server, port, create, options)
+    options = options or {}
+    if type(options) ~= "table" then
+        error(string_format("bad argument #4 to 'open' (table expected, got %s)", type(options)), 2)
+    end
+    local ok, err = tls.check(options.ssl)
+    if not ok then raise("invalid " .. err) end
+    if options.tls ~= nil and options.tls ~= "smtps" and options.tls ~= false then
+        raise('invalid tls: open takes tls = "smtps" (use s:starttls() for STARTTLS)')
+    end
+    server = server or _M.SERVER
+    port = port or (options.tls == "smtps" and 465 or _M.PORT)
+    local session
+    session, err = driver.connect(server, port, options.timeout or _M.TIMEOUT, create)
     if not session then raise(err) end
-    return setmetatable({ session = session }, metat)
+    if options.tls == "smtps" then
+        local tok, terr = session:smtps(server, options.ssl)
+        if not tok then
+            session.t:close()
+            raise(terr)
+        end
+    end
+    return setmetatable({ session = session, host = server, port = port }, metat)
 end
 
 ---------------------------------------------------------------------------
@@ -217,7 +263,72 @@ local function validate(mailt)
         ok, err, det = driver.check("text", "user", mailt.user, true)
         if not ok then return nil, err, det end
     end
+    for _, k in ipairs({ "password", "token", "authzid" }) do
+        if mailt[k] ~= nil and type(mailt[k]) ~= "string" then
+            return driver.bad_arg(k, nil, "must be a string", "EARG")
+        end
+    end
+    local mode = mailt.tls
+    if mode ~= nil and mode ~= false and mode ~= "auto" and mode ~= "starttls" and mode ~= "smtps" then
+        return driver.bad_arg("tls", nil, 'must be "auto", "starttls", "smtps" or false', "EARG")
+    end
+    ok, err = tls.check(mailt.ssl)
+    if not ok then return driver.bad_arg("ssl", nil, err, "EARG") end
+    if mailt.tlspolicy ~= nil and type(mailt.tlspolicy) ~= "function" then
+        return driver.bad_arg("tlspolicy", nil, "must be a function", "EARG")
+    end
+    local auth = mailt.auth
+    if auth ~= nil and type(auth) ~= "string" and type(auth) ~= "table" then
+        return driver.bad_arg("auth", nil, "must be a mechanism name or a list of them", "EARG")
+    end
     return true
+end
+
+-- Loopback: credentials may go there in clear text (nothing crosses a
+-- network). The connected address decides when the socket can tell.
+local function loopback(s, server)
+    local sock = s.t.sock
+    local addr = server
+    if s.t.kind == "luasocket" and sock.getpeername then
+        addr = sock:getpeername() or server
+    end
+    if addr == "localhost" or addr == "::1" or addr == "[::1]" then return true end
+    return core.ip(addr) == 4 and addr:match("^127%.") ~= nil
+end
+
+-- TLS setup failed: may the session go on in clear text? The caller's
+-- tlspolicy(code, text) says "insecure" to allow it; anything else, and no
+-- policy at all, fails (Tcl smtp's -tlspolicy).
+local function go_on_in_clear(mailt, code, text)
+    local policy = mailt.tlspolicy
+    return policy ~= nil and policy(code, text) == "insecure"
+end
+
+-- After the greeting: STARTTLS when the mode asks for it. Returns the
+-- (new) session and the EHLO reply to go on with, or nil, err, details.
+local function negotiate(s, mailt, mode, server, domain, ehlo, reconnect)
+    if mode ~= "auto" and mode ~= "starttls" then return s, ehlo end
+    local offered = s.core:has("STARTTLS") ~= nil
+    if not offered then
+        if mode == "auto" then return s, ehlo end
+        local text = "TLS required (tls = \"starttls\") but the server does not offer STARTTLS"
+        if go_on_in_clear(mailt, nil, text) then return s, ehlo end
+        return nil, text, { stage = "tls", name = "ETLS_NOTOFFERED" }
+    end
+    if mode == "auto" and not tls.available(s.t, mailt.ssl) then return s, ehlo end
+    local r, err, det = s:starttls(server, mailt.ssl, domain)
+    if r then return s, r end
+    if det and det.stage == "starttls" and det.code then
+        -- refused (454 ...): the session is still in clear text
+        if go_on_in_clear(mailt, det.code, det.reply) then return s, ehlo end
+        return nil, err, det
+    end
+    if det and det.stage == "tls" and go_on_in_clear(mailt, nil, err) then
+        -- the handshake failed half-way: start again, without TLS
+        s:close(false)
+        return reconnect()
+    end
+    return nil, err, det
 end
 
 -- Sends a message. Returns 1, report | nil, err, details.
@@ -233,20 +344,48 @@ function _M.send(mailt)
     if first == nil and first_err ~= nil then
         return nil, first_err, { stage = "source", name = "ESOURCE" }
     end
+    local mode = mailt.tls
+    if mode == nil then mode = "auto" end
     local timeout = mailt.timeout or _M.TIMEOUT
-    local s
-    s, err, det = driver.connect(mailt.server or _M.SERVER, mailt.port or _M.PORT, timeout, mailt.create)
-    if not s then return nil, err, det end
-    local r
-    r, err, det = s:greet(mailt.domain or _M.DOMAIN)
-    if r and mailt.user and mailt.password then
-        local ext = r
-        if string_find(ext, "AUTH[^\n]+LOGIN") then
-            r, err, det = s:login(mailt.user, mailt.password)
-        elseif string_find(ext, "AUTH[^\n]+PLAIN") then
-            r, err, det = s:plain(mailt.user, mailt.password)
+    local server = mailt.server or _M.SERVER
+    local port = mailt.port or (mode == "smtps" and 465 or _M.PORT)
+    local domain = mailt.domain or _M.DOMAIN
+
+    -- connect, SMTPS handshake, greeting and EHLO: s, ehlo | nil, err, det
+    local function open(tls_mode)
+        local s, cerr, cdet = driver.connect(server, port, timeout, mailt.create)
+        if not s then return nil, cerr, cdet end
+        if tls_mode == "smtps" then
+            local tok, terr, tdet = s:smtps(server, mailt.ssl)
+            if not tok then
+                s:close(false)
+                return nil, terr, tdet
+            end
+        end
+        local r, gerr, gdet = s:greet(domain)
+        if not r then
+            s:close(not s.broken)
+            return nil, gerr, gdet
+        end
+        return s, r
+    end
+
+    local s, r
+    s, r, det = open(mode)
+    if not s then return nil, r, det end
+    s, r, det = negotiate(s, mailt, mode, server, domain, r, function() return open(false) end)
+    if not s then return nil, r, det end
+    err = nil
+    if mailt.user or mailt.token then
+        if not s.t.tls and not mailt.insecure_auth and not loopback(s, server) then
+            r, err, det = nil, "refusing to send credentials to " .. server .. " over an unencrypted " ..
+                "connection (use tls = \"starttls\" or \"smtps\", or set insecure_auth = true)",
+                { stage = "auth", name = "EINSECURE_AUTH" }
         else
-            r, err, det = nil, "authentication not supported", { stage = "auth", name = "ENOAUTH" }
+            r, err, det = s:authenticate({
+                user = mailt.user, password = mailt.password, token = mailt.token,
+                authzid = mailt.authzid, auth = mailt.auth, host = server, port = port,
+            })
         end
     end
     local report
@@ -263,6 +402,8 @@ function _M.send(mailt)
     local q, qerr = s:quit()
     if not q then report.quit_error = qerr end
     s.t:close()
+    report.tls = s.t.tls == true
+    report.mechanism = s.mechanism
     return 1, report
 end
 

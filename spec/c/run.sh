@@ -30,7 +30,7 @@ for arg in "$@"; do
         *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
-[ -n "$TESTS" ] || TESTS="test_reply test_caps test_cmd test_mime_body test_mime_enc test_mime_enc_ref test_mime_hdr test_mime_gen test_client test_sasl_hash test_sasl"
+[ -n "$TESTS" ] || TESTS="test_reply test_caps test_cmd test_mime_body test_mime_enc test_mime_enc_ref test_mime_hdr test_mime_gen test_client test_host test_sasl_hash test_sasl"
 
 # The engine files each test links, and nothing more.
 engines() {
@@ -44,6 +44,7 @@ engines() {
         test_mime_hdr)  echo "src/mime_hdr.c src/smtp_errors.c" ;;
         test_mime_gen)  echo "src/mime_gen.c src/mime_hdr.c src/mime_enc.c src/smtp_errors.c" ;;
         test_client)    echo "src/smtp_client.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c src/mime_body.c src/mime_enc.c src/smtp_errors.c" ;;
+        test_host)      echo "src/smtp_host.c" ;;
         test_sasl_hash) echo "src/sasl_hash.c" ;;
         test_sasl)      echo "src/sasl.c src/sasl_hash.c src/smtp_caps.c" ;;
         *) return 1 ;;

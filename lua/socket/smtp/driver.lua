@@ -15,6 +15,7 @@
 -----------------------------------------------------------------------------
 local core = require("socket.smtp.core")
 local transport = require("socket.smtp.transport")
+local tls = require("socket.smtp.tls")
 
 local setmetatable, type, ipairs = setmetatable, type, ipairs
 local string_format, string_gsub, string_byte = string.format, string.gsub, string.byte
@@ -136,6 +137,11 @@ function S:reply(may_idle)
             if not ok then
                 return self:fail(err, err == "timeout" and "ETIMEOUT" or "ESOCKET", self.fifo[self.head])
             end
+        elseif act == "challenge" then
+            -- a 334 to AUTH: the command stays queued until its last reply
+            local ctx = self.fifo[self.head] or {}
+            ctx.challenge = a
+            return ctx
         elseif act == "reply" then
             local ctx = pop(self) or {}
             ctx.cmd, ctx.ok, ctx.code, ctx.reply, ctx.enhanced = a, b, code, text, enh
@@ -185,6 +191,102 @@ function S:greet(domain)
     if not r then return nil, err, det end
     self.ext = r.reply
     return r.reply
+end
+
+-- STARTTLS, the handshake, a fresh EHLO (RFC 3207). Returns the new
+-- EHLO reply, or nil, err, details; details.code is the server's refusal
+-- (e.g. 454), absent when TLS failed on our side.
+function S:starttls(host, ssl, domain)
+    local r, err, det = self:command({ stage = "starttls", line = "STARTTLS" }, "starttls")
+    if not r then return nil, err, det end
+    local ok, terr, tname = tls.upgrade(self.t, host, ssl, self.t:deadline(self.timeout))
+    if not ok then
+        self.broken = true -- half-way into TLS: nothing more can be said
+        return nil, terr, { stage = "tls", name = tname or "ETLS" }
+    end
+    local done, msg, name = self.core:tls_done()
+    if not done then return self:fail(msg, name, { stage = "tls" }) end
+    r, err, det = self:command({ stage = "ehlo", field = "domain", value = domain }, "ehlo", domain, true)
+    if not r then return nil, err, det end
+    self.ext = r.reply
+    return r.reply
+end
+
+-- Implicit TLS (SMTPS): the handshake before the greeting.
+function S:smtps(host, ssl)
+    local ok, err, name = tls.upgrade(self.t, host, ssl, self.t:deadline(self.timeout))
+    if not ok then
+        self.broken = true
+        return nil, err, { stage = "tls", name = name or "ETLS" }
+    end
+    return true
+end
+
+-- AUTH with a SASL mechanism (core.sasl does the computing, in C: the
+-- responses never come back to Lua). a: user, password, token, authzid,
+-- auth (a name or a list, to force the choice), host, port.
+function S:authenticate(a)
+    local offered = self.core:has("AUTH")
+    if not offered then
+        return nil, "authentication not supported", { stage = "auth", name = "ENOAUTH" }
+    end
+    local forced = a.auth
+    if type(forced) == "table" then forced = table.concat(forced, " ") end
+    local mech, err, name = core.sasl_choose(offered, forced, a.password ~= nil, a.token ~= nil)
+    if not mech then
+        return nil, err .. " (the server offers: " .. offered .. ")", { stage = "auth", name = name }
+    end
+    local sasl
+    sasl, err, name = core.sasl(mech, {
+        user = a.user, password = a.password, token = a.token, authzid = a.authzid,
+        host = a.host, port = a.port, service = "smtp",
+    })
+    if not sasl then
+        -- err names the field: "password is too long"
+        return nil, "invalid " .. err, { stage = "argument", field = err:match("^(%S+)"), name = name }
+    end
+    local ctx = { stage = "auth", line = "AUTH " .. mech, mechanism = mech, secret = true }
+    local ok, msg, ename = sasl:start(self.core)
+    if not ok then
+        sasl:clear()
+        return self:fail(msg, ename, ctx)
+    end
+    push(self, ctx)
+    local local_err, local_name
+    while true do
+        local r, rerr, rdet = self:reply()
+        if not r then
+            sasl:clear()
+            return nil, rerr, rdet
+        end
+        if r.challenge then
+            local text = r.challenge
+            r.challenge = nil
+            local sok, serr, sname = sasl:step(self.core, text)
+            if not sok and local_err == nil then local_err, local_name = serr, sname end
+        else
+            if r.ok then
+                local vok, verr, vname = sasl:success()
+                sasl:clear()
+                if not vok then
+                    -- the server said yes without proving it knows the
+                    -- password: not the server we think it is
+                    self.broken = true
+                    return nil, verr .. " (" .. ctx.line .. ")",
+                        { stage = "auth", name = vname, mechanism = mech }
+                end
+                r.mechanism = mech
+                self.mechanism = mech
+                return r
+            end
+            sasl:clear()
+            local _, e, d = refused(r)
+            if local_err then e = e .. "; " .. local_err end
+            d.mechanism = mech
+            d.local_error = local_name
+            return nil, e, d
+        end
+    end
 end
 
 function S:mail(from)

@@ -14,6 +14,7 @@
 --   t:send(data, deadline)      -> true | nil, err
 --   t:receive(max, deadline)    -> bytes (at most max) | nil, err
 --   t:deadline(seconds)         -> absolute deadline for one network step
+--   t:secured(tls_sock)         after a TLS handshake (socket.smtp.tls)
 --   t:close()
 -----------------------------------------------------------------------------
 local _M = {}
@@ -73,6 +74,12 @@ end
 -- LuaSocket: a blocking read of one byte (bounded by the deadline), then
 -- whatever else is already buffered, without waiting: reads never exceed
 -- `max`, so a peer that never ends a line cannot grow our memory.
+-- LuaSec says "wantread"/"wantwrite" where LuaSocket says "timeout".
+local function timeout_of(err)
+    if err == "wantread" or err == "wantwrite" then return "timeout" end
+    return err
+end
+
 local function receive_luasocket(self, max, deadline)
     local sock = self.sock
     if self.pending_err then return nil, self.pending_err end
@@ -80,11 +87,12 @@ local function receive_luasocket(self, max, deadline)
     if not left then return nil, "timeout" end
     sock:settimeout(left)
     local first, err = sock:receive(1)
-    if not first then return nil, err end
+    if not first then return nil, timeout_of(err) end
     if max <= 1 then return first end
     sock:settimeout(0)
     local rest, rerr, partial = sock:receive(max - 1)
     if rest then return first .. rest end
+    rerr = timeout_of(rerr)
     if rerr ~= "timeout" then self.pending_err = rerr end
     return first .. (partial or "")
 end
@@ -116,7 +124,7 @@ local function send_luasocket(self, data, deadline)
     local sock = self.sock
     sock:settimeout(left)
     local sent, err = sock:send(data)
-    if not sent then return nil, err end
+    if not sent then return nil, timeout_of(err) end
     return true
 end
 
@@ -134,6 +142,14 @@ local function send_plain(self, data)
     local sent, err = self.sock:send(data)
     if not sent then return nil, err end
     return true
+end
+
+-- After a TLS handshake: the TLS socket replaces the plain one (the same
+-- kind of object for LuaSocket + LuaSec and for cosockets).
+function methods:secured(sock)
+    self.sock = sock
+    self.tls = true
+    self.pending_err = nil
 end
 
 function methods:close()

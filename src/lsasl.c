@@ -1,0 +1,255 @@
+/*
+ * lsasl.c -- socket.smtp.core.sasl: SASL mechanisms for AUTH, bound to the
+ * SMTP engine so that no response ever comes back to Lua.
+ *
+ *   m | nil, msg, name = core.sasl_choose(offered, forced, have_password,
+ *                                         have_token)
+ *   x | nil, msg, name = core.sasl(mechanism, params)
+ *   true | nil, msg, name = x:start(c)          queue AUTH on client c
+ *   true | nil, msg, name = x:step(c, text)     answer a "challenge"
+ *   true | nil, msg, name = x:success()         after the 235
+ *   x:clear()                                   wipe (also on collection)
+ *
+ * The responses (which carry the password, or prove it) are computed into
+ * the SASL engine and copied from there straight into the SMTP engine's
+ * output, which wipes them once written; Lua sees only the server's
+ * challenges. The client nonce comes from smtp_random().
+ */
+#include <string.h>
+#include "compat.h"
+#include "lmime.h"
+#include "lsasl.h"
+#include "mime_enc.h"
+#include "sasl.h"
+#include "smtp_client.h"
+
+#define SASL_MT "socket.smtp.core.sasl"
+#define CLIENT_MT "socket.smtp.core.client"
+
+static sasl_client *check_sasl(lua_State *L)
+{
+    return (sasl_client *)luaL_checkudata(L, 1, SASL_MT);
+}
+
+static int push_sasl_err(lua_State *L, int err, const char *field)
+{
+    luaL_pushfail(L);
+    if (field != NULL)
+        lua_pushfstring(L, "%s %s", field, sasl_errmsg(err));
+    else
+        lua_pushstring(L, sasl_errmsg(err));
+    lua_pushstring(L, sasl_errname(err));
+    return 3;
+}
+
+static int push_smtp_err(lua_State *L, int err)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, smtp_errmsg(err));
+    lua_pushstring(L, smtp_errname(err));
+    return 3;
+}
+
+/* -- name | nil, msg, name = core.sasl_choose(offered, forced, password?, token?)
+ * offered: the parameters of the EHLO AUTH line; forced: nil, a name, or
+ * names separated by spaces or commas, tried in that order. */
+static int core_sasl_choose(lua_State *L)
+{
+    size_t on, fn = 0;
+    const char *offered = luaL_checklstring(L, 1, &on);
+    const char *forced = luaL_optlstring(L, 2, NULL, &fn);
+    unsigned have = (lua_toboolean(L, 3) ? SASL_HAVE_PASSWORD : 0) |
+                    (lua_toboolean(L, 4) ? SASL_HAVE_TOKEN : 0);
+    int m = sasl_choose(sasl_mech_mask(offered, on), forced, fn, have);
+    if (m < 0)
+        return push_sasl_err(L, -m, NULL);
+    lua_pushstring(L, sasl_mech_name(m));
+    return 1;
+}
+
+static const char *opt_field(lua_State *L, int t, const char *name, size_t *len)
+{
+    const char *s;
+    lua_getfield(L, t, name);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        *len = 0;
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING) {
+        luaL_error(L, "bad params.%s (string expected, got %s)", name, luaL_typename(L, -1));
+        return NULL;
+    }
+    s = lua_tolstring(L, -1, len);
+    lua_pop(L, 1); /* anchored by the params table */
+    return s;
+}
+
+/* -- x | nil, msg, name = core.sasl(mechanism, params)
+ * params: user, password, token, authzid, host, service, realm, port. */
+static int core_sasl(lua_State *L)
+{
+    size_t mn;
+    const char *mech = luaL_checklstring(L, 1, &mn);
+    sasl_params p;
+    unsigned char rnd[18];
+    char nonce[32];
+    sasl_client *x;
+    int m, rc;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    m = sasl_mech_find(mech, mn);
+    if (m < 0)
+        return push_sasl_err(L, SASL_E_BAD_MECH, NULL);
+    memset(&p, 0, sizeof p);
+    p.user = opt_field(L, 2, "user", &p.userlen);
+    p.password = opt_field(L, 2, "password", &p.passwordlen);
+    p.token = opt_field(L, 2, "token", &p.tokenlen);
+    p.authzid = opt_field(L, 2, "authzid", &p.authzidlen);
+    p.host = opt_field(L, 2, "host", &p.hostlen);
+    p.service = opt_field(L, 2, "service", &p.servicelen);
+    p.realm = opt_field(L, 2, "realm", &p.realmlen);
+    lua_getfield(L, 2, "port");
+    p.port = lua_isnumber(L, -1) ? (unsigned)lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    if (smtp_random(rnd, sizeof rnd) != 0)
+        return luaL_error(L, "no source of random bytes for the client nonce");
+    p.noncelen = sasl_nonce_text(rnd, sizeof rnd, nonce, sizeof nonce);
+    p.nonce = nonce;
+    x = (sasl_client *)lua_newuserdatauv(L, sizeof *x, 0);
+    memset(x, 0, sizeof *x);
+    luaL_setmetatable(L, SASL_MT);
+    rc = sasl_client_init(x, m, &p);
+    memset(rnd, 0, sizeof rnd);
+    if (rc < 0) {
+        const char *field = sasl_client_field(x);
+        sasl_client_clear(x);
+        return push_sasl_err(L, -rc, field);
+    }
+    return 1;
+}
+
+/* -- true | nil, msg, name = x:start(c): queue AUTH with the initial
+ * response, if the mechanism has one */
+static int sasl_start(lua_State *L)
+{
+    sasl_client *x = check_sasl(L);
+    smtp_client *c = (smtp_client *)luaL_checkudata(L, 2, CLIENT_MT);
+    const char *out = NULL, *name = sasl_mech_name(x->mech);
+    size_t n = 0;
+    int rc = sasl_client_start(x, &out, &n);
+    if (rc < 0)
+        return push_sasl_err(L, -rc, NULL);
+    if (name == NULL)
+        return push_sasl_err(L, SASL_E_BAD_STATE, NULL);
+    rc = smtp_client_auth(c, name, strlen(name), (const unsigned char *)out, n, out != NULL);
+    if (rc != 0)
+        return push_smtp_err(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* -- true | nil, msg, name = x:step(c, text)
+ * text: the challenge as the server sent it (base64). The answer goes
+ * on the engine: the response, or "*" when the challenge is refused
+ * (then nil, why: the server's final reply is still to be read). */
+static int sasl_step(lua_State *L)
+{
+    sasl_client *x = check_sasl(L);
+    smtp_client *c = (smtp_client *)luaL_checkudata(L, 2, CLIENT_MT);
+    size_t tn;
+    const char *text = luaL_checklstring(L, 3, &tn);
+    unsigned char ch[MIME_B64_DECODED_MAX(SASL_CHALLENGE_MAX * 4 / 3 + 4)];
+    const char *out = NULL;
+    size_t n = 0;
+    long dn;
+    int rc, arc;
+    if (tn > sizeof ch / 3 * 4) {
+        arc = smtp_client_auth_cancel(c);
+        if (arc != 0)
+            return push_smtp_err(L, arc);
+        return push_sasl_err(L, SASL_E_CHALLENGE_TOO_LONG, NULL);
+    }
+    dn = mime_b64_decode(text, tn, ch);
+    if (dn < 0) {
+        arc = smtp_client_auth_cancel(c);
+        if (arc != 0)
+            return push_smtp_err(L, arc);
+        luaL_pushfail(L);
+        lua_pushliteral(L, "malformed server challenge (not base64)");
+        lua_pushliteral(L, "ESASL_MALFORMED");
+        return 3;
+    }
+    rc = sasl_client_step(x, (const char *)ch, (size_t)dn, &out, &n);
+    memset(ch, 0, sizeof ch);
+    if (rc < 0) {
+        arc = smtp_client_auth_cancel(c);
+        if (arc != 0)
+            return push_smtp_err(L, arc);
+        return push_sasl_err(L, -rc, NULL);
+    }
+    arc = smtp_client_auth_response(c, (const unsigned char *)out, n);
+    if (arc != 0)
+        return push_smtp_err(L, arc);
+    if (rc == SASL_REFUSED) {
+        size_t en;
+        const char *et = sasl_client_errtext(x, &en);
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", sasl_errmsg(SASL_E_SERVER_ERROR), et);
+        lua_pushstring(L, sasl_errname(SASL_E_SERVER_ERROR));
+        return 3;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* -- true | nil, msg, name = x:success(): the server said 235; SCRAM and
+ * DIGEST-MD5 must have proved by then that it knows the password */
+static int sasl_success(lua_State *L)
+{
+    sasl_client *x = check_sasl(L);
+    int rc = sasl_client_success(x, NULL, 0);
+    if (rc < 0)
+        return push_sasl_err(L, -rc, NULL);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* -- x:clear() / __gc / __close: wipe the secrets */
+static int sasl_clear(lua_State *L)
+{
+    sasl_client_clear(check_sasl(L));
+    return 0;
+}
+
+static const luaL_Reg sasl_methods[] = {
+    {"start", sasl_start},
+    {"step", sasl_step},
+    {"success", sasl_success},
+    {"clear", sasl_clear},
+    {NULL, NULL}
+};
+
+static const luaL_Reg sasl_meta[] = {
+    {"__gc", sasl_clear},
+    {"__close", sasl_clear},
+    {NULL, NULL}
+};
+
+static const luaL_Reg sasl_funcs[] = {
+    {"sasl", core_sasl},
+    {"sasl_choose", core_sasl_choose},
+    {NULL, NULL}
+};
+
+void smtp_open_sasl(lua_State *L)
+{
+    if (luaL_newmetatable(L, SASL_MT)) {
+        luaL_setfuncs(L, sasl_meta, 0);
+        luaL_newlib(L, sasl_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushliteral(L, SASL_MT);
+        lua_setfield(L, -2, "__name");
+    }
+    lua_pop(L, 1);
+    luaL_setfuncs(L, sasl_funcs, 0);
+}
