@@ -297,11 +297,14 @@ local function loopback(s, server)
 end
 
 -- TLS setup failed: may the session go on in clear text? The caller's
--- tlspolicy(code, text) says "insecure" to allow it; anything else, and no
--- policy at all, fails (Tcl smtp's -tlspolicy).
-local function go_on_in_clear(mailt, code, text)
+-- tlspolicy(code, text) says "insecure" to allow it, anything else fails
+-- (Tcl smtp's -tlspolicy). Without a policy: fail, except with tls =
+-- "auto" to this machine (nothing crosses a network; a local MTA's
+-- self-signed certificate must not stop what worked in clear text).
+local function go_on_in_clear(mailt, code, text, default)
     local policy = mailt.tlspolicy
-    return policy ~= nil and policy(code, text) == "insecure"
+    if policy == nil then return default == true end
+    return policy(code, text) == "insecure"
 end
 
 -- After the greeting: STARTTLS when the mode asks for it. Returns the
@@ -313,21 +316,25 @@ local function negotiate(s, mailt, mode, server, domain, ehlo, reconnect)
         if mode == "auto" then return s, ehlo end
         local text = "TLS required (tls = \"starttls\") but the server does not offer STARTTLS"
         if go_on_in_clear(mailt, nil, text) then return s, ehlo end
+        s:close(not s.broken)
         return nil, text, { stage = "tls", name = "ETLS_NOTOFFERED" }
     end
     if mode == "auto" and not tls.available(s.t, mailt.ssl) then return s, ehlo end
+    local lenient = mode == "auto" and loopback(s, server)
     local r, err, det = s:starttls(server, mailt.ssl, domain)
     if r then return s, r end
     if det and det.stage == "starttls" and det.code then
         -- refused (454 ...): the session is still in clear text
-        if go_on_in_clear(mailt, det.code, det.reply) then return s, ehlo end
+        if go_on_in_clear(mailt, det.code, det.reply, lenient) then return s, ehlo end
+        s:close(not s.broken)
         return nil, err, det
     end
-    if det and det.stage == "tls" and go_on_in_clear(mailt, nil, err) then
+    if det and det.stage == "tls" and go_on_in_clear(mailt, nil, err, lenient) then
         -- the handshake failed half-way: start again, without TLS
         s:close(false)
         return reconnect()
     end
+    s:close(not s.broken)
     return nil, err, det
 end
 
