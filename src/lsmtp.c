@@ -225,7 +225,7 @@ static int client_feed(lua_State *L)
     return push_rc(L, smtp_client_feed(c, s, n));
 }
 
-/* -- "write", bytes | "read", want | "idle"
+/* -- "write", bytes, secret | "read", want | "idle"
  *    | "reply", cmd, ok, code, text, enhanced | "challenge", text
  *    | "error", msg, name = c:next() */
 static int client_next(lua_State *L)
@@ -236,7 +236,8 @@ static int client_next(lua_State *L)
     case SMTP_ACT_WRITE:
         lua_pushliteral(L, "write");
         lua_pushlstring(L, ev.data, ev.len);
-        return 2;
+        lua_pushinteger(L, (lua_Integer)ev.secret);
+        return 3;
     case SMTP_ACT_READ:
         lua_pushliteral(L, "read");
         lua_pushinteger(L, (lua_Integer)ev.want);

@@ -627,6 +627,7 @@ smtp_act smtp_client_next(smtp_client *c, smtp_event *ev)
             ev->data = c->out;
             ev->len = c->outlen;
             c->outlen = 0;
+            ev->secret = c->secret; /* for transcripts: what to hide */
             /* wiped at the next call, once the caller has copied it */
             c->wipe = c->secret > 0 ? ev->len : 0;
             c->secret = 0;

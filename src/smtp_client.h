@@ -86,6 +86,8 @@ typedef struct {
     const char *data;         /* WRITE, CHALLENGE: valid until the next engine call */
     size_t len;
     size_t want;              /* READ */
+    size_t secret;            /* WRITE: data[0..secret) holds credentials
+                                 (a transcript must not show them) */
     int cmd;                  /* REPLY: SMTP_C_* */
     int ok;                   /* REPLY: the reply is the positive one */
     const smtp_reply *reply;  /* REPLY: valid until the next engine call */

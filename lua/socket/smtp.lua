@@ -192,7 +192,7 @@ end
 
 -- LuaSocket's open(server, port, create), plus an optional options
 -- table: tls = "smtps" (the handshake happens here; the port defaults to
--- 465), ssl = {...}, timeout = seconds.
+-- 465), ssl = {...}, timeout = seconds, debug = function(direction, line).
 function _M.open(server, port, create, options)
     options = options or {}
     if type(options) ~= "table" then
@@ -206,7 +206,7 @@ function _M.open(server, port, create, options)
     server = server or _M.SERVER
     port = port or (options.tls == "smtps" and 465 or _M.PORT)
     local session
-    session, err = driver.connect(server, port, options.timeout or _M.TIMEOUT, create)
+    session, err = driver.connect(server, port, options.timeout or _M.TIMEOUT, create, options.debug)
     if not session then raise(err) end
     if options.tls == "smtps" then
         local tok, terr = session:smtps(server, options.ssl)
@@ -276,6 +276,9 @@ local function validate(mailt)
     if not ok then return driver.bad_arg("ssl", nil, err, "EARG") end
     if mailt.tlspolicy ~= nil and type(mailt.tlspolicy) ~= "function" then
         return driver.bad_arg("tlspolicy", nil, "must be a function", "EARG")
+    end
+    if mailt.debug ~= nil and type(mailt.debug) ~= "function" then
+        return driver.bad_arg("debug", nil, "must be a function", "EARG")
     end
     local auth = mailt.auth
     if auth ~= nil and type(auth) ~= "string" and type(auth) ~= "table" then
@@ -360,7 +363,7 @@ function _M.send(mailt)
 
     -- connect, SMTPS handshake, greeting and EHLO: s, ehlo | nil, err, det
     local function open(tls_mode)
-        local s, cerr, cdet = driver.connect(server, port, timeout, mailt.create)
+        local s, cerr, cdet = driver.connect(server, port, timeout, mailt.create, mailt.debug)
         if not s then return nil, cerr, cdet end
         if tls_mode == "smtps" then
             local tok, terr, tdet = s:smtps(server, mailt.ssl)

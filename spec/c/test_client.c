@@ -74,6 +74,8 @@ typedef struct {
 #define BODY(s) {T_BODY, L(s), NULL, 0, -1, 0, 0}
 #define BODYN(s, taken) {T_BODY, L(s), NULL, 0, taken, 0, 0}
 #define WRITE(s) {T_WRITE, L(s), NULL, 0, 0, 0, 0}
+/* a WRITE whose first n bytes the engine marks as credentials */
+#define WRITE_SECRET(s, n) {T_WRITE, L(s), NULL, 0, n, 0, 0}
 #define PEER(s) {T_PEER, L(s), NULL, 0, 0, 0, 0}
 #define CLOSE {T_CLOSE, NULL, 0, NULL, 0, 0, 0, 0}
 #define REPLY(cmd, okv, code, text) {T_REPLY, L(text), NULL, 0, SMTP_C_##cmd, okv, code}
@@ -369,6 +371,11 @@ static int run_step(drv *d, const step *s)
         if (a != SMTP_ACT_WRITE) {
             describe_event(got, sizeof got, a, &ev);
             snprintf(d->why, sizeof d->why, "expected a WRITE, got %s", got);
+            return -1;
+        }
+        if (ev.secret != (size_t)s->i1) {
+            snprintf(d->why, sizeof d->why, "WRITE marks %lu bytes as credentials, expected %d",
+                     (unsigned long)ev.secret, s->i1);
             return -1;
         }
         if (ev.len != s->n1 || memcmp(ev.data, s->s1, s->n1) != 0) {
@@ -950,7 +957,7 @@ static const step s_pipelined_no_rcpt[] = {
 static const step s_auth_plain[] = {
     HELLO_AUTH,
     PLAIN("user", "pass", OK),
-    WRITE("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+    WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29),
     PEER("235 2.7.0 Authentication successful\r\n"),
     REPLYE(AUTH, 1, 235, "235 2.7.0 Authentication successful", "2.7.0"),
     WIPED(29, 0),
@@ -962,7 +969,7 @@ static const step s_auth_plain[] = {
 static const step s_auth_plain_refused[] = {
     HELLO_AUTH,
     PLAIN("user", "wrong", OK),
-    WRITE("AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n"),
+    WRITE_SECRET("AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n", 29),
     PEER("535 5.7.8 Error: authentication failed\r\n"),
     REPLYE(AUTH, 0, 535, "535 5.7.8 Error: authentication failed", "5.7.8"),
     WIPED(29, 0),
@@ -973,7 +980,7 @@ static const step s_auth_plain_refused[] = {
 static const step s_auth_plain_334[] = {
     HELLO_AUTH,
     PLAIN("user", "pass", OK),
-    WRITE("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+    WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29),
     PEER("334 \r\n"), /* a challenge after the initial response */
     WRITE("*\r\n"),
     PEER("501 5.7.0 Authentication cancelled\r\n"),
@@ -988,9 +995,9 @@ static const step s_auth_login[] = {
     LOGIN("user", "pass", OK),
     WRITE("AUTH LOGIN\r\n"),
     PEER("334 VXNlcm5hbWU6\r\n"),
-    WRITE("dXNlcg==\r\n"),
+    WRITE_SECRET("dXNlcg==\r\n", 10),
     PEER("334 UGFzc3dvcmQ6\r\n"),
-    WRITE("cGFzcw==\r\n"),
+    WRITE_SECRET("cGFzcw==\r\n", 10),
     PEER("235 2.7.0 Authentication successful\r\n"),
     REPLYE(AUTH, 1, 235, "235 2.7.0 Authentication successful", "2.7.0"),
     WIPED(10, 20),
@@ -1004,9 +1011,9 @@ static const step s_auth_login_extra[] = {
     LOGIN("user", "pass", OK),
     WRITE("AUTH LOGIN\r\n"),
     PEER("334 VXNlcm5hbWU6\r\n"),
-    WRITE("dXNlcg==\r\n"),
+    WRITE_SECRET("dXNlcg==\r\n", 10),
     PEER("334 UGFzc3dvcmQ6\r\n"),
-    WRITE("cGFzcw==\r\n"),
+    WRITE_SECRET("cGFzcw==\r\n", 10),
     PEER("334 T25lIG1vcmU6\r\n"),
     WRITE("*\r\n"),
     PEER("501 5.7.0 Authentication cancelled\r\n"),
@@ -1027,9 +1034,9 @@ static const step s_auth_login_refused[] = {
     LOGIN("user", "pass", OK),
     WRITE("AUTH LOGIN\r\n"),
     PEER("334 VXNlcm5hbWU6\r\n"),
-    WRITE("dXNlcg==\r\n"),
+    WRITE_SECRET("dXNlcg==\r\n", 10),
     PEER("334 UGFzc3dvcmQ6\r\n"),
-    WRITE("cGFzcw==\r\n"),
+    WRITE_SECRET("cGFzcw==\r\n", 10),
     PEER("535 5.7.8 Error: authentication failed\r\n"),
     REPLYE(AUTH, 0, 535, "535 5.7.8 Error: authentication failed", "5.7.8"),
     WIPED(10, 20),
@@ -1044,7 +1051,7 @@ static const step s_auth_login_closed[] = {
     LOGIN("user", "pass", OK),
     WRITE("AUTH LOGIN\r\n"),
     PEER("334 VXNlcm5hbWU6\r\n"),
-    WRITE("dXNlcg==\r\n"),
+    WRITE_SECRET("dXNlcg==\r\n", 10),
     CLOSE,
     ERROR(PEER_CLOSED),
     WIPED(10, 20),
@@ -1056,7 +1063,7 @@ static const step s_auth_login_garbage[] = {
     LOGIN("user", "pass", OK),
     WRITE("AUTH LOGIN\r\n"),
     PEER("334 VXNlcm5hbWU6\r\n"),
-    WRITE("dXNlcg==\r\n"),
+    WRITE_SECRET("dXNlcg==\r\n", 10),
     PEER("HTTP/1.1 400 Bad Request\r\n"),
     ERROR(REPLY_SYNTAX),
     WIPED(10, 20),
@@ -1137,7 +1144,7 @@ static const step s_sasl[] = {
     CHALLENGE("PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"),
     MAIL("a@example.com", "", E_(BAD_STATE)), /* the challenge first */
     RESP("tim b913a602c7eda7a495b4e6e7334d3890", OK),
-    WRITE("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+    WRITE_SECRET("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n", 50),
     PEER("235 2.7.0 Authentication successful\r\n"),
     REPLYE(AUTH, 1, 235, "235 2.7.0 Authentication successful", "2.7.0"),
     WIPED(50, 0),
@@ -1150,7 +1157,7 @@ static const step s_sasl[] = {
 static const step s_sasl_ir[] = {
     HELLO_AUTH,
     SASL("PLAIN", "\0user\0pass", 1, OK),
-    WRITE("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+    WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29),
     PEER("334 \r\n"), /* an empty challenge */
     CHALLENGE(""),
     WIPED(29, 0),
@@ -1161,11 +1168,11 @@ static const step s_sasl_ir[] = {
     REPLYE(AUTH, 0, 501, "501 5.7.0 Authentication cancelled", "5.7.0"),
     STATE(READY),
     SASL("EXTERNAL", "", 1, OK), /* an empty initial response is "=" */
-    WRITE("AUTH EXTERNAL =\r\n"),
+    WRITE_SECRET("AUTH EXTERNAL =\r\n", 17),
     PEER("334\r\n"),
     CHALLENGE(""),
     RESP("", OK),
-    WRITE("\r\n"),
+    WRITE_SECRET("\r\n", 2),
     PEER("535 5.7.8 no\r\n"),
     REPLYE(AUTH, 0, 535, "535 5.7.8 no", "5.7.8"),
     SASL("", "", 0, E_(ARG_EMPTY)),
@@ -1179,7 +1186,7 @@ static const step s_sasl_ir[] = {
 static const step s_sasl_multiline_334[] = {
     HELLO_AUTH,
     SASL("SCRAM-SHA-256", "n,,n=u,r=abc", 1, OK),
-    WRITE("AUTH SCRAM-SHA-256 biwsbj11LHI9YWJj\r\n"),
+    WRITE_SECRET("AUTH SCRAM-SHA-256 biwsbj11LHI9YWJj\r\n", 37),
     PEER("334-one\r\n334 two\r\n"),
     ERROR(REPLY_SYNTAX),
     STICKY(REPLY_SYNTAX),

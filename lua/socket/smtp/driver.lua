@@ -17,8 +17,10 @@ local core = require("socket.smtp.core")
 local transport = require("socket.smtp.transport")
 local tls = require("socket.smtp.tls")
 
-local setmetatable, type, ipairs = setmetatable, type, ipairs
+local setmetatable, type, ipairs, tostring = setmetatable, type, ipairs, tostring
 local string_format, string_gsub, string_byte = string.format, string.gsub, string.byte
+local string_find, string_sub, string_match, string_gmatch =
+    string.find, string.sub, string.match, string.gmatch
 
 local _M = {}
 local S = {}
@@ -53,13 +55,43 @@ function _M.check(kind, field, value, secret)
     return bad_arg(field, value, msg, name, secret)
 end
 
-function _M.connect(server, port, timeout, create)
+function _M.connect(server, port, timeout, create, debug)
     local t, err = transport.connect(server, port, timeout, create)
     if not t then
         return nil, err, { stage = "connect", name = "ECONNECT", server = server, port = port }
     end
-    local s = setmetatable({ core = core.new(), t = t, timeout = timeout, fifo = {}, head = 1, tail = 0 }, S)
+    local s = setmetatable({ core = core.new(), t = t, timeout = timeout, fifo = {}, head = 1, tail = 0,
+                             debug = debug, content = nil }, S)
     return s
+end
+
+-- The transcript (debug(direction, line)): "C" what we send, "S" what
+-- the server says, a line at a time without its CRLF. What the engine
+-- marks as credentials is never shown: "AUTH PLAIN" and the rest hidden;
+-- message content is summed up in one line.
+local HIDDEN = "[credentials hidden]"
+local function transcript_write(self, data, secret)
+    local debug = self.debug
+    if self.content then
+        self.content = self.content + #data
+        return
+    end
+    local at = 1
+    while at <= #data do
+        local e = string_find(data, "\r\n", at, true) or #data + 1
+        local line = string_sub(data, at, e - 1)
+        if at <= secret then
+            local verb = string_match(line, "^(AUTH [%w%-_]+) ")
+            line = verb and (verb .. " " .. HIDDEN) or HIDDEN
+        end
+        debug("C", line)
+        at = e + 2
+    end
+end
+
+local function transcript_reply(self, text)
+    local debug = self.debug
+    for line in string_gmatch(text, "[^\n]+") do debug("S", line) end
 end
 
 -- Context shown after a refusal: the command as it went on the wire.
@@ -133,16 +165,26 @@ function S:reply(may_idle)
                 return self:fail(err, err == "timeout" and "ETIMEOUT" or "ESOCKET", self.fifo[self.head])
             end
         elseif act == "write" then
+            if self.debug then transcript_write(self, a, b) end
             local ok, err = t:send(a, deadline)
             if not ok then
                 return self:fail(err, err == "timeout" and "ETIMEOUT" or "ESOCKET", self.fifo[self.head])
             end
         elseif act == "challenge" then
             -- a 334 to AUTH: the command stays queued until its last reply
+            if self.debug then transcript_reply(self, "334 " .. a) end
             local ctx = self.fifo[self.head] or {}
             ctx.challenge = a
             return ctx
         elseif act == "reply" then
+            if self.debug then
+                if self.content then
+                    self.debug("C", "[message content and end-of-data marker: "
+                        .. self.content .. " bytes]")
+                    self.content = nil
+                end
+                transcript_reply(self, text)
+            end
             local ctx = pop(self) or {}
             ctx.cmd, ctx.ok, ctx.code, ctx.reply, ctx.enhanced = a, b, code, text, enh
             if a == "helo" and ctx.line then -- the engine fell back to HELO
@@ -336,6 +378,7 @@ function S:body(src, step, prefetched, first, first_err)
     local snk = function(chunk, err)
         if not chunk then return 1, err end
         local out = c:body(chunk)
+        if self.content then self.content = self.content + #out end
         if out ~= "" then
             local ok, e = t:send(out, t:deadline(self.timeout))
             if not ok then
@@ -357,6 +400,7 @@ function S:body(src, step, prefetched, first, first_err)
         end
     end
     step = step or default_step
+    if self.debug then self.content = 0 end
     while true do
         local ret, err = step(source, snk)
         if not ret then
@@ -364,6 +408,11 @@ function S:body(src, step, prefetched, first, first_err)
                 -- The content is incomplete: never end it with the marker.
                 -- Closing without it makes the server drop the message.
                 self.broken = true
+                if self.debug and self.content then
+                    self.debug("C", "[message content: " .. self.content .. " bytes, incomplete: " ..
+                        tostring(err) .. "]")
+                    self.content = nil
+                end
                 if sock_err then
                     return nil, err, { stage = "body", name = err == "timeout" and "ETIMEOUT" or "ESOCKET" }
                 end
