@@ -18,7 +18,7 @@ local core = require("socket.smtp.core")
 local transport = require("socket.smtp.transport")
 
 local type, ipairs, pairs, pcall, require, tostring = type, ipairs, pairs, pcall, require, tostring
-local table_concat = table.concat
+local table_concat, table_sort = table.concat, table.sort
 local io_open, os_getenv = io.open, os.getenv
 
 local _M = {}
@@ -82,6 +82,11 @@ local function luasec_params(ssl, cafile)
         protocol = "any",
         options = { "all" },
         verify = ssl.verify == "none" and "none" or "peer",
+        -- Finish the handshake even when the chain does not verify, so that
+        -- upgrade_luasec can name the reason (getpeerverification) and
+        -- close before a byte of SMTP is sent. Without it OpenSSL aborts
+        -- with a bare "certificate verify failed" (reported as ETLS).
+        verifyext = ssl.verify ~= "none" and { "lsec_continue" } or nil,
         cafile = cafile,
         capath = ssl.capath,
         certificate = ssl.certificate,
@@ -111,14 +116,19 @@ local function cert_names(cert)
 end
 
 -- OpenSSL's words for a chain that failed, as LuaSec reports them.
+-- LuaSec keys the lists by depth + 1 (the server's own certificate is 1);
+-- the message gives OpenSSL's depth (0), leaf first.
 local function chain_error(errs)
     local out = {}
     if type(errs) == "table" then
-        for depth, list in pairs(errs) do
-            if type(list) == "table" then
-                for _, e in ipairs(list) do
-                    out[#out + 1] = tostring(e) .. " (depth " .. tostring(depth) .. ")"
-                end
+        local keys = {}
+        for k, list in pairs(errs) do
+            if type(k) == "number" and type(list) == "table" then keys[#keys + 1] = k end
+        end
+        table_sort(keys)
+        for _, k in ipairs(keys) do
+            for _, e in ipairs(errs[k]) do
+                out[#out + 1] = tostring(e) .. " (depth " .. tostring(k - 1) .. ")"
             end
         end
     end
