@@ -19,6 +19,7 @@ local transport = require("socket.smtp.transport")
 
 local type, ipairs, pairs, pcall, require, tostring = type, ipairs, pairs, pcall, require, tostring
 local table_concat, table_sort = table.concat, table.sort
+local string_format, string_match = string.format, string.match
 local io_open, os_getenv = io.open, os.getenv
 
 local _M = {}
@@ -193,7 +194,18 @@ local function upgrade_cosocket(sock, host, ssl, left)
     sock:settimeout(ms - ms % 1)
     local name = ssl.sni or host
     local session, err = sock:sslhandshake(nil, not is_ip(name) and name or nil, ssl.verify ~= "none")
-    if not session then return nil, "TLS handshake failed: " .. tostring(err), "ETLS" end
+    if not session then
+        -- lua-nginx-module's words for the two certificate failures, so
+        -- that details.name is the same as with LuaSec
+        err = tostring(err)
+        if err == "certificate host mismatch" then
+            return nil, string_format('certificate does not match host "%s" (nginx: %s)', name, err),
+                "ETLS_HOST"
+        elseif string_match(err, "^%d+: ") then -- "10: certificate has expired"
+            return nil, "certificate verification failed: " .. err, "ETLS_VERIFY"
+        end
+        return nil, "TLS handshake failed: " .. err, "ETLS"
+    end
     return sock
 end
 
