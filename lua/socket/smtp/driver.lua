@@ -322,10 +322,15 @@ function S:authenticate(a)
                 return r
             end
             sasl:clear()
+            if local_err then
+                -- we cancelled ("*"): our reason first, the server's reply after
+                if local_name == "ESASL_SERVER_PROOF" then self.broken = true end
+                return nil, local_err .. " (" .. ctx.line .. "; the server then said: " .. r.reply .. ")",
+                    { stage = "auth", name = local_name, code = r.code, reply = r.reply,
+                      enhanced = r.enhanced, command = ctx.line, mechanism = mech }
+            end
             local _, e, d = refused(r)
-            if local_err then e = e .. "; " .. local_err end
             d.mechanism = mech
-            d.local_error = local_name
             return nil, e, d
         end
     end
