@@ -72,7 +72,8 @@ static void burn(void *p, size_t n)
 }
 
 /* Credentials leave the engine once: our copy is wiped on the first call
- * after the WRITE that handed it out. */
+ * after the WRITE that handed it out (every public function starts with
+ * it, whatever it then decides). */
 static void wipe(smtp_client *c)
 {
     if (c->wipe > 0) {
@@ -183,7 +184,9 @@ static int greet(smtp_client *c, int cmd, const char *domain, size_t len)
 {
     static const char *const verbs[] = {"EHLO ", "HELO "};
     smtp_piece p[2];
-    int rc = c->err ? c->err : smtp_cmd_domain(domain, len);
+    int rc;
+    wipe(c);
+    rc = c->err ? c->err : smtp_cmd_domain(domain, len);
     if (rc != 0)
         return rc;
     p[0].p = verbs[cmd == SMTP_C_HELO];
@@ -217,6 +220,7 @@ static int envelope(smtp_client *c, int cmd, const char *addr, size_t len,
     smtp_piece p[6];
     size_t start, n;
     int wrap, k = 0, rc;
+    wipe(c);
     if (c->err)
         return c->err;
     rc = smtp_cmd_path(addr, len, cmd == SMTP_C_MAIL, &start, &n, &wrap);
@@ -298,7 +302,9 @@ int smtp_client_auth_plain(smtp_client *c, const char *user, size_t ulen,
     char b64[MIME_B64_LEN(sizeof msg)];
     smtp_piece p[2];
     size_t n;
-    int rc = c->err ? c->err : check_user(user, ulen, pass, plen);
+    int rc;
+    wipe(c);
+    rc = c->err ? c->err : check_user(user, ulen, pass, plen);
     if (rc != 0)
         return rc;
     msg[0] = '\0';
@@ -325,7 +331,9 @@ int smtp_client_auth_login(smtp_client *c, const char *user, size_t ulen,
     char b64[MIME_B64_LEN(SMTP_CRED_MAX)];
     smtp_piece p;
     size_t n;
-    int rc = c->err ? c->err : check_user(user, ulen, pass, plen);
+    int rc;
+    wipe(c);
+    rc = c->err ? c->err : check_user(user, ulen, pass, plen);
     if (rc != 0)
         return rc;
     if ((rc = admit(c, SMTP_C_AUTH)) != 0)
@@ -392,7 +400,9 @@ int smtp_client_auth(smtp_client *c, const char *mech, size_t mlen,
     char b64[MIME_B64_LEN(SMTP_CRED_MAX * 2)];
     smtp_piece p[4];
     size_t n = 0;
-    int rc = c->err ? c->err : check_mech(mech, mlen), k = 0;
+    int rc, k = 0;
+    wipe(c);
+    rc = c->err ? c->err : check_mech(mech, mlen);
     if (rc != 0)
         return rc;
     if (has_ir && irlen > SMTP_CRED_MAX * 2)
@@ -453,6 +463,7 @@ int smtp_client_auth_cancel(smtp_client *c)
 size_t smtp_client_body(smtp_client *c, const char *in, size_t n)
 {
     size_t used = 0, room;
+    wipe(c);
     if (c->state != SMTP_S_BODY)
         return 0;
     /* keep room for the end-of-data marker */
@@ -475,6 +486,7 @@ int smtp_client_body_end(smtp_client *c)
 
 int smtp_client_feed(smtp_client *c, const char *buf, size_t len)
 {
+    wipe(c);
     if (c->err)
         return c->err;
     if (len == 0) {

@@ -331,6 +331,7 @@ static int run_step(drv *d, const step *s)
     int rc;
     if (s->op >= Q_GREETING && s->op <= Q_EOD) {
         int caller = s->i1 != 0 && SMTP_ERR_IS_CALLER(s->i1);
+        size_t pending = c->wipe; /* credentials written, to be wiped now */
         if (caller)
             memcpy(g_snap, c, sizeof *c);
         rc = do_queue(d, s);
@@ -338,6 +339,16 @@ static int run_step(drv *d, const step *s)
             snprintf(d->why, sizeof d->why, "returned %s, expected %s", smtp_errname(rc),
                      smtp_errname(s->i1));
             return -1;
+        }
+        if (pending > 0 && (c->wipe != 0 || !all_zero(c->out, pending))) {
+            snprintf(d->why, sizeof d->why, "%s left the credentials of the last WRITE unwiped",
+                     op_names[s->op]);
+            return -1;
+        }
+        if (caller && pending > 0) {
+            /* the wipe is the one change a refused call makes */
+            memcpy(g_snap->out, c->out, pending);
+            g_snap->wipe = c->wipe;
         }
         if (caller && !same_client(g_snap, c)) {
             snprintf(d->why, sizeof d->why, "refused with %s but the engine changed",
@@ -966,6 +977,29 @@ static const step s_auth_plain[] = {
     FIN,
 };
 
+/* Any call after a WRITE with credentials wipes them, even one refused
+ * for its arguments before it looks at the state. */
+static const step s_wipe_on_refusal[] = {
+    HELLO_AUTH,
+    PLAIN("user", "pass", OK),
+    WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29),
+    MAIL("a\r\nb", "", E_(ARG_CRLF)),
+    WIPED(29, 0),
+    PEER("235 ok\r\n"),
+    REPLY(AUTH, 1, 235, "235 ok"),
+    SASL("CRAM-MD5", "", 0, OK),
+    WRITE("AUTH CRAM-MD5\r\n"),
+    PEER("334 PDE4OT4=\r\n"),
+    CHALLENGE("PDE4OT4="),
+    RESP("tim b913a602c7eda7a495b4e6e7334d3890", OK),
+    WRITE_SECRET("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n", 50),
+    SASL("bad mech", "", 0, E_(ARG_SYNTAX)),
+    WIPED(50, 0),
+    PEER("235 ok\r\n"),
+    REPLY(AUTH, 1, 235, "235 ok"),
+    FIN,
+};
+
 static const step s_auth_plain_refused[] = {
     HELLO_AUTH,
     PLAIN("user", "wrong", OK),
@@ -1252,6 +1286,7 @@ static const struct {
      s_pipelined_no_rcpt, 0},
     {"AUTH PLAIN: exact bytes, credentials wiped", s_auth_plain, 0},
     {"AUTH PLAIN refused", s_auth_plain_refused, 0},
+    {"credentials wiped by the next call, even a refused one", s_wipe_on_refusal, 0},
     {"AUTH PLAIN answered by a 334 -> \"*\" cancel", s_auth_plain_334, 0},
     {"AUTH LOGIN 334/334/235, credentials wiped", s_auth_login, 0},
     {"AUTH LOGIN with an extra 334 -> \"*\" cancel", s_auth_login_extra, 0},
