@@ -28,6 +28,10 @@ that has aiosmtpd):
         script: a list of steps, or a list of step lists (one per connection)
         srv.port, srv.pid, srv.dir
         srv:transcript([n=1])          -> raw bytes received on connection n
+                                          (decrypted after a "starttls" step)
+        srv:clear_transcript([n=1])    -> only the bytes received in clear text
+        srv:tls_info([n=1])            -> { version, cipher, sni } once a
+                                          "starttls" step's handshake is done
         srv:wait_done([n=1] [, timeout=5]) -> "completed" / "aborted ..." or nil
         srv:errors()                   -> contents of the errors file, or nil
 
@@ -432,6 +436,15 @@ end
 
 function Scripted:transcript(n)
     return read_file(("%s/conn-%d.bin"):format(self.dir, n or 1)) or ""
+end
+
+function Scripted:clear_transcript(n)
+    return read_file(("%s/conn-%d.clear.bin"):format(self.dir, n or 1)) or ""
+end
+
+function Scripted:tls_info(n)
+    local text = read_file(("%s/tls-%d.json"):format(self.dir, n or 1))
+    return text and json.decode(text) or nil
 end
 
 function Scripted:wait_done(n, timeout)

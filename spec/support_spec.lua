@@ -304,6 +304,166 @@ describe("scripted server", function()
         assert.are.equal(string.rep("A", 300000), partial)
         assert.are.equal("completed", srv:wait_done(2))
     end)
+
+    -- The "starttls" and "scram" steps (issue #4), driven by LuaSocket and
+    -- LuaSec directly.
+    local function tls_wrap(c)
+        local ssl = require("ssl")
+        local s = assert(ssl.wrap(c, {
+            mode = "client", protocol = "any", verify = "peer", cafile = H.tls_certs().ca,
+            options = { "all", "no_sslv2", "no_sslv3", "no_tlsv1", "no_tlsv1_1" },
+        }))
+        s:settimeout(5)
+        s:sni("localhost")
+        assert(s:dohandshake())
+        return s
+    end
+
+    it("starttls: a TLS handshake on the connection; clear and decrypted bytes recorded apart", function()
+        local certs = H.tls_certs()
+        local tls = { starttls = { cert = certs.localhost.cert, key = certs.localhost.key } }
+        local function script(after)
+            local out = { { send = "220 hi\r\n" }, { expect = "STARTTLS" }, { send = "220 go\r\n" }, tls }
+            for _, st in ipairs(after) do out[#out + 1] = st end
+            return out
+        end
+        local srv = H.scripted{
+            script({ { expect = "NOOP" }, { send = "250 ok\r\n" } }),
+            script({ { expect = "RSET" }, { send = "250 reset\r\n" } }),
+            script({ { expect = "NOOP" } }),
+        }
+        finally(function() srv:stop() end)
+
+        -- 1: STARTTLS, handshake (SNI localhost), NOOP over TLS
+        local c = connect(srv.port)
+        finally(function() c:close() end)
+        assert.are.equal("220 hi", reply(c))
+        assert.are.equal("220 go", send(c, "STARTTLS"))
+        local s = tls_wrap(c)
+        assert.are.equal("250 ok", send(s, "NOOP"))
+        s:close()
+        assert.are.equal("completed", srv:wait_done(1))
+        assert.are.equal("STARTTLS\r\n", srv:clear_transcript(1))
+        assert.are.equal("STARTTLS\r\nNOOP\r\n", srv:transcript(1))
+        local info = srv:tls_info(1)
+        assert.are.equal("localhost", info.sni)
+        assert.matches("^TLSv1%.[23]$", info.version)
+        assert.is_nil(srv:errors())
+
+        -- 2: clear text pipelined after STARTTLS is noted and dropped
+        c = connect(srv.port)
+        assert.are.equal("220 hi", reply(c))
+        assert(c:send("STARTTLS\r\nNOOP\r\n"))
+        assert.are.equal("220 go", reply(c))
+        s = tls_wrap(c)
+        assert.are.equal("250 reset", send(s, "RSET"))
+        s:close()
+        assert.are.equal("completed", srv:wait_done(2))
+        assert.are.equal("STARTTLS\r\nNOOP\r\n", srv:clear_transcript(2))
+        assert.are.equal("STARTTLS\r\nNOOP\r\nRSET\r\n", srv:transcript(2))
+        assert.are.equal("conn 2: clear text after the last line, before the TLS handshake: b'NOOP\\r\\n'\n",
+            srv:errors())
+
+        -- 3: a client that closes instead of a handshake: the connection
+        -- is aborted at the starttls step, and the failure noted
+        c = connect(srv.port)
+        assert.are.equal("220 hi", reply(c))
+        assert.are.equal("220 go", send(c, "STARTTLS"))
+        c:close()
+        assert.matches("^aborted at step 4 %(starttls%): ", srv:wait_done(3))
+        assert.matches("\nconn 3: TLS handshake failed: [^\n]+\n$", srv:errors())
+        assert.is_nil(srv:tls_info(3))
+    end)
+
+    it("scram: the RFC 7677 and RFC 5802 example exchanges, and the hostile variants", function()
+        local function b64(x) return (mime.b64(x)) end
+        local function unb64(x) return (mime.unb64(x)) end
+        local RFC7677 = {   -- SCRAM-SHA-256, RFC 7677 section 3
+            first = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO",
+            server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+            final = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+                .. "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+            server_final = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
+        }
+        local RFC5802 = {   -- SCRAM-SHA-1, RFC 5802 section 5
+            first = "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL",
+            server_first = "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096",
+            final = "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+            server_final = "v=rmF9pqV8S7suAoZWja4dJRkFsKQ=",
+        }
+        local sha256 = { scram = "SCRAM-SHA-256", user = "user", password = "pencil",
+            salt = "W22ZaJ0SNY7soEsUEjb6gQ==", nonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0" }
+        local function with(step, extra)
+            local out = {}
+            for k, v in pairs(step) do out[k] = v end
+            for k, v in pairs(extra) do out[k] = v end
+            return out
+        end
+        local srv = H.scripted{
+            { { send = "220 hi\r\n" }, sha256, { expect = "" }, { send = "235 ok\r\n" } },
+            { { send = "220 hi\r\n" },
+              { scram = "SCRAM-SHA-1", user = "user", password = "pencil", salt = "QSXCR+Q6sek8bf92",
+                nonce = "3rfcNHYJY1ZVvWVs7j" },
+              { expect = "" }, { send = "235 ok\r\n" } },
+            { { send = "220 hi\r\n" }, with(sha256, { final = "wrong_v", password = "other" }),
+              { expect = "*" }, { send = "501 cancelled\r\n" } },
+            { { send = "220 hi\r\n" }, with(sha256, { final = "e" }), { expect = "" }, { send = "535 no\r\n" } },
+            { { send = "220 hi\r\n" }, with(sha256, { final = "none" }), { send = "235 trust me\r\n" } },
+        }
+        finally(function() srv:stop() end)
+
+        -- 1: SCRAM-SHA-256 with an initial response: RFC 7677's exchange
+        local c = connect(srv.port)
+        assert.are.equal("220 hi", reply(c))
+        assert.are.equal("334 " .. b64(RFC7677.server_first), send(c, "AUTH SCRAM-SHA-256 " .. b64(RFC7677.first)))
+        assert.are.equal("334 " .. b64(RFC7677.server_final), send(c, b64(RFC7677.final)))
+        assert.are.equal("235 ok", send(c, ""))
+        c:close()
+        assert.are.equal("completed", srv:wait_done(1))
+        assert.is_nil(srv:errors())
+
+        -- 2: SCRAM-SHA-1 without one (the server asks with "334 "): RFC 5802's
+        c = connect(srv.port)
+        assert.are.equal("220 hi", reply(c))
+        assert.are.equal("334 ", send(c, "AUTH SCRAM-SHA-1"))
+        assert.are.equal("334 " .. b64(RFC5802.server_first), send(c, b64(RFC5802.first)))
+        assert.are.equal("334 " .. b64(RFC5802.server_final), send(c, b64(RFC5802.final)))
+        assert.are.equal("235 ok", send(c, ""))
+        c:close()
+        assert.are.equal("completed", srv:wait_done(2))
+        assert.is_nil(srv:errors())
+
+        -- 3: the server's password differs (the client's proof is wrong:
+        -- noted), and final = "wrong_v" sends a signature that is not the RFC's
+        c = connect(srv.port)
+        assert.are.equal("220 hi", reply(c))
+        assert.are.equal("334 " .. b64(RFC7677.server_first), send(c, "AUTH SCRAM-SHA-256 " .. b64(RFC7677.first)))
+        local v = send(c, b64(RFC7677.final))
+        assert.matches("^v=[%w+/]+=*$", unb64(v:sub(5)))
+        assert.are_not.equal(RFC7677.server_final, unb64(v:sub(5)))
+        assert.are.equal("501 cancelled", send(c, "*"))
+        c:close()
+        assert.are.equal("completed", srv:wait_done(3))
+        assert.are.equal("conn 3: SCRAM client proof is wrong\n", srv:errors())
+
+        -- 4: final = "e": the server's error instead of its signature
+        c = connect(srv.port)
+        assert.are.equal("220 hi", reply(c))
+        send(c, "AUTH SCRAM-SHA-256 " .. b64(RFC7677.first))
+        assert.are.equal("334 " .. b64("e=invalid-proof"), send(c, b64(RFC7677.final)))
+        assert.are.equal("535 no", send(c, ""))
+        c:close()
+        assert.are.equal("completed", srv:wait_done(4))
+
+        -- 5: final = "none": nothing after client-final; the next step's 235
+        c = connect(srv.port)
+        assert.are.equal("220 hi", reply(c))
+        send(c, "AUTH SCRAM-SHA-256 " .. b64(RFC7677.first))
+        assert.are.equal("235 trust me", send(c, b64(RFC7677.final)))
+        c:close()
+        assert.are.equal("completed", srv:wait_done(5))
+        assert.are.equal("conn 3: SCRAM client proof is wrong\n", srv:errors())
+    end)
 end)
 
 describe("parse_email", function()

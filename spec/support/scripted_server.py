@@ -22,21 +22,58 @@ Steps (JSON objects):
   {"hang": true}                          read and record until the client closes
   {"flood": n}                            send n bytes of "A", no line end
   {"read_all": true}                      read and record until the client closes
+  {"starttls": {"cert": FILE, "key": FILE, "tls_max": "1.2"}}
+                                          the server side of a TLS handshake
+                                          on this connection (Python's ssl);
+                                          the later steps run over TLS.
+                                          Clear-text bytes the client sent
+                                          after its last line and before the
+                                          handshake are noted in DIR/errors
+                                          and dropped (RFC 3207 4.2)
+  {"scram": "SCRAM-SHA-256", "user": U, "password": P, "final": F,
+   "salt": B64, "iterations": N, "nonce": TEXT, "error": TEXT}
+                                          the server side of a SCRAM
+                                          exchange (SCRAM-SHA-1 too): reads
+                                          "AUTH <mech> [initial response]"
+                                          (answers "334 " when there is
+                                          none), sends server-first, reads
+                                          client-final and checks its proof
+                                          (a wrong one, another user or
+                                          nonce is noted in DIR/errors).
+                                          Then, by F: "v" (default) sends
+                                          334 with the right v=, "wrong_v"
+                                          with a wrong one, "e" sends 334
+                                          with e=ERROR (default
+                                          "invalid-proof"), "none" sends
+                                          nothing. The reply that ends the
+                                          exchange (235, 535, ...) is a later
+                                          step. Defaults: salt base64 of
+                                          "smtp-native-salt", 4096
+                                          iterations, nonce "srvNONCE42"
 
 After the last step the connection is closed, unless that step is "hang".
 
 Output, per connection N (from 1):
   DIR/conn-N.bin   every byte received, appended and flushed as it arrives
+                   (after a "starttls" step: the decrypted bytes)
+  DIR/conn-N.clear.bin  only the bytes received in clear text (all of them
+                   when there was no "starttls" step)
+  DIR/tls-N.json   after a "starttls" handshake: {"version", "cipher",
+                   "sni" (the name the client sent, or null)}
   DIR/done-N       written when the connection is over: "completed" or
                    "aborted at step K (kind): reason"
   DIR/errors       one line per deviation from the script (all connections)
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -113,6 +150,7 @@ class Connection:
         self.buf = bytearray()
         self.scan = 0        # buf[:scan] is known to contain no LF
         self.record = open(os.path.join(directory, "conn-{}.bin".format(number)), "ab")
+        self.clear_record = open(os.path.join(directory, "conn-{}.clear.bin".format(number)), "ab")
 
     def note_error(self, text):
         with open(os.path.join(self.dir, "errors"), "a", encoding="utf-8") as f:
@@ -128,6 +166,9 @@ class Connection:
             raise ClientClosed()
         self.record.write(data)
         self.record.flush()
+        if self.clear_record is not None:
+            self.clear_record.write(data)
+            self.clear_record.flush()
         self.buf += data
 
     def readline(self):
@@ -177,18 +218,131 @@ class Connection:
             self.drain()
         self.sock.close()
 
+    def start_tls(self, params):
+        """The server side of a TLS handshake; later reads and writes go
+        through TLS. Returns nothing; a failed handshake raises OSError."""
+        if self.buf:
+            self.note_error("clear text after the last line, before the TLS "
+                            "handshake: {!r}".format(bytes(self.buf)))
+            del self.buf[:]
+            self.scan = 0
+        self.clear_record.close()
+        self.clear_record = None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(params["cert"], params["key"])
+        versions = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+        if params.get("tls_max"):
+            ctx.maximum_version = versions[params["tls_max"]]
+        sni = []
+        ctx.sni_callback = lambda sslobj, name, _ctx: sni.append(name)
+        self.sock.settimeout(10)
+        try:
+            self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            self.note_error("TLS handshake failed: {}".format(e))
+            raise
+        self.sock.settimeout(None)
+        info = {"version": self.sock.version(),
+                "cipher": (self.sock.cipher() or (None,))[0],
+                "sni": sni[0] if sni else None}
+        write_atomic(os.path.join(self.dir, "tls-{}.json".format(self.number)),
+                     json.dumps(info).encode("utf-8"))
+
     def finish(self, status):
         self.record.close()
+        if self.clear_record is not None:
+            self.clear_record.close()
         write_atomic(os.path.join(self.dir, "done-{}".format(self.number)),
                      (status + "\n").encode("utf-8"))
 
 
 def step_kind(step):
     for key in ("send", "expect", "data", "sleep", "close", "reset_close",
-                "hang", "flood", "read_all"):
+                "hang", "flood", "read_all", "starttls", "scram"):
         if key in step:
             return key
     return "unknown"
+
+
+SCRAM_HASHES = {"SCRAM-SHA-1": hashlib.sha1, "SCRAM-SHA-256": hashlib.sha256}
+
+
+def b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+def scram_attrs(text):
+    """'a=1,b=2' -> {"a": "1", "b": "2"} (values may contain '=')."""
+    out = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def scram_server(conn, step):
+    """The server side of SCRAM (RFC 5802), as the "scram" step says."""
+    mech = step["scram"].upper()
+    digest = SCRAM_HASHES[mech]
+    line = conn.readline().decode("latin-1").rstrip("\r\n")
+    words = line.split(" ")
+    if len(words) < 2 or words[0].upper() != "AUTH" or words[1].upper() != mech:
+        conn.note_error("expected 'AUTH {}', got {!r}".format(mech, line))
+    if len(words) >= 3:
+        initial = words[2]
+    else:
+        conn.send(b"334 \r\n")
+        initial = conn.readline().decode("latin-1").rstrip("\r\n")
+    client_first = base64.b64decode(initial).decode("utf-8")
+    # gs2 header "n,," (no channel binding, no authzid) or "n,a=...,"
+    cbind, authz, bare = client_first.split(",", 2)
+    gs2 = cbind + "," + authz + ","
+    attrs = scram_attrs(bare)
+    if cbind != "n":
+        conn.note_error("SCRAM gs2 header {!r}".format(gs2))
+    if attrs.get("n") != step.get("user", "alice"):
+        conn.note_error("SCRAM user {!r}".format(attrs.get("n")))
+    cnonce = attrs.get("r", "")
+    nonce = cnonce + step.get("nonce", "srvNONCE42")
+    salt = base64.b64decode(step.get("salt", b64(b"smtp-native-salt")))
+    iterations = int(step.get("iterations", 4096))
+    server_first = "r={},s={},i={}".format(nonce, b64(salt), iterations)
+    conn.send("334 {}\r\n".format(b64(server_first.encode("utf-8"))).encode("ascii"))
+    line = conn.readline().decode("latin-1").rstrip("\r\n")
+    if line == "*":
+        conn.note_error("client cancelled SCRAM after server-first")
+        return
+    client_final = base64.b64decode(line).decode("utf-8")
+    without_proof, _, proof = client_final.rpartition(",p=")
+    fattrs = scram_attrs(without_proof)
+    if fattrs.get("c") != b64(gs2.encode("utf-8")):
+        conn.note_error("SCRAM channel binding {!r}".format(fattrs.get("c")))
+    if fattrs.get("r") != nonce:
+        conn.note_error("SCRAM nonce {!r}, sent {!r}".format(fattrs.get("r"), nonce))
+    password = step.get("password", "S3cret!pw").encode("utf-8")
+    salted = hashlib.pbkdf2_hmac(digest().name, password, salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", digest).digest()
+    stored_key = digest(client_key).digest()
+    auth_message = ",".join((bare, server_first, without_proof)).encode("utf-8")
+    client_sig = hmac.new(stored_key, auth_message, digest).digest()
+    expected = bytes(a ^ b for a, b in zip(client_key, client_sig))
+    if not hmac.compare_digest(base64.b64decode(proof), expected):
+        conn.note_error("SCRAM client proof is wrong")
+    server_key = hmac.new(salted, b"Server Key", digest).digest()
+    server_sig = hmac.new(server_key, auth_message, digest).digest()
+    final = step.get("final", "v")
+    if final == "wrong_v":
+        server_sig = bytes([server_sig[0] ^ 1]) + server_sig[1:]
+    if final in ("v", "wrong_v"):
+        text = "v=" + b64(server_sig)
+    elif final == "e":
+        text = "e=" + step.get("error", "invalid-proof")
+    elif final == "none":
+        return
+    else:
+        conn.note_error("unknown SCRAM final {!r}".format(final))
+        return
+    conn.send("334 {}\r\n".format(b64(text.encode("utf-8"))).encode("ascii"))
 
 
 def run_step(conn, step):
@@ -228,6 +382,10 @@ def run_step(conn, step):
         return "closed"
     elif kind in ("hang", "read_all"):
         conn.read_until_closed()
+    elif kind == "starttls":
+        conn.start_tls(step["starttls"])
+    elif kind == "scram":
+        scram_server(conn, step)
     elif kind == "flood":
         chunk = b"A" * 65536
         left = step["flood"]
