@@ -42,6 +42,20 @@ static int push_sasl_err(lua_State *L, int err, const char *field)
     return 3;
 }
 
+/* A peer fault of x, with the server's own words when it gave some
+ * (SCRAM's e=, OAuth's JSON). */
+static int push_peer_err(lua_State *L, const sasl_client *x, int err)
+{
+    size_t en = 0;
+    const char *et = sasl_client_errtext(x, &en);
+    if (err != SASL_E_SERVER_ERROR || et == NULL || en == 0)
+        return push_sasl_err(L, err, NULL);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", sasl_errmsg(err), et);
+    lua_pushstring(L, sasl_errname(err));
+    return 3;
+}
+
 static int push_smtp_err(lua_State *L, int err)
 {
     luaL_pushfail(L);
@@ -185,19 +199,13 @@ static int sasl_step(lua_State *L)
         arc = smtp_client_auth_cancel(c);
         if (arc != 0)
             return push_smtp_err(L, arc);
-        return push_sasl_err(L, -rc, NULL);
+        return push_peer_err(L, x, -rc);
     }
     arc = smtp_client_auth_response(c, (const unsigned char *)out, n);
     if (arc != 0)
         return push_smtp_err(L, arc);
-    if (rc == SASL_REFUSED) {
-        size_t en;
-        const char *et = sasl_client_errtext(x, &en);
-        luaL_pushfail(L);
-        lua_pushfstring(L, "%s: %s", sasl_errmsg(SASL_E_SERVER_ERROR), et);
-        lua_pushstring(L, sasl_errname(SASL_E_SERVER_ERROR));
-        return 3;
-    }
+    if (rc == SASL_REFUSED)
+        return push_peer_err(L, x, SASL_E_SERVER_ERROR);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -209,7 +217,7 @@ static int sasl_success(lua_State *L)
     sasl_client *x = check_sasl(L);
     int rc = sasl_client_success(x, NULL, 0);
     if (rc < 0)
-        return push_sasl_err(L, -rc, NULL);
+        return push_peer_err(L, x, -rc);
     lua_pushboolean(L, 1);
     return 1;
 }
