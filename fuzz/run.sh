@@ -66,7 +66,7 @@ sources() {
         fuzz_mime_enc) echo "src/mime_enc.c" ;;
         fuzz_mime_hdr) echo "src/mime_hdr.c src/smtp_errors.c" ;;
         fuzz_mime_gen) echo "src/mime_gen.c src/mime_hdr.c src/mime_enc.c src/smtp_errors.c" ;;
-        fuzz_sasl) echo "src/sasl.c src/sasl_hash.c" ;;
+        fuzz_sasl) echo "src/sasl.c src/sasl_hash.c src/mime_enc.c" ;;
         *) return 1 ;;
     esac
 }

@@ -1,5 +1,6 @@
 /* sasl.c -- SASL client mechanisms; see sasl.h. */
 #include <string.h>
+#include "mime_enc.h"
 #include "sasl.h"
 
 /* ---- names -------------------------------------------------------------- */
@@ -143,84 +144,8 @@ int sasl_choose(unsigned offered, const char *forced, size_t flen, unsigned have
 }
 
 /* ---- base64 (RFC 4648 4), for SCRAM's fields and nonces ----------------- */
-
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-#define B64_LEN(n) ((((n) + 2) / 3) * 4)
-
-/* Encode in[0..n) into out; pad with '=' or not. Returns the length. */
-static size_t b64_encode(const unsigned char *in, size_t n, char *out, int pad)
-{
-    size_t i, o = 0;
-    for (i = 0; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        out[o++] = b64chars[v >> 18];
-        out[o++] = b64chars[(v >> 12) & 63];
-        out[o++] = b64chars[(v >> 6) & 63];
-        out[o++] = b64chars[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)in[i + 1] << 8;
-        out[o++] = b64chars[v >> 18];
-        out[o++] = b64chars[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = b64chars[(v >> 6) & 63];
-        else if (pad)
-            out[o++] = '=';
-        if (pad)
-            out[o++] = '=';
-    }
-    return o;
-}
-
-static int b64_val(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+')
-        return 62;
-    if (ch == '/')
-        return 63;
-    return -1;
-}
-
-/* Strict decode of padded base64 s[0..n) into out (room for n / 4 * 3):
- * the length, or -1 (bad length, character or padding, or padding bits
- * set). */
-static long b64_decode(const char *s, size_t n, unsigned char *out)
-{
-    size_t i, o = 0;
-    if (n % 4 != 0)
-        return -1;
-    for (i = 0; i < n; i += 4) {
-        int a = b64_val((unsigned char)s[i]), b = b64_val((unsigned char)s[i + 1]);
-        int c = b64_val((unsigned char)s[i + 2]), d = b64_val((unsigned char)s[i + 3]);
-        int last = i + 4 == n;
-        if (a < 0 || b < 0)
-            return -1;
-        out[o++] = (unsigned char)(a << 2 | b >> 4);
-        if (c < 0) {
-            if (!last || s[i + 2] != '=' || s[i + 3] != '=' || (b & 15) != 0)
-                return -1;
-            break;
-        }
-        out[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
-        if (d < 0) {
-            if (!last || s[i + 3] != '=' || (c & 3) != 0)
-                return -1;
-            break;
-        }
-        out[o++] = (unsigned char)((c & 3) << 6 | d);
-    }
-    return (long)o;
-}
+/* mime_enc's encoder (padded) and strict decoder: one base64 for the
+ * project. */
 
 size_t sasl_nonce_text(const unsigned char *rnd, size_t n, char *out, size_t cap)
 {
@@ -228,7 +153,13 @@ size_t sasl_nonce_text(const unsigned char *rnd, size_t n, char *out, size_t cap
     if (n > SASL_NONCE_MAX || (4 * n + 2) / 3 > SASL_NONCE_MAX ||
         (4 * n + 2) / 3 + 1 > cap)
         return 0;
-    len = b64_encode(rnd, n, out, 0);
+    {
+        char tmp[MIME_B64_LEN(SASL_NONCE_MAX)];
+        len = mime_b64_encode(rnd, n, tmp);
+        while (len > 0 && tmp[len - 1] == '=')
+            len--; /* a nonce is text: no padding */
+        memcpy(out, tmp, len);
+    }
     out[len] = '\0';
     return len;
 }
@@ -276,11 +207,11 @@ static void w_hex(wbuf *w, const unsigned char *d, size_t n)
 
 static void w_b64(wbuf *w, const unsigned char *d, size_t n)
 {
-    if (w->over || B64_LEN(n) > w->cap - w->len) {
+    if (w->over || MIME_B64_LEN(n) > w->cap - w->len) {
         w->over = 1;
         return;
     }
-    w->len += b64_encode(d, n, w->p + w->len, 1);
+    w->len += mime_b64_encode(d, n, w->p + w->len);
 }
 
 /* RFC 5802 saslname: '=' as "=3D", ',' as "=2C". */
@@ -1130,7 +1061,7 @@ static int scram_first(sasl_client *c, const char *in, size_t n, wbuf *w)
         return fail(c, SASL_E_MALFORMED); /* posit-number: no leading zero */
     if (rlen <= c->noncelen || memcmp(r, c->nonce, c->noncelen) != 0)
         return fail(c, SASL_E_NONCE_MISMATCH);
-    saltlen = b64_decode(s, slen, salt);
+    saltlen = mime_b64_decode(s, slen, salt);
     if (saltlen <= 0)
         return fail(c, SASL_E_MALFORMED);
 
@@ -1193,7 +1124,7 @@ static int scram_final(sasl_client *c, const char *in, size_t n)
     }
     if (!attr(in, n, &pos, 'v', &val, &vlen))
         return fail(c, SASL_E_MALFORMED);
-    got = b64_decode(val, vlen, v);
+    got = mime_b64_decode(val, vlen, v);
     if (got < 0)
         return fail(c, SASL_E_MALFORMED);
     if ((size_t)got != c->prooflen || !sasl_memeq(v, c->proof, c->prooflen))

@@ -46,7 +46,7 @@ engines() {
         test_client)    echo "src/smtp_client.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c src/mime_body.c src/mime_enc.c src/smtp_errors.c" ;;
         test_host)      echo "src/smtp_host.c" ;;
         test_sasl_hash) echo "src/sasl_hash.c" ;;
-        test_sasl)      echo "src/sasl.c src/sasl_hash.c src/smtp_caps.c" ;;
+        test_sasl)      echo "src/sasl.c src/sasl_hash.c src/smtp_caps.c src/mime_enc.c" ;;
         *) return 1 ;;
     esac
 }
