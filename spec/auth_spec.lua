@@ -33,49 +33,10 @@ local socket = require("socket")
 local ltn12 = require("ltn12")
 local mime = require("mime")
 
-local USER, PASSWORD = "alice", "S3cret!pw"
-local CLEAR = "EHLO client.test\r\nSTARTTLS\r\n"
-
-local function b64(s) return (mime.b64(s)) end
-
--- In `extra` tables: remove this field.
-local NONE = {}
-local function merge(t, extra)
-    for k, v in pairs(extra or {}) do
-        if v == NONE then t[k] = nil else t[k] = v end
-    end
-    return t
-end
-
--- smtp.send of a generated message with subject `subject` (server
--- "localhost", domain "client.test", 5 s per step); `extra` overrides.
-local function send(port, subject, extra)
-    local t = {
-        from = "<sender@example.com>", rcpt = "<rcpt@example.org>",
-        server = "localhost", port = port, domain = "client.test", timeout = 5,
-        source = smtp.message{
-            headers = { subject = subject, to = "<rcpt@example.org>" },
-            body = "Body of " .. subject .. ".\r\n",
-        },
-    }
-    return smtp.send(merge(t, extra))
-end
-
--- Checks a captured message against what send() made.
-local function check_message(m, subject)
-    assert.are.equal("sender@example.com", m.from)
-    assert.are.same({ "rcpt@example.org" }, m.rcpt)
-    local tree = H.parse_email(m.data)
-    assert.are.same({}, tree.defects)
-    assert.are.equal(subject, H.header(tree, "Subject"))
-    assert.are.equal("Body of " .. subject .. ".\r\n", tree.payload)
-    return m
-end
-
-local function transaction(m)
-    return "MAIL FROM:<sender@example.com>\r\nRCPT TO:<rcpt@example.org>\r\nDATA\r\n"
-        .. m.data .. ".\r\nQUIT\r\n"
-end
+local M = require("support.mailspec")
+local USER, PASSWORD, CLEAR = M.USER, M.PASSWORD, M.CLEAR
+local b64, send, check_message, transaction, steps = M.b64, M.send, M.check_message, M.transaction, M.steps
+local NONE, merge = M.NONE, M.merge
 
 -- Neither the password nor its base64 (alone, or in a PLAIN blob), nor
 -- an AUTH command, in `bytes`.
@@ -389,23 +350,7 @@ describe("AUTH (issue #4)", function()
 
     describe("hostile servers (scripted)", function()
         local TEXT = "Subject: scripted\r\n\r\nHello.\r\n"
-        local DELIVERY = {
-            { expect = "MAIL FROM:<sender@example.com>" }, { send = "250 2.1.0 ok\r\n" },
-            { expect = "RCPT TO:<rcpt@example.org>" }, { send = "250 2.1.5 ok\r\n" },
-            { expect = "DATA" }, { send = "354 go ahead\r\n" },
-            { data = true }, { send = "250 2.0.0 queued\r\n" },
-            { expect = "QUIT" }, { send = "221 2.0.0 bye\r\n" },
-        }
-        local DELIVERY_WIRE = "MAIL FROM:<sender@example.com>\r\nRCPT TO:<rcpt@example.org>\r\nDATA\r\n"
-            .. TEXT .. ".\r\nQUIT\r\n"
-
-        local function steps(...)
-            local out = {}
-            for _, list in ipairs({ ... }) do
-                for _, s in ipairs(list) do out[#out + 1] = s end
-            end
-            return out
-        end
+        local DELIVERY, DELIVERY_WIRE = M.delivery(TEXT)
 
         local function scripted_send(port, extra)
             local t = {

@@ -30,51 +30,20 @@ local remote = require("support.remote")
 local smtp = require("socket.smtp")
 local tls = require("socket.smtp.tls")
 local ltn12 = require("ltn12")
-local mime = require("mime")
 local http = require("socket.http")
 local json = require("dkjson")
 
 local certs = H.tls_certs()
-local USER, PASSWORD = "alice", "S3cret!pw"
--- What a STARTTLS session sends in clear text, and nothing more.
-local CLEAR = "EHLO client.test\r\nSTARTTLS\r\n"
-
-local function b64(s) return (mime.b64(s)) end
-
--- smtp.send of a generated message with subject `subject` (server
--- "localhost", domain "client.test", 5 s per step); `extra` overrides.
-local function send(port, subject, extra)
-    local t = {
-        from = "<sender@example.com>", rcpt = "<rcpt@example.org>",
-        server = "localhost", port = port, domain = "client.test", timeout = 5,
-        source = smtp.message{
-            headers = { subject = subject, to = "<rcpt@example.org>" },
-            body = "Body of " .. subject .. ".\r\n",
-        },
-    }
-    for k, v in pairs(extra or {}) do t[k] = v end
-    return smtp.send(t)
-end
+local M = require("support.mailspec")
+local USER, PASSWORD, CLEAR = M.USER, M.PASSWORD, M.CLEAR
+local b64, send, transaction, steps = M.b64, M.send, M.transaction, M.steps
 
 -- The one message srv captured, checked against what send() made.
 local function delivered(srv, subject)
     local msgs, err = srv:wait_messages(1)
     assert.is_nil(err, "no message arrived")
     assert.are.equal(1, #msgs)
-    local m = msgs[1]
-    assert.are.equal("sender@example.com", m.from)
-    assert.are.same({ "rcpt@example.org" }, m.rcpt)
-    local tree = H.parse_email(m.data)
-    assert.are.same({}, tree.defects)
-    assert.are.equal(subject, H.header(tree, "Subject"))
-    assert.are.equal("Body of " .. subject .. ".\r\n", tree.payload)
-    return m
-end
-
--- The envelope, content and QUIT of a session, as the server saw them.
-local function transaction(m)
-    return "MAIL FROM:<sender@example.com>\r\nRCPT TO:<rcpt@example.org>\r\nDATA\r\n"
-        .. m.data .. ".\r\nQUIT\r\n"
+    return M.check_message(msgs[1], subject)
 end
 
 -- A failed TLS setup: the server got EHLO and STARTTLS in clear text and
@@ -103,25 +72,7 @@ local function scripted_send(port, extra)
     return smtp.send(t)
 end
 
--- Script steps: the server side of a plain-text delivery of TEXT, and the
--- bytes the client sends for it.
-local DELIVERY = {
-    { expect = "MAIL FROM:<sender@example.com>" }, { send = "250 2.1.0 ok\r\n" },
-    { expect = "RCPT TO:<rcpt@example.org>" }, { send = "250 2.1.5 ok\r\n" },
-    { expect = "DATA" }, { send = "354 go ahead\r\n" },
-    { data = true }, { send = "250 2.0.0 queued\r\n" },
-    { expect = "QUIT" }, { send = "221 2.0.0 bye\r\n" },
-}
-local DELIVERY_WIRE = "MAIL FROM:<sender@example.com>\r\nRCPT TO:<rcpt@example.org>\r\nDATA\r\n"
-    .. TEXT .. ".\r\nQUIT\r\n"
-
-local function steps(...)
-    local out = {}
-    for _, list in ipairs({ ... }) do
-        for _, s in ipairs(list) do out[#out + 1] = s end
-    end
-    return out
-end
+local DELIVERY, DELIVERY_WIRE = M.delivery(TEXT)
 
 local function greeting(ehlo)
     return { { send = "220 scripted.test ESMTP\r\n" }, { expect = "EHLO client.test" }, { send = ehlo } }

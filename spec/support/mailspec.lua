@@ -1,0 +1,81 @@
+-- What spec/tls_spec.lua and spec/auth_spec.lua share: the test account,
+-- the generated message and its checks, and the scripted server's side
+-- of a plain delivery.
+local H = require("helper")
+local smtp = require("socket.smtp")
+local mime = require("mime")
+local assert = require("luassert") -- busted's, which specs get as a global
+
+local M = {}
+
+M.USER, M.PASSWORD = "alice", "S3cret!pw"
+-- What a STARTTLS session sends in clear text, and nothing more.
+M.CLEAR = "EHLO client.test\r\nSTARTTLS\r\n"
+
+function M.b64(s) return (mime.b64(s)) end
+
+-- In `extra` tables: remove this field.
+M.NONE = {}
+function M.merge(t, extra)
+    for k, v in pairs(extra or {}) do
+        if v == M.NONE then t[k] = nil else t[k] = v end
+    end
+    return t
+end
+
+-- smtp.send of a generated message with subject `subject` (server
+-- "localhost", domain "client.test", 5 s per step); `extra` overrides.
+function M.send(port, subject, extra)
+    local t = {
+        from = "<sender@example.com>", rcpt = "<rcpt@example.org>",
+        server = "localhost", port = port, domain = "client.test", timeout = 5,
+        source = smtp.message{
+            headers = { subject = subject, to = "<rcpt@example.org>" },
+            body = "Body of " .. subject .. ".\r\n",
+        },
+    }
+    return smtp.send(M.merge(t, extra))
+end
+
+-- Checks a captured message against what send() made.
+function M.check_message(m, subject)
+    assert.are.equal("sender@example.com", m.from)
+    assert.are.same({ "rcpt@example.org" }, m.rcpt)
+    local tree = H.parse_email(m.data)
+    assert.are.same({}, tree.defects)
+    assert.are.equal(subject, H.header(tree, "Subject"))
+    assert.are.equal("Body of " .. subject .. ".\r\n", tree.payload)
+    return m
+end
+
+-- The envelope, content and QUIT of a session, as the server saw them.
+function M.transaction(m)
+    return "MAIL FROM:<sender@example.com>\r\nRCPT TO:<rcpt@example.org>\r\nDATA\r\n"
+        .. m.data .. ".\r\nQUIT\r\n"
+end
+
+-- Script steps: the server side of a plain-text delivery of `text`, and
+-- the bytes the client sends for it.
+function M.delivery(text)
+    local steps = {
+        { expect = "MAIL FROM:<sender@example.com>" }, { send = "250 2.1.0 ok\r\n" },
+        { expect = "RCPT TO:<rcpt@example.org>" }, { send = "250 2.1.5 ok\r\n" },
+        { expect = "DATA" }, { send = "354 go ahead\r\n" },
+        { data = true }, { send = "250 2.0.0 queued\r\n" },
+        { expect = "QUIT" }, { send = "221 2.0.0 bye\r\n" },
+    }
+    local wire = "MAIL FROM:<sender@example.com>\r\nRCPT TO:<rcpt@example.org>\r\nDATA\r\n"
+        .. text .. ".\r\nQUIT\r\n"
+    return steps, wire
+end
+
+-- The lists of script steps, one after the other.
+function M.steps(...)
+    local out = {}
+    for _, list in ipairs({ ... }) do
+        for _, s in ipairs(list) do out[#out + 1] = s end
+    end
+    return out
+end
+
+return M
