@@ -57,6 +57,7 @@
 
 #include <stddef.h>
 #include "sasl_hash.h"
+#include "smtp_caps.h"
 #include "smtp_config.h"
 
 /* ---- limits (STYLE.md 6; each can be overridden with -D) ---------------- */
@@ -145,17 +146,9 @@ enum { SASL_OK = 0, SASL_REFUSED = 1 };
 
 /* ---- mechanisms --------------------------------------------------------- */
 
-/* Same order as SMTP_MECHS in smtp_caps.h, so that smtp_caps.mechs bits
- * are also sasl_mech bits (test_sasl checks it). */
-#define SASL_MECHS(X)                   \
-    X(PLAIN, "PLAIN")                   \
-    X(LOGIN, "LOGIN")                   \
-    X(CRAM_MD5, "CRAM-MD5")             \
-    X(DIGEST_MD5, "DIGEST-MD5")         \
-    X(SCRAM_SHA_1, "SCRAM-SHA-1")       \
-    X(SCRAM_SHA_256, "SCRAM-SHA-256")   \
-    X(XOAUTH2, "XOAUTH2")               \
-    X(OAUTHBEARER, "OAUTHBEARER")
+/* The list of smtp_caps.h itself, so that smtp_caps.mechs bits are also
+ * sasl_mech bits. */
+#define SASL_MECHS(X) SMTP_MECHS(X)
 
 typedef enum {
 #define SASL_MECH_ENUM(id, name) SASL_MECH_##id,
