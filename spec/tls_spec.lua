@@ -27,6 +27,7 @@ end
 local H = require("helper")
 local N = require("support.nginx")
 local remote = require("support.remote")
+local socket = require("socket")
 local smtp = require("socket.smtp")
 local tls = require("socket.smtp.tls")
 local ltn12 = require("ltn12")
@@ -563,6 +564,47 @@ describe("TLS (issue #4)", function()
             assert.are.equal(CLEAR, srv:transcript(2):sub(1, #CLEAR))
             assert.are.equal("EHLO client.test\r\n" .. DELIVERY_WIRE, srv:transcript(3))
             assert.is_nil(srv:errors())
+        end)
+
+        it("a handshake the server never answers: ETIMEOUT at the tls stage, after the step's timeout",
+            function()
+            local srv = H.scripted(steps(BROKEN, { { hang = true } }))
+            finally(function() srv:stop() end)
+            local t0 = socket.gettime()
+            local r, err, det = scripted_send(srv.port, {
+                tls = "starttls", ssl = { cafile = certs.ca }, user = USER, password = PASSWORD, timeout = 1,
+            })
+            local took = socket.gettime() - t0
+            assert.is_nil(r)
+            assert.are.equal("TLS handshake failed: timeout", err)
+            assert.are.same({ stage = "tls", name = "ETIMEOUT" }, det)
+            assert.is_true(took >= 0.9 and took < 5, "took " .. took .. " s")
+            assert.are.equal("completed", srv:wait_done(1)) -- the client closed: the hang ended
+            local wire = srv:transcript(1)
+            assert.are.equal(CLEAR, wire:sub(1, #CLEAR))
+            assert.is_nil(wire:find("AUTH", 1, true))
+            assert.is_nil(wire:find("MAIL", 1, true))
+        end)
+
+        it('tls = "starttls" on a socket smtp-native cannot upgrade: ETLS_NOLAYER before STARTTLS, then QUIT',
+            function()
+            local srv = H.scripted(steps(greeting("250-scripted.test\r\n250 STARTTLS\r\n"),
+                { { expect = "QUIT" }, { send = "221 2.0.0 bye\r\n" } }))
+            finally(function() srv:stop() end)
+            local create = remote.create()
+            local pol, calls = policy(nil)
+            local r, err, det = scripted_send(srv.port, {
+                server = "127.0.0.1", create = create, tls = "starttls", ssl = { cafile = certs.ca },
+                tlspolicy = pol,
+            })
+            local text = "no TLS layer for this socket: pass ssl.upgrade = function(sock, host, params)"
+            assert.is_nil(r)
+            assert.are.equal(text, err)
+            assert.are.same({ stage = "tls", name = "ETLS_NOLAYER" }, det)
+            assert.are.same({ { text = text } }, calls)
+            assert.are.equal("completed", srv:wait_done(1))
+            assert.is_nil(srv:errors())
+            assert.are.equal("EHLO client.test\r\nQUIT\r\n", srv:transcript(1))
         end)
 
         local NO_STARTTLS = greeting("250-scripted.test\r\n250 AUTH PLAIN\r\n")

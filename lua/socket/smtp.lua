@@ -322,7 +322,14 @@ local function negotiate(s, mailt, mode, server, domain, ehlo, reconnect)
         s:close(not s.broken)
         return nil, text, { stage = "tls", name = "ETLS_NOTOFFERED" }
     end
-    if mode == "auto" and not tls.available(s.t, mailt.ssl) then return s, ehlo end
+    if not tls.available(s.t, mailt.ssl) then
+        if mode == "auto" then return s, ehlo end
+        -- tls = "starttls" with no TLS layer: said before STARTTLS is sent
+        local text = "no TLS layer for this socket: pass ssl.upgrade = function(sock, host, params)"
+        if go_on_in_clear(mailt, nil, text) then return s, ehlo end
+        s:close(true)
+        return nil, text, { stage = "tls", name = "ETLS_NOLAYER" }
+    end
     local lenient = mode == "auto" and loopback(s, server)
     local r, err, det = s:starttls(server, mailt.ssl, domain)
     if r then return s, r end

@@ -475,8 +475,9 @@ static void test_pbkdf2(void)
         size_t elen = unhex(p->hex, exp);
         int rc;
         if (p->slow && (slow == NULL || strcmp(slow, "1") != 0)) {
-            ok(1, "PBKDF2 %s (%lu iterations) skipped: set SASL_SLOW_TESTS=1 to run it",
-               p->name, p->iter);
+            /* not a test that passed: a note, and no "ok" line */
+            diag("PBKDF2 %s (%lu iterations) not run: set SASL_SLOW_TESTS=1 to run it",
+                 p->name, p->iter);
             continue;
         }
         memset(out, 0x55, sizeof out);
