@@ -39,3 +39,27 @@ select_luas() {
         done
     fi
 }
+
+# record_result TAG RC: the verdict of one interpreter's run (exit 0 pass,
+# 1 fail, else error) into RESULT[TAG], and the worst so far into status
+# (0, 1 or 2). Needs: declare -A RESULT; status=0.
+record_result() {
+    case $2 in
+        0) RESULT[$1]=PASS ;;
+        1) RESULT[$1]=FAIL; [ "$status" = 2 ] || status=1 ;;
+        *) RESULT[$1]="ERROR (exit $2)"; status=2 ;;
+    esac
+}
+
+# print_results PREFIX OUT: one line per interpreter of TAGS ("PREFIXlua5.4:
+# PASS"), then where the output is saved; shown and appended to OUT.
+print_results() {
+    local prefix=$1 out=$2 tag
+    {
+        echo
+        for tag in "${TAGS[@]}"; do
+            if [ "$tag" = jit ]; then echo "${prefix}luajit: ${RESULT[$tag]}"; else echo "${prefix}lua$tag: ${RESULT[$tag]}"; fi
+        done
+        echo "(saved in $out)"
+    } | tee -a "$out"
+}

@@ -131,18 +131,8 @@ for tag in "${TAGS[@]}"; do
     CLIENT_PID=""
     wait "$TEE_PID" || true
     TEE_PID=""
-    case $rc in
-        0) RESULT[$tag]=PASS ;;
-        1) RESULT[$tag]=FAIL; [ $status = 2 ] || status=1 ;;
-        *) RESULT[$tag]="ERROR (exit $rc)"; status=2 ;;
-    esac
+    record_result "$tag" "$rc"
 done
 
-{
-    echo
-    for tag in "${TAGS[@]}"; do
-        if [ "$tag" = jit ]; then echo "message, luajit: ${RESULT[$tag]}"; else echo "message, lua$tag: ${RESULT[$tag]}"; fi
-    done
-    echo "(saved in $OUT)"
-} | tee -a "$OUT"
+print_results "message, " "$OUT"
 exit $status

@@ -197,20 +197,10 @@ for tag in "${TAGS[@]}"; do
     wait "$TEE_PID" || true
     TEE_PID=""
     stop_sink
-    case $rc in
-        0) RESULT[$tag]=PASS ;;
-        1) RESULT[$tag]=FAIL; [ $status = 2 ] || status=1 ;;
-        *) RESULT[$tag]="ERROR (exit $rc)"; status=2 ;;
-    esac
+    record_result "$tag" "$rc"
 done
 
-{
-    echo
-    for tag in "${TAGS[@]}"; do
-        if [ "$tag" = jit ]; then echo "luajit: ${RESULT[$tag]}"; else echo "lua$tag: ${RESULT[$tag]}"; fi
-    done
-    echo "(saved in $OUT)"
-} | tee -a "$OUT"
+print_results "" "$OUT"
 
 if [ "$DO_MESSAGE" = 1 ]; then
     echo
