@@ -9,11 +9,20 @@
  * source to the caller, which calls it in its own frame (it may yield) and
  * hands the chunk back with g:feed(). The caller's tables are only read.
  */
+#if !defined(_POSIX_C_SOURCE) && !defined(_WIN32)
+#define _POSIX_C_SOURCE 200809L /* open, fstat, fdopen */
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 #include "compat.h"
 #include "lmime.h"
@@ -47,14 +56,64 @@
 
 /* ---- file bodies ---------------------------------------------------------- */
 
+/* A file object owns at most one handle: the one smtp.file opened. The
+ * first generator that reads the body takes it over (it then belongs to
+ * that generator, which closes it); every other reader opens the path
+ * itself. So no handle is ever shared, and f:close() cannot pull a file
+ * from under a generator. */
 typedef struct {
-    FILE *f;
+    FILE *f;              /* owned; NULL once taken over or closed */
     int encoding;         /* MIME_CTE_* or MIME_GEN_AUTO */
     int has_encoding;
 } lfile;
 
 /* Slots of the file object's uservalue table. */
 enum { F_PATH = 1, F_TYPE, F_NAME };
+
+#define NOT_REGULAR (-1) /* open_regular's error for a FIFO, a directory... */
+
+/* path opened for reading, only if it is a regular file: a FIFO or a
+ * device would block or never end. NULL with *err an errno value or
+ * NOT_REGULAR. */
+static FILE *open_regular(const char *path, int *err)
+{
+#if defined(_WIN32)
+    FILE *f = fopen(path, "rb");
+    *err = f == NULL ? errno : 0;
+    return f;
+#else
+    struct stat st;
+    FILE *f;
+    int fd;
+#ifdef O_CLOEXEC
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+#else
+    fd = open(path, O_RDONLY | O_NONBLOCK);
+#endif
+    if (fd < 0) {
+        *err = errno;
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        *err = S_ISREG(st.st_mode) ? errno : NOT_REGULAR;
+        close(fd);
+        return NULL;
+    }
+    f = fdopen(fd, "rb");
+    if (f == NULL) {
+        *err = errno;
+        close(fd);
+    }
+    return f;
+#endif
+}
+
+/* Pushes "path: reason" for an open_regular or read error. */
+static const char *push_file_error(lua_State *L, const char *path, int err)
+{
+    return lua_pushfstring(L, "%s: %s", path,
+                           err == NOT_REGULAR ? "not a regular file" : strerror(err));
+}
 
 static lfile *check_file(lua_State *L, int idx)
 {
@@ -85,9 +144,10 @@ static int encoding_of(lua_State *L, int idx, const char *what)
                       s != NULL ? lua_pushfstring(L, "\"%s\"", s) : luaL_typename(L, idx));
 }
 
+/* t[field], a string, pushed (and returned); NULL with nothing pushed
+ * when the field is absent. */
 static const char *opt_string(lua_State *L, int t, const char *field)
 {
-    const char *s;
     lua_getfield(L, t, field);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -95,9 +155,7 @@ static const char *opt_string(lua_State *L, int t, const char *field)
     }
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "bad option '%s' (string expected, got %s)", field, luaL_typename(L, -1));
-    s = lua_tostring(L, -1);
-    lua_pop(L, 1); /* still anchored by the options table */
-    return s;
+    return lua_tostring(L, -1);
 }
 
 /* -- file | nil, err = core.file(path [, {content_type=, filename=, encoding=}]) */
@@ -106,18 +164,12 @@ static int core_file(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     lfile *lf;
     FILE *f;
+    int err;
     lua_settop(L, 2);
     if (!lua_isnil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        int e = errno;
-        luaL_pushfail(L);
-        lua_pushfstring(L, "%s: %s", path, strerror(e));
-        return 2;
-    }
-    lf = (lfile *)lua_newuserdatauv(L, sizeof *lf, 1);
-    lf->f = f;
+    lf = (lfile *)lua_newuserdatauv(L, sizeof *lf, 1); /* 3 */
+    lf->f = NULL;
     lf->encoding = MIME_CTE_BASE64;
     lf->has_encoding = 0;
     luaL_setmetatable(L, FILE_MT);
@@ -125,15 +177,10 @@ static int core_file(lua_State *L)
     lua_pushvalue(L, 1);
     lua_rawseti(L, -2, F_PATH);
     if (lua_istable(L, 2)) {
-        const char *s;
-        if ((s = opt_string(L, 2, "content_type")) != NULL) {
-            lua_pushstring(L, s);
+        if (opt_string(L, 2, "content_type") != NULL)
             lua_rawseti(L, -2, F_TYPE);
-        }
-        if ((s = opt_string(L, 2, "filename")) != NULL) {
-            lua_pushstring(L, s);
+        if (opt_string(L, 2, "filename") != NULL)
             lua_rawseti(L, -2, F_NAME);
-        }
         lua_getfield(L, 2, "encoding");
         if (!lua_isnil(L, -1)) {
             lf->encoding = encoding_of(L, -1, "option 'encoding'");
@@ -141,7 +188,15 @@ static int core_file(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    lua_setuservalue(L, -2);
+    lua_setuservalue(L, 3);
+    /* opened last: nothing above can raise with the file open */
+    f = open_regular(path, &err);
+    if (f == NULL) {
+        luaL_pushfail(L);
+        push_file_error(L, path, err);
+        return 2;
+    }
+    lf->f = f;
     return 1;
 }
 
@@ -166,21 +221,45 @@ static int file_tostring(lua_State *L)
     return 1;
 }
 
-/* The file, (re)opened and at its start, or NULL with errno set. */
-static FILE *file_start(lua_State *L, int idx)
+/* The file body at idx for a new reader, at its start: the file object's
+ * own handle, taken over (the caller owns it now), or the path opened
+ * again. NULL with *err set. */
+static FILE *file_take(lua_State *L, int idx, int *err)
 {
     lfile *lf = check_file(L, idx);
-    if (lf->f != NULL && fseek(lf->f, 0, SEEK_SET) == 0)
-        return lf->f;
-    if (lf->f != NULL) {
-        fclose(lf->f);
-        lf->f = NULL;
-    }
+    FILE *f = lf->f;
+    lf->f = NULL;
+    if (f != NULL && fseek(f, 0, SEEK_SET) == 0)
+        return f;
+    if (f != NULL)
+        fclose(f);
     lua_getuservalue(L, idx);
     lua_rawgeti(L, -1, F_PATH);
-    lf->f = fopen(lua_tostring(L, -1), "rb");
+    f = open_regular(lua_tostring(L, -1), err);
     lua_pop(L, 2);
-    return lf->f;
+    return f;
+}
+
+/* The file object's own handle given back (a reader done with it before
+ * its end: the build's look at the first bytes), else closed. */
+static void file_give_back(lua_State *L, int idx, FILE *f)
+{
+    lfile *lf = check_file(L, idx);
+    if (lf->f == NULL && fseek(f, 0, SEEK_SET) == 0)
+        lf->f = f;
+    else
+        fclose(f);
+}
+
+/* Pushes the path of the file object at idx. */
+static const char *push_file_path(lua_State *L, int idx)
+{
+    const char *p;
+    lua_getuservalue(L, idx);
+    lua_rawgeti(L, -1, F_PATH);
+    lua_remove(L, -2);
+    p = lua_tostring(L, -1);
+    return p != NULL ? p : "?";
 }
 
 /* ---- the generator -------------------------------------------------------- */
@@ -196,12 +275,14 @@ typedef struct {
     unsigned nbodies;
     size_t hint;          /* the program text this message will likely need */
     int done;             /* the message is complete, the program freed */
+    int closed;           /* __close or __gc ran: every method refuses */
+    int waiting;          /* g:next() handed out a Lua source: g:feed() is due */
     /* the input being fed */
     int in;               /* IN_* */
     unsigned in_id;       /* body it belongs to */
     size_t in_off, in_len;
     int in_last;          /* a Lua source said its chunk was the last (nil) */
-    FILE *file;           /* the file body being read */
+    FILE *file;           /* the file body being read: owned (file_take) */
     int err;              /* a read error (errno) */
     char out[LMIME_OUT_MAX];
     char buf[LMIME_READ_MAX];
@@ -234,10 +315,24 @@ static void free_program(lua_State *L, lgen *G)
     mime_gen_memory(&G->g, NULL, 0, NULL, 0);
 }
 
-/* -- __gc / __close: free the program */
+static void close_input(lgen *G)
+{
+    if (G->file != NULL) {
+        fclose(G->file);
+        G->file = NULL;
+    }
+    G->in = IN_NONE;
+}
+
+/* -- __gc / __close: free the program and the file in hand. Idempotent;
+ * every method refuses a closed generator. */
 static int gen_gc(lua_State *L)
 {
-    free_program(L, check_gen(L, 1));
+    lgen *G = check_gen(L, 1);
+    free_program(L, G);
+    close_input(G);
+    G->closed = G->done = 1;
+    G->waiting = 0;
     return 0;
 }
 
@@ -283,8 +378,9 @@ static void grow(lua_State *L, lgen *G)
 
 /* A header name met in the message, prepared once: its lower-case form
  * (to match known names and to sort), rank and canonical form. Keyed by the
- * address of the name string: every name string is anchored in the
- * caller's tables (or static) while the build runs. */
+ * address of the name string, which is sound only because every name that
+ * enters the cache is anchored (build.anchors) until the build ends: no
+ * other string can take its address meanwhile. */
 typedef struct {
     const char *ptr;
     size_t len;
@@ -302,6 +398,11 @@ typedef struct {
     const hname *k;    /* its prepared name */
     int seq;
 } hfield;
+
+/* Headers the generator may add to a part: Date, Message-ID, X-Mailer,
+ * MIME-Version, Content-Type, Content-Transfer-Encoding and
+ * Content-Disposition. */
+#define GEN_HEADERS 8
 
 #define NAME_SLOTS 64  /* the name cache: open addressing, a power of 2 */
 
@@ -324,6 +425,8 @@ typedef struct {
     int gen;           /* stack index of the generator */
     int bodies;        /* stack index of its uservalue table */
     int defaults;      /* stack index of the defaults table (top level only) */
+    int anchors;       /* stack index of a table holding the cached names */
+    int nanchors;
     int keys;          /* stack index of the first of the field names (KEY_*) */
     char path[400];    /* "mesgt.body[2].body[1]", made by path() for messages */
     int index[MIME_GEN_MAX_DEPTH + 2]; /* the part's position at each depth */
@@ -337,11 +440,13 @@ typedef struct {
     line lines[LINE_SLOTS];
     /* one part's headers: shared by all parts, since a part's headers are
      * written before its children are looked at; names that find the cache
-     * full are prepared in a spill entry, for the one part */
-    hfield hs[LMIME_HEADERS_MAX];
+     * full are prepared in a spill entry, for the one part. The caller's
+     * strings stay on the stack while the part is built (anchored). Room
+     * for the caller's headers and every one the generator adds. */
+    hfield hs[LMIME_HEADERS_MAX + GEN_HEADERS];
     hname spill[LMIME_HEADERS_MAX + 8];
     int nspill;
-    char numbuf[LMIME_HEADERS_MAX][32];
+    char numbuf[LMIME_HEADERS_MAX][32]; /* numbers as header values (at most 24 bytes) */
 } build;
 
 /* The fields of a part, pushed once a message as keys (B->keys + KEY_*):
@@ -421,8 +526,9 @@ static void prepare_name(hname *e, const char *p, size_t n)
     e->rc = mime_hdr_name_init(&e->hn, p, n);
 }
 
-/* The prepared form of the name p[0..n). */
-static const hname *name_of(build *B, const char *p, size_t n)
+/* The prepared form of the name p[0..n): the string at stack index idx,
+ * or a static string (idx 0). */
+static const hname *name_of(build *B, const char *p, size_t n, int idx)
 {
     size_t h = ((size_t)(uintptr_t)p >> 3) * 2654435761u;
     unsigned i = (unsigned)(h >> 7) & (NAME_SLOTS - 1);
@@ -441,8 +547,13 @@ static const hname *name_of(build *B, const char *p, size_t n)
         if (B->nspill >= (int)(sizeof B->spill / sizeof B->spill[0]))
             B->nspill = 0; /* cannot happen: a part has a bounded number of fields */
         e = &B->spill[B->nspill++];
-    } else
+    } else {
         B->nnames++;
+        if (idx != 0) { /* kept alive while its address is a key */
+            lua_pushvalue(B->L, idx);
+            lua_rawseti(B->L, B->anchors, ++B->nanchors);
+        }
+    }
     prepare_name(e, p, n);
     return e;
 }
@@ -511,31 +622,76 @@ static int header_error(build *B, const hfield *h, int err)
             return rc_;                                   \
     } while (0)
 
-/* Read one header value (string or number) at stack top into h. */
+/* A header's name as messages show it (canonical form, printable). */
+static const char *push_header_name(lua_State *L, const hfield *h)
+{
+    char canon[64];
+    size_t n = h->nlen < sizeof canon - 1 ? h->nlen : sizeof canon - 1, i;
+    mime_hdr_canonic(h->name, n, canon);
+    for (i = 0; i < n; i++)
+        if (canon[i] < 33 || canon[i] > 126)
+            canon[i] = '?';
+    lua_pushlstring(L, canon, n);
+    return lua_tostring(L, -1);
+}
+
+/* A number as a header value, in our own buffer: integers exactly, other
+ * finite numbers so that they read back the same. 0, or -1 for NaN and
+ * the infinities, which no header can carry. */
+static int format_number(lua_State *L, int idx, char *buf, size_t cap)
+{
+    lua_Number v, mag;
+#if LUA_VERSION_NUM >= 503
+    if (lua_isinteger(L, idx)) {
+        snprintf(buf, cap, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+        return 0;
+    }
+#endif
+    v = lua_tonumber(L, idx);
+    if (v != v || v - v != 0) /* NaN, +-inf */
+        return -1;
+    mag = v < 0 ? -v : v;
+    /* every double from 2^53 up is integral; below 2^63 the cast is defined */
+    if (mag < 9223372036854775808.0 ? (lua_Number)(long long)v == v
+                                    : mag < 18446744073709551616.0)
+        snprintf(buf, cap, "%.0f", (double)v); /* integral: every digit (20 at most) */
+    else {
+        int prec; /* the shortest form that reads back the same */
+        for (prec = 14; prec < 17; prec++) {
+            snprintf(buf, cap, "%.*g", prec, (double)v);
+            if (strtod(buf, NULL) == (double)v)
+                return 0;
+        }
+        snprintf(buf, cap, "%.17g", (double)v);
+    }
+    return 0;
+}
+
+/* Take the header value at stack top into h: a string (the stack keeps
+ * it alive), or a number formatted into the build's own buffer. */
 static int take_value(build *B, hfield *h, int slot)
 {
     lua_State *L = B->L;
     int t = lua_type(L, -1);
     if (t == LUA_TNUMBER) {
-        /* formatted into our own buffer: no Lua string to anchor */
-        lua_Number v = lua_tonumber(L, -1);
-        if (v == (lua_Number)(long long)v)
-            snprintf(B->numbuf[slot], sizeof B->numbuf[slot], "%lld", (long long)v);
-        else
-            snprintf(B->numbuf[slot], sizeof B->numbuf[slot], "%.14g", (double)v);
+        if (format_number(L, -1, B->numbuf[slot], sizeof B->numbuf[slot]) != 0)
+            return luaL_error(L, "invalid header %s in %s: not a finite number",
+                              push_header_name(L, h), path(B));
         h->value = B->numbuf[slot];
         h->vlen = strlen(h->value);
         return 0;
     }
     if (t != LUA_TSTRING)
         return luaL_error(L, "bad header %s in %s (string expected, got %s)",
-                          h->name, path(B), luaL_typename(L, -1));
+                          push_header_name(L, h), path(B), luaL_typename(L, -1));
     h->value = lua_tolstring(L, -1, &h->vlen);
     return 0;
 }
 
-/* Collect the headers of the part at `part` (its `headers` field is
- * pushed and stays on the stack, anchoring the strings). */
+/* Collect the headers of the part at `part`. Its `headers` field and every
+ * name and value string taken are pushed and stay on the stack until the
+ * part is built: nothing the build runs afterwards (metamethods, a
+ * collection) can free a string we point to. */
 static int collect(build *B, int part, hfield *hs, int *n, int *listed)
 {
     lua_State *L = B->L;
@@ -549,6 +705,7 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
     if (!lua_istable(L, ht))
         return luaL_error(L, "bad %s.headers (table expected, got %s)", path(B),
                           luaL_typename(L, ht));
+    luaL_checkstack(L, 2 * LMIME_HEADERS_MAX + 8, "too many headers");
     lua_rawgeti(L, ht, 1);
     *listed = lua_istable(L, -1);
     lua_pop(L, 1);
@@ -566,18 +723,18 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
                 return luaL_error(L, "bad %s.headers[%d] (table {name, value} expected, got %s)",
                                   path(B), i, luaL_typename(L, -1));
             if (k >= LMIME_HEADERS_MAX)
-                return luaL_error(L, "too many headers in %s", path(B));
+                return luaL_error(L, "too many headers in %s (at most %d)", path(B),
+                                  LMIME_HEADERS_MAX);
             h = &hs[k];
             lua_rawgeti(L, -1, 1);
             if (lua_type(L, -1) != LUA_TSTRING)
                 return luaL_error(L, "bad %s.headers[%d][1] (string expected, got %s)",
                                   path(B), i, luaL_typename(L, -1));
             h->name = lua_tolstring(L, -1, &h->nlen);
-            lua_pop(L, 1);
-            lua_rawgeti(L, -1, 2);
+            lua_rawgeti(L, -2, 2);
             take_value(B, h, k);
-            lua_pop(L, 2); /* anchored by the pair table, anchored by headers */
-            h->k = name_of(B, h->name, h->nlen); /* a list is not sorted */
+            lua_remove(L, -3); /* the pair; its name and value stay */
+            h->k = name_of(B, h->name, h->nlen, lua_gettop(L) - 1); /* a list is not sorted */
             h->seq = k;
             k++;
         }
@@ -589,14 +746,15 @@ static int collect(build *B, int part, hfield *hs, int *n, int *listed)
                 return luaL_error(L, "bad header name in %s (string expected, got %s)",
                                   path(B), luaL_typename(L, -2));
             if (k >= LMIME_HEADERS_MAX)
-                return luaL_error(L, "too many headers in %s", path(B));
+                return luaL_error(L, "too many headers in %s (at most %d)", path(B),
+                                  LMIME_HEADERS_MAX);
             h = &hs[k];
             h->name = lua_tolstring(L, -2, &h->nlen);
             take_value(B, h, k);
-            lua_pop(L, 1);
-            h->k = name_of(B, h->name, h->nlen);
+            h->k = name_of(B, h->name, h->nlen, lua_gettop(L) - 1);
             h->seq = k;
             k++;
+            lua_pushvalue(L, -2); /* the key again, for lua_next: name, value stay */
         }
     }
     *n = k;
@@ -628,12 +786,12 @@ static void set_field(build *B, int *n, int rank, const char *value,
         return;
     if (h == NULL) {
         const char *lname = order[rank]; /* static: the cache's key */
-        if (*n >= LMIME_HEADERS_MAX)
-            return;
+        if (*n >= LMIME_HEADERS_MAX + GEN_HEADERS) /* cannot happen: room for each */
+            luaL_error(B->L, "internal: no room for the %s header in %s", lname, path(B));
         h = &B->hs[*n];
         h->name = lname;
         h->nlen = strlen(lname);
-        h->k = name_of(B, lname, h->nlen);
+        h->k = name_of(B, lname, h->nlen, 0);
         h->seq = *n + 100000; /* after the caller's, in a list */
         (*n)++;
     }
@@ -738,6 +896,17 @@ static void check_open(build *B, const char *s, size_t n)
             B->clash = 1;
 }
 
+/* The preamble or epilogue at stack top: a string (a number becomes one,
+ * as LuaSocket's concatenation makes it). */
+static const char *text_field(build *B, const char *name, size_t *len)
+{
+    lua_State *L = B->L;
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+        luaL_error(L, "bad %s.body.%s (string expected, got %s)", path(B), name,
+                   luaL_typename(L, -1));
+    return lua_tolstring(L, -1, len);
+}
+
 static int build_multipart(build *B, int body, int depth)
 {
     lua_State *L = B->L;
@@ -748,14 +917,14 @@ static int build_multipart(build *B, int body, int depth)
     bd = lua_tolstring(L, -1, &blen); /* the boundary, pushed by the caller */
     B->open[B->nopen] = bd;           /* anchored on the stack meanwhile */
     B->openlen[B->nopen++] = blen;
-    field(B, body, KEY_PREAMBLE);
+    field(B, body, KEY_PREAMBLE); /* both stay on the stack */
     if (!lua_isnil(L, -1)) {
-        pre = luaL_checklstring(L, -1, &plen);
+        pre = text_field(B, "preamble", &plen);
         check_open(B, pre, plen);
     }
     field(B, body, KEY_EPILOGUE);
     if (!lua_isnil(L, -1)) {
-        epi = luaL_checklstring(L, -1, &elen);
+        epi = text_field(B, "epilogue", &elen);
         check_open(B, epi, elen);
     }
     BUILD(B, mime_gen_multipart_begin(&B->G->g, bd, blen, pre, plen));
@@ -858,9 +1027,10 @@ static int build_part(build *B, int part, int depth, int top)
             if (lua_type(L, -1) == LUA_TSTRING) {
                 size_t vl;
                 const char *v = lua_tolstring(L, -1, &vl);
-                set_field(B, &n, ranks[i], v, vl, 0); /* anchored by defaults */
+                set_field(B, &n, ranks[i], v, vl, 0); /* stays on the stack */
+            } else {
+                lua_pop(L, 1);
             }
-            lua_pop(L, 1);
         }
         drop_field(hs, &n, R_MIME_VERSION);
         set_field(B, &n, R_MIME_VERSION, "1.0", 3, 1);
@@ -871,8 +1041,16 @@ static int build_part(build *B, int part, int depth, int top)
             return luaL_error(L, "bad %s.encoding (a multipart body is not encoded)", path(B));
         next_boundary(B); /* pushes the boundary */
         h = find(hs, n, R_CONTENT_TYPE);
-        lua_pushfstring(L, "%s; boundary=\"%s\"", h ? h->value : "multipart/mixed",
-                        lua_tostring(L, -1));
+        /* made by length: a NUL in the caller's type reaches the header
+         * writer, which refuses it as in any header */
+        if (h != NULL)
+            lua_pushlstring(L, h->value, h->vlen);
+        else
+            lua_pushliteral(L, "multipart/mixed");
+        lua_pushliteral(L, "; boundary=\"");
+        lua_pushvalue(L, -3);
+        lua_pushliteral(L, "\"");
+        lua_concat(L, 4);
         ct = lua_tolstring(L, -1, &ctlen);
         set_field(B, &n, R_CONTENT_TYPE, ct, ctlen, 1);
         if ((rc = emit_headers(B, hs, n, listed, 0)) != 0)
@@ -886,25 +1064,26 @@ static int build_part(build *B, int part, int depth, int top)
     }
     if (kind == LUA_TUSERDATA && luaL_testudata(L, body, FILE_MT)) {
         lfile *lf = check_file(L, body);
+        int uv;
         if (!has_enc) {
             cte = lf->encoding;
             has_enc = 1;
         }
         lua_getuservalue(L, body);
-        lua_rawgeti(L, -1, F_TYPE);
-        if (lua_isstring(L, -1)) {
+        uv = lua_gettop(L);
+        lua_rawgeti(L, uv, F_TYPE); /* stays on the stack */
+        if (lua_type(L, -1) == LUA_TSTRING) {
             ct = lua_tolstring(L, -1, &ctlen);
             set_field(B, &n, R_CONTENT_TYPE, ct, ctlen, 0);
         }
-        lua_pop(L, 1);
         if (find(hs, n, R_CONTENT_DISPOSITION) == NULL) {
             const char *name, *slash;
             luaL_Buffer b;
             size_t i, nl;
-            lua_rawgeti(L, -1, F_NAME);
+            lua_rawgeti(L, uv, F_NAME);
             if (lua_isnil(L, -1)) {
                 lua_pop(L, 1);
-                lua_rawgeti(L, -1, F_PATH);
+                lua_rawgeti(L, uv, F_PATH);
                 name = lua_tolstring(L, -1, &nl);
                 slash = strrchr(name, '/');
                 if (slash != NULL) {
@@ -928,11 +1107,17 @@ static int build_part(build *B, int part, int depth, int top)
         }
         set_field(B, &n, R_CONTENT_TYPE, FILE_TYPE, sizeof FILE_TYPE - 1, 0);
         if (cte == MIME_GEN_AUTO) {
-            FILE *f = file_start(L, body);
+            /* the first bytes decide: a look, then the handle goes back */
+            int err = 0;
+            FILE *f = file_take(L, body, &err);
             size_t got;
             if (f == NULL)
-                return luaL_error(L, "%s: %s", path(B), strerror(errno));
+                return luaL_error(L, "%s: %s", path(B), push_file_error(L, push_file_path(L, body), err));
             got = fread(B->G->buf, 1, 4096, f);
+            err = ferror(f) ? errno : 0;
+            file_give_back(L, body, f);
+            if (err != 0)
+                return luaL_error(L, "%s: %s", path(B), push_file_error(L, push_file_path(L, body), err));
             cte = mime_cte_choose((const unsigned char *)B->G->buf, got);
         }
     } else if (kind == LUA_TSTRING || kind == LUA_TNIL) {
@@ -991,16 +1176,13 @@ static int build_part(build *B, int part, int depth, int top)
     return 0;
 }
 
-/* -- g | nil, err = core.message(mesgt, defaults)
- * defaults: date, message-id, x-mailer (strings, used when the message has
- * none) and boundary (a function returning a new boundary). */
-static int core_message(lua_State *L)
+/* The build of core.message, run protected: (mesgt, defaults) -> g or
+ * nil, message. */
+static int build_message(lua_State *L)
 {
     build *B;
     lgen *G;
     int rc;
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     G = (lgen *)lua_newuserdatauv(L, sizeof *G, 1);
     memset(G, 0, offsetof(lgen, out));
@@ -1017,7 +1199,10 @@ static int core_message(lua_State *L)
     B->defaults = 2;
     B->nnames = 0;
     memset(B->names, 0, sizeof B->names);
-    B->keys = 6;                         /* 6..: the field names */
+    lua_newtable(L);                     /* 6: the cached names, kept alive */
+    B->anchors = 6;
+    B->nanchors = 0;
+    B->keys = 7;                         /* 7..: the field names */
     for (rc = 0; rc < KEY_COUNT; rc++)
         lua_pushstring(L, key_names[rc]);
     do {
@@ -1028,7 +1213,7 @@ static int core_message(lua_State *L)
         G->hint = 0;
         mime_gen_init(&G->g, G->out, sizeof G->out);
         mime_gen_memory(&G->g, G->text, G->textcap, G->ops, G->capops);
-        lua_settop(L, 5 + KEY_COUNT);
+        lua_settop(L, 6 + KEY_COUNT);
         lua_pushvalue(L, 1);             /* the part */
         rc = build_part(B, lua_gettop(L), 0, 1);
     } while (rc == 0 && B->clash);
@@ -1045,11 +1230,34 @@ static int core_message(lua_State *L)
     return 1;
 }
 
+/* -- g | nil, err = core.message(mesgt, defaults)
+ * defaults: date, message-id, x-mailer (strings, used when the message has
+ * none). Only arguments that are not tables raise: whatever the tables
+ * hold, and whatever their metamethods do, is nil, err. */
+static int core_message(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_pushcfunction(L, build_message);
+    lua_insert(L, 1);
+    if (lua_pcall(L, 2, LUA_MULTRET, 0) == 0)
+        return lua_gettop(L);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+        lua_pushfstring(L, "error object (%s) raised while reading the message table",
+                        luaL_typename(L, -1));
+    }
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
 /* ---- running ------------------------------------------------------------- */
 
 /* nil, message: a failure while producing the message (sticky). */
 static int gen_fail(lua_State *L, const char *msg)
 {
+    close_input(check_gen(L, 1));
     lua_getuservalue(L, 1);
     lua_pushstring(L, msg);
     lua_rawseti(L, -2, G_ERR);
@@ -1064,8 +1272,14 @@ static int gen_fail(lua_State *L, const char *msg)
 static int gen_next(lua_State *L)
 {
     lgen *G = check_gen(L, 1);
+    if (G->closed) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "message generator closed");
+        return 2;
+    }
     if (G->done)
         return 0;
+    G->waiting = 0; /* asked again: the source is asked again */
     lua_settop(L, 1);
     lua_getuservalue(L, 1); /* 2: bodies */
     lua_rawgeti(L, 2, G_ERR);
@@ -1165,38 +1379,32 @@ static int gen_next(lua_State *L)
             continue;
         case LUA_TUSERDATA: {
             size_t got;
-            lua_pop(L, 1);
+            int body = lua_gettop(L);
             if (G->in != IN_FILE || G->in_id != ev.id) {
-                lua_rawgeti(L, 2, (int)ev.id);
-                G->file = file_start(L, lua_gettop(L));
-                lua_pop(L, 1);
+                int err = 0;
+                close_input(G);
+                G->file = file_take(L, body, &err); /* ours until closed */
                 if (G->file == NULL)
-                    return gen_fail(L, strerror(errno));
+                    return gen_fail(L, push_file_error(L, push_file_path(L, body), err));
                 G->in = IN_FILE;
                 G->in_id = ev.id;
                 G->in_last = 0;
             }
             if (G->in_last) {
-                if (mime_gen_feed_end(&G->g) == 0) {
-                    lfile *lf;
-                    lua_rawgeti(L, 2, (int)ev.id);
-                    lf = check_file(L, -1);
-                    if (lf->f != NULL) { /* completed: closed */
-                        fclose(lf->f);
-                        lf->f = NULL;
-                    }
-                    lua_pop(L, 1);
-                    G->in = IN_NONE;
-                    G->file = NULL;
-                }
+                if (mime_gen_feed_end(&G->g) == 0)
+                    close_input(G); /* completed: closed */
+                lua_pop(L, 1);
                 continue;
             }
+            errno = 0;
             got = fread(G->buf, 1, sizeof G->buf, G->file);
             if (got < sizeof G->buf) {
                 if (ferror(G->file))
-                    return gen_fail(L, strerror(errno ? errno : EIO));
+                    return gen_fail(L, push_file_error(L, push_file_path(L, body),
+                                                       errno ? errno : EIO));
                 G->in_last = 1;
             }
+            lua_pop(L, 1);
             G->in_off = 0;
             G->in_len = got;
             continue;
@@ -1226,6 +1434,7 @@ static int gen_next(lua_State *L)
             G->in_id = ev.id;
             G->in_off = G->in_len = 0;
             G->in_last = 0;
+            G->waiting = 1;
             lua_pushboolean(L, 0);
             lua_insert(L, -2);
             return 2;
@@ -1236,11 +1445,20 @@ static int gen_next(lua_State *L)
 }
 
 /* -- g:feed(chunk) | g:feed(nil) | g:feed(nil, err)
- * The chunk a Lua source gave (g:next returned it). */
+ * The chunk a Lua source gave, right after g:next() returned that source
+ * (any other time raises: the generator may be reading a body itself). */
 static int gen_feed(lua_State *L)
 {
     lgen *G = check_gen(L, 1);
+    if (G->closed)
+        return luaL_error(L, "message generator closed");
+    if (!G->waiting)
+        return luaL_error(L, "no body source is waiting for a chunk (g:feed must follow "
+                             "g:next returning false, source)");
     lua_settop(L, 3);
+    if (!lua_isnil(L, 2))
+        luaL_checktype(L, 2, LUA_TSTRING);
+    G->waiting = 0;
     lua_getuservalue(L, 1); /* 4 */
     if (lua_isnil(L, 2)) {
         if (!lua_isnil(L, 3)) {
@@ -1252,7 +1470,6 @@ static int gen_feed(lua_State *L)
         G->in_off = G->in_len = 0;
         return 0;
     }
-    luaL_checktype(L, 2, LUA_TSTRING);
     lua_pushvalue(L, 2);
     lua_rawseti(L, 4, G_CUR);
     G->in_off = 0;

@@ -81,9 +81,10 @@ static int core_sasl_choose(lua_State *L)
     return 1;
 }
 
+/* params[name], a string left on the stack (so that no later lookup, with
+ * whatever metamethod or collection it runs, can free it), or NULL. */
 static const char *opt_field(lua_State *L, int t, const char *name, size_t *len)
 {
-    const char *s;
     lua_getfield(L, t, name);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -94,9 +95,7 @@ static const char *opt_field(lua_State *L, int t, const char *name, size_t *len)
         luaL_error(L, "bad params.%s (string expected, got %s)", name, luaL_typename(L, -1));
         return NULL;
     }
-    s = lua_tolstring(L, -1, len);
-    lua_pop(L, 1); /* anchored by the params table */
-    return s;
+    return lua_tolstring(L, -1, len);
 }
 
 /* -- x | nil, msg, name = core.sasl(mechanism, params)
@@ -111,6 +110,7 @@ static int core_sasl(lua_State *L)
     sasl_client *x;
     int m, rc;
     luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
     m = sasl_mech_find(mech, mn);
     if (m < 0)
         return push_sasl_err(L, SASL_E_BAD_MECH, NULL);

@@ -460,29 +460,38 @@ static int count(lua_State *L, int names, const char *field)
     return n;
 }
 
-/* What a certificate holds, for messages: "DNS:a, IP:1.2.3.4, CN=b". */
-static void add_names(lua_State *L, luaL_Buffer *b, int names, const char *field,
-                      const char *label, int *first)
+/* Room for what a certificate holds, as messages show it: at most
+ * NAMES_SHOWN names of each of the three fields, each cut to NAME_SHOWN. */
+#define NAMES_SHOWN 20
+#define NAME_SHOWN 255
+#define NAMES_TEXT (3 * NAMES_SHOWN * (NAME_SHOWN + 8) + 1)
+
+/* Appends what names[field] holds to out ("DNS:a, IP:1.2.3.4, CN=b"),
+ * printable, in C memory: no Lua buffer shares the stack with the table. */
+static size_t add_names(lua_State *L, char *out, size_t at, int names, const char *field,
+                        const char *label)
 {
     int i, n;
     lua_getfield(L, names, field);
     n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
-    for (i = 1; i <= n && i <= 20; i++) {
+    for (i = 1; i <= n && i <= NAMES_SHOWN; i++) {
         lua_rawgeti(L, -1, i);
         if (lua_type(L, -1) == LUA_TSTRING) {
-            size_t k, len;
+            size_t k, len, ln = strlen(label);
             const char *s = lua_tolstring(L, -1, &len);
-            lua_pop(L, 1);
-            luaL_addstring(b, *first ? "" : ", ");
-            luaL_addstring(b, label);
-            for (k = 0; k < len && k < 255; k++) /* shown printable */
-                luaL_addchar(b, (s[k] >= 32 && s[k] < 127) ? s[k] : '?');
-            *first = 0;
-        } else {
-            lua_pop(L, 1);
+            if (at > 0) {
+                memcpy(out + at, ", ", 2);
+                at += 2;
+            }
+            memcpy(out + at, label, ln);
+            at += ln;
+            for (k = 0; k < len && k < NAME_SHOWN; k++) /* shown printable */
+                out[at++] = (s[k] >= 32 && s[k] < 127) ? s[k] : '?';
         }
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    return at;
 }
 
 /* -- 4 | 16 | nil = core.ip(text): the size of the IP address written, if
@@ -509,9 +518,11 @@ static int core_verify_host(lua_State *L)
     size_t hn;
     const char *host = luaL_checklstring(L, 1, &hn);
     unsigned char addr[16];
-    int ok, san, first = 1;
-    luaL_Buffer b;
+    int ok, san;
+    size_t at;
+    char *text;
     luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
     san = count(L, 2, "dns") + count(L, 2, "ip");
     if (smtp_host_ip(host, hn, addr) > 0)
         ok = any_name(L, 2, "ip", host, hn, same_ip);
@@ -523,19 +534,23 @@ static int core_verify_host(lua_State *L)
         lua_pushboolean(L, 1);
         return 1;
     }
+    text = (char *)lua_newuserdatauv(L, NAMES_TEXT, 0); /* 3: scratch, collected */
+    at = add_names(L, text, 0, 2, "dns", "DNS:");
+    at = add_names(L, text, at, 2, "ip", "IP:");
+    at = add_names(L, text, at, 2, "cn", "CN=");
     luaL_pushfail(L);
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, "certificate does not match host \"");
-    luaL_addlstring(&b, host, hn);
-    luaL_addstring(&b, "\": it holds ");
-    add_names(L, &b, 2, "dns", "DNS:", &first);
-    add_names(L, &b, 2, "ip", "IP:", &first);
-    add_names(L, &b, 2, "cn", "CN=", &first);
-    if (first)
-        luaL_addstring(&b, "no name");
-    else if (san > 0 && count(L, 2, "cn") > 0)
-        luaL_addstring(&b, " (its CN does not count: it has subjectAltName)");
-    luaL_pushresult(&b);
+    lua_pushliteral(L, "certificate does not match host \"");
+    lua_pushlstring(L, host, hn);
+    lua_pushliteral(L, "\": it holds ");
+    if (at == 0)
+        lua_pushliteral(L, "no name");
+    else
+        lua_pushlstring(L, text, at);
+    if (at > 0 && san > 0 && count(L, 2, "cn") > 0)
+        lua_pushliteral(L, " (its CN does not count: it has subjectAltName)");
+    else
+        lua_pushliteral(L, "");
+    lua_concat(L, 5);
     lua_pushliteral(L, "ETLS_HOST");
     return 3;
 }
