@@ -77,7 +77,9 @@ $(BUILD)/obj/smtp_client.o: src/smtp_client.h src/smtp_config.h src/smtp_errors.
 $(BUILD)/obj/mime_hdr.o: src/mime_hdr.h src/smtp_errors.h
 $(BUILD)/obj/mime_gen.o: src/mime_gen.h src/mime_enc.h src/mime_hdr.h src/smtp_errors.h
 $(BUILD)/obj/lmime_enc.o: src/compat.h src/lmime_enc.h src/mime_enc.h
-$(BUILD)/obj/lsmtp.o: src/compat.h src/lmime.h src/lmime_enc.h src/smtp_client.h src/smtp_config.h \
+$(BUILD)/obj/lsasl.o: src/compat.h src/lmime.h src/lsasl.h src/lsmtp.h src/mime_enc.h src/sasl.h \
+    src/smtp_client.h
+$(BUILD)/obj/lsmtp.o: src/compat.h src/lmime.h src/lmime_enc.h src/lsmtp.h src/smtp_client.h src/smtp_config.h \
     src/smtp_errors.h src/smtp_reply.h src/smtp_caps.h src/smtp_cmd.h src/mime_body.h
 $(BUILD)/obj/lmime.o: src/compat.h src/lmime.h src/mime_gen.h src/mime_enc.h \
     src/mime_hdr.h src/smtp_errors.h

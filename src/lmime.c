@@ -54,6 +54,8 @@
 #define lua_setuservalue(L, i) lua_setfenv(L, i)
 #endif
 
+static void push_shown(lua_State *L, const char *s, size_t n);
+
 /* ---- file bodies ---------------------------------------------------------- */
 
 /* A file object owns at most one handle: the one smtp.file opened. The
@@ -161,11 +163,20 @@ static const char *opt_string(lua_State *L, int t, const char *field)
 /* -- file | nil, err = core.file(path [, {content_type=, filename=, encoding=}]) */
 static int core_file(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    size_t plen;
+    const char *path = luaL_checklstring(L, 1, &plen);
     lfile *lf;
     FILE *f;
     int err;
     lua_settop(L, 2);
+    if (memchr(path, '\0', plen) != NULL) {
+        /* the system would open the path cut at the NUL: another file */
+        luaL_pushfail(L);
+        push_shown(L, path, plen);
+        lua_pushfstring(L, "%s: a path cannot contain a NUL byte", lua_tostring(L, -1));
+        lua_remove(L, -2);
+        return 2;
+    }
     if (!lua_isnil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
     lf = (lfile *)lua_newuserdatauv(L, sizeof *lf, 1); /* 3 */
@@ -277,6 +288,8 @@ typedef struct {
     int done;             /* the message is complete, the program freed */
     int closed;           /* __close or __gc ran: every method refuses */
     int waiting;          /* g:next() handed out a Lua source: g:feed() is due */
+    int busy;             /* g:next() runs: pushing its chunk may run finalizers
+                           * before the copy (LuaJIT), which must not re-enter */
     /* the input being fed */
     int in;               /* IN_* */
     unsigned in_id;       /* body it belongs to */
@@ -329,10 +342,12 @@ static void close_input(lgen *G)
 static int gen_gc(lua_State *L)
 {
     lgen *G = check_gen(L, 1);
-    free_program(L, G);
-    close_input(G);
     G->closed = G->done = 1;
     G->waiting = 0;
+    if (G->busy)
+        return 0; /* called from inside g:next(), which frees on its way out */
+    free_program(L, G);
+    close_input(G);
     return 0;
 }
 
@@ -1266,12 +1281,31 @@ static int gen_fail(lua_State *L, const char *msg)
     return 2;
 }
 
+static int gen_run(lua_State *L, lgen *G);
+
 /* -- chunk | false, source | nil | nil, err = g:next()
  * A chunk of the message; or false and a Lua source whose next chunk the
- * caller must get and hand over with g:feed(); or nil at the end. */
+ * caller must get and hand over with g:feed(); or nil at the end. Raises
+ * when called again while it runs (from a finalizer). */
 static int gen_next(lua_State *L)
 {
     lgen *G = check_gen(L, 1);
+    int n;
+    if (G->busy)
+        return luaL_error(L, "message generator busy: g:next() called again while it runs "
+                             "(from a finalizer?)");
+    G->busy = 1;
+    n = gen_run(L, G);
+    G->busy = 0;
+    if (G->closed) { /* closed meanwhile (or before): nothing is pointed to now */
+        free_program(L, G);
+        close_input(G);
+    }
+    return n;
+}
+
+static int gen_run(lua_State *L, lgen *G)
+{
     if (G->closed) {
         luaL_pushfail(L);
         lua_pushliteral(L, "message generator closed");
@@ -1452,6 +1486,9 @@ static int gen_feed(lua_State *L)
     lgen *G = check_gen(L, 1);
     if (G->closed)
         return luaL_error(L, "message generator closed");
+    if (G->busy)
+        return luaL_error(L, "message generator busy: g:feed() called while g:next() runs "
+                             "(from a finalizer?)");
     if (!G->waiting)
         return luaL_error(L, "no body source is waiting for a chunk (g:feed must follow "
                              "g:next returning false, source)");

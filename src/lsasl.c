@@ -19,12 +19,12 @@
 #include "compat.h"
 #include "lmime.h"
 #include "lsasl.h"
+#include "lsmtp.h"
 #include "mime_enc.h"
 #include "sasl.h"
 #include "smtp_client.h"
 
 #define SASL_MT "socket.smtp.core.sasl"
-#define CLIENT_MT "socket.smtp.core.client"
 
 static sasl_client *check_sasl(lua_State *L)
 {
@@ -147,7 +147,7 @@ static int core_sasl(lua_State *L)
 static int sasl_start(lua_State *L)
 {
     sasl_client *x = check_sasl(L);
-    smtp_client *c = (smtp_client *)luaL_checkudata(L, 2, CLIENT_MT);
+    smtp_client *c = lsmtp_check_client(L, 2);
     const char *out = NULL, *name = sasl_mech_name(x->mech);
     size_t n = 0;
     int rc = sasl_client_start(x, &out, &n);
@@ -169,7 +169,7 @@ static int sasl_start(lua_State *L)
 static int sasl_step(lua_State *L)
 {
     sasl_client *x = check_sasl(L);
-    smtp_client *c = (smtp_client *)luaL_checkudata(L, 2, CLIENT_MT);
+    smtp_client *c = lsmtp_check_client(L, 2);
     size_t tn;
     const char *text = luaL_checklstring(L, 3, &tn);
     unsigned char ch[MIME_B64_DECODED_MAX(SASL_CHALLENGE_MAX * 4 / 3 + 4)];

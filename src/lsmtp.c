@@ -22,6 +22,7 @@
 #include "lmime.h"
 #include "lmime_enc.h"
 #include "lsasl.h"
+#include "lsmtp.h"
 #include "smtp_client.h"
 #include "smtp_cmd.h"
 #include "smtp_host.h"
@@ -35,9 +36,30 @@
 #define SMTP_EXPORT __attribute__((visibility("default")))
 #endif
 
+/* The client userdata: the engine, and a mark set while a method copies
+ * engine memory into Lua strings. Pushing a string can run a collection
+ * and its finalizers before the bytes are copied (LuaJIT collects first);
+ * a finalizer that called the same client then would change or wipe the
+ * bytes being copied, so every method refuses while the mark is set. */
+typedef struct {
+    smtp_client c; /* first: a pointer to it is a pointer to the whole */
+    int busy;
+} lclient;
+
+#define SET_BUSY(c, v) (((lclient *)(void *)(c))->busy = (v))
+
+smtp_client *lsmtp_check_client(lua_State *L, int idx)
+{
+    lclient *u = (lclient *)luaL_checkudata(L, idx, CLIENT_MT);
+    if (u->busy)
+        luaL_error(L, "smtp client busy: called again while one of its methods runs "
+                      "(from a finalizer?)");
+    return &u->c;
+}
+
 static smtp_client *check_client(lua_State *L)
 {
-    return (smtp_client *)luaL_checkudata(L, 1, CLIENT_MT);
+    return lsmtp_check_client(L, 1);
 }
 
 /* nil, message, name: the fail convention for engine error codes */
@@ -63,16 +85,20 @@ static int push_queued(lua_State *L, smtp_client *c, size_t before, int rc)
 {
     if (rc != 0)
         return push_err(L, rc);
-    lua_pushboolean(L, 1);
+    SET_BUSY(c, 1);
     lua_pushlstring(L, c->out + before, c->outlen - before - 2);
+    SET_BUSY(c, 0);
+    lua_pushboolean(L, 1);
+    lua_insert(L, -2);
     return 2;
 }
 
 /* -- c = core.new() */
 static int core_new(lua_State *L)
 {
-    smtp_client *c = (smtp_client *)lua_newuserdatauv(L, sizeof *c, 0);
-    smtp_client_init(c);
+    lclient *u = (lclient *)lua_newuserdatauv(L, sizeof *u, 0);
+    smtp_client_init(&u->c);
+    u->busy = 0;
     luaL_setmetatable(L, CLIENT_MT);
     return 1;
 }
@@ -197,15 +223,19 @@ static int client_body(lua_State *L)
         return push_err(L, SMTP_E_BAD_STATE);
     lua_settop(L, 2);
     luaL_buffinit(L, &b);
+    SET_BUSY(c, 1);
     while (used < n) {
         smtp_event ev;
         used += smtp_client_body(c, s + used, n - used);
         if (used == n)
             break;
-        if (smtp_client_next(c, &ev) != SMTP_ACT_WRITE)
+        if (smtp_client_next(c, &ev) != SMTP_ACT_WRITE) {
+            SET_BUSY(c, 0);
             return luaL_error(L, "smtp engine: output block stuck");
+        }
         luaL_addlstring(&b, ev.data, ev.len);
     }
+    SET_BUSY(c, 0);
     luaL_pushresult(&b);
     return 1;
 }
@@ -228,9 +258,8 @@ static int client_feed(lua_State *L)
 /* -- "write", bytes, secret | "read", want | "idle"
  *    | "reply", cmd, ok, code, text, enhanced | "challenge", text
  *    | "error", msg, name = c:next() */
-static int client_next(lua_State *L)
+static int push_event(lua_State *L, smtp_client *c)
 {
-    smtp_client *c = check_client(L);
     smtp_event ev;
     switch (smtp_client_next(c, &ev)) {
     case SMTP_ACT_WRITE:
@@ -269,6 +298,16 @@ static int client_next(lua_State *L)
     }
 }
 
+static int client_next(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    int n;
+    SET_BUSY(c, 1);
+    n = push_event(L, c);
+    SET_BUSY(c, 0);
+    return n;
+}
+
 /* -- params | nil = c:has(keyword)   (params "" for a bare keyword) */
 static int client_has(lua_State *L)
 {
@@ -276,10 +315,13 @@ static int client_has(lua_State *L)
     size_t n, pn;
     const char *k = luaL_checklstring(L, 2, &n);
     const char *p = smtp_caps_find(&c->caps, k, n, &pn);
-    if (p == NULL)
+    if (p == NULL) {
         lua_pushnil(L);
-    else
+    } else {
+        SET_BUSY(c, 1);
         lua_pushlstring(L, p, pn);
+        SET_BUSY(c, 0);
+    }
     return 1;
 }
 
@@ -288,6 +330,7 @@ static int client_caps(lua_State *L)
 {
     smtp_client *c = check_client(L);
     const char *p = c->caps.raw, *end = c->caps.raw + c->caps.len;
+    SET_BUSY(c, 1);
     lua_newtable(L);
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -297,6 +340,7 @@ static int client_caps(lua_State *L)
         lua_rawset(L, -3);
         p = nl + 1;
     }
+    SET_BUSY(c, 0);
     return 1;
 }
 
