@@ -11,6 +11,7 @@ local core = require("socket.smtp.core")
 local driver = require("socket.smtp.driver")
 local message = require("socket.smtp.message")
 local tls = require("socket.smtp.tls")
+local transport = require("socket.smtp.transport")
 
 local type, ipairs, setmetatable, error = type, ipairs, setmetatable, error
 local string_find, string_format = string.find, string.format
@@ -205,8 +206,11 @@ function _M.open(server, port, create, options)
     end
     server = server or _M.SERVER
     port = port or (options.tls == "smtps" and 465 or _M.PORT)
+    local timeout = options.timeout or _M.TIMEOUT
+    ok, err = driver.check_timeout(timeout, options.timeout and "timeout" or "smtp.TIMEOUT")
+    if not ok then raise(err) end
     local session
-    session, err = driver.connect(server, port, options.timeout or _M.TIMEOUT, create, options.debug)
+    session, err = driver.connect(server, port, timeout, create, options.debug)
     if not session then raise(err) end
     if options.tls == "smtps" then
         local tok, terr = session:smtps(server, options.ssl)
@@ -222,7 +226,10 @@ end
 -- Multipart message source
 ---------------------------------------------------------------------------
 function _M.message(mesgt)
-    return message.source(mesgt, type(mesgt) == "table" and mesgt.zone or _M.ZONE, _M.DOMAIN)
+    local zone, label = nil, "mesgt.zone"
+    if type(mesgt) == "table" then zone = mesgt.zone end
+    if zone == nil then zone, label = _M.ZONE, "smtp.ZONE" end
+    return message.source(mesgt, zone, _M.DOMAIN, label)
 end
 
 -- A body read from a file by the C generator, in large blocks, encoded
@@ -242,7 +249,31 @@ end
 -- Every argument that becomes part of a command is checked before the
 -- connection is opened: nothing is sent unless all of it can be.
 local function validate(mailt)
-    local ok, err, det = driver.check("from", "from", mailt.from)
+    local ok, err, det
+    if mailt.timeout ~= nil then
+        ok, err, det = driver.check_timeout(mailt.timeout, "timeout")
+    else
+        ok, err, det = driver.check_timeout(_M.TIMEOUT, "smtp.TIMEOUT")
+    end
+    if not ok then return nil, err, det end
+    if mailt.create ~= nil and not transport.callable(mailt.create) then
+        return driver.bad_arg("create", nil, "must be a function, got " .. type(mailt.create), "EARG")
+    end
+    ok, err, det = driver.check_content(mailt.source, mailt.step)
+    if not ok then return nil, err, det end
+    local server = mailt.server or _M.SERVER
+    if type(server) ~= "string" then
+        return driver.bad_arg("server", nil, "must be a string, got " .. type(server), "EARG")
+    end
+    local port = mailt.port or _M.PORT
+    if type(port) ~= "number" and type(port) ~= "string" then
+        return driver.bad_arg("port", nil, "must be a number, got " .. type(port), "EARG")
+    end
+    local domain = mailt.domain or _M.DOMAIN
+    if type(domain) ~= "string" then
+        return driver.bad_arg("domain", nil, "must be a string, got " .. type(domain), "EARG")
+    end
+    ok, err, det = driver.check("from", "from", mailt.from)
     if not ok then return nil, err, det end
     local rcpt = mailt.rcpt
     if type(rcpt) == "table" then
@@ -283,6 +314,14 @@ local function validate(mailt)
     local auth = mailt.auth
     if auth ~= nil and type(auth) ~= "string" and type(auth) ~= "table" then
         return driver.bad_arg("auth", nil, "must be a mechanism name or a list of them", "EARG")
+    end
+    if type(auth) == "table" then
+        for i, v in ipairs(auth) do
+            if type(v) ~= "string" then
+                return driver.bad_arg("auth[" .. i .. "]", nil, "must be a mechanism name, got " .. type(v),
+                    "EARG")
+            end
+        end
     end
     return true
 end
@@ -361,6 +400,7 @@ function _M.send(mailt)
     if first == nil and first_err ~= nil then
         return nil, first_err, { stage = "source", name = "ESOURCE" }
     end
+    if first ~= nil and type(first) ~= "string" then return driver.bad_chunk("source", first) end
     local mode = mailt.tls
     if mode == nil then mode = "auto" end
     local timeout = mailt.timeout or _M.TIMEOUT

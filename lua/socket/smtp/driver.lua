@@ -19,6 +19,7 @@ local tls = require("socket.smtp.tls")
 
 local setmetatable, type, ipairs, tostring = setmetatable, type, ipairs, tostring
 local string_format, string_gsub, string_byte = string.format, string.gsub, string.byte
+local math_huge = math.huge
 local string_find, string_sub, string_match, string_gmatch =
     string.find, string.sub, string.match, string.gmatch
 
@@ -48,6 +49,23 @@ local function bad_arg(field, value, msg, name, secret)
 end
 _M.bad_arg = bad_arg
 
+-- A chunk that is not a string (nor nil, the end) from the caller's
+-- source or step: the message, and the details, named after `from`.
+local function bad_chunk(from, chunk)
+    return nil, string_format("bad chunk from %s (string or nil expected, got %s)", from, type(chunk)),
+        { stage = "source", field = from, name = "ESOURCE" }
+end
+_M.bad_chunk = bad_chunk
+
+-- The timeout: seconds, a positive finite number. `field` names where it
+-- came from ("timeout", or "smtp.TIMEOUT" for the module's default).
+function _M.check_timeout(value, field)
+    if type(value) == "number" and value > 0 and value < math_huge then return true end
+    local got = type(value)
+    if got == "number" then got = value ~= value and "NaN" or string_format("%g", value) end
+    return bad_arg(field or "timeout", nil, "must be a positive number of seconds, got " .. got, "EARG")
+end
+
 -- Validates an argument as the engine will, before anything is sent.
 function _M.check(kind, field, value, secret)
     local ok, msg, name = core.check(kind, value)
@@ -56,8 +74,9 @@ function _M.check(kind, field, value, secret)
 end
 
 function _M.connect(server, port, timeout, create, debug)
-    local t, err = transport.connect(server, port, timeout, create)
+    local t, err, field = transport.connect(server, port, timeout, create)
     if not t then
+        if field then return nil, err, { stage = "argument", field = field, name = "EARG" } end
         return nil, err, { stage = "connect", name = "ECONNECT", server = server, port = port }
     end
     local s = setmetatable({ core = core.new(), t = t, timeout = timeout, fifo = {}, head = 1, tail = 0,
@@ -377,54 +396,70 @@ end
 -- Message content through the engine's filter (CRLF, dot-stuffing) to the
 -- socket. `prefetched` says that (first, first_err) was already taken from
 -- src (see S:transaction) and is handed out before src is called again.
+-- The first failure (the source's error or a chunk that is not a string,
+-- a chunk that is not a string from `step`, a socket error) ends the
+-- content, whatever `step` does with it: the connection is then closed
+-- without the end-of-data marker, so the server never accepts a part of
+-- the message.
 function S:body(src, step, prefetched, first, first_err)
     local c, t = self.core, self.t
-    local sock_err
+    local fail_err, fail_det
+    local function failed(_, err, det)
+        if not fail_det then fail_err, fail_det = err, det end
+        return nil, fail_err
+    end
+    local pulled = not prefetched
+    local source = function()
+        if fail_det then return nil, fail_err end
+        local chunk, err
+        if pulled then
+            chunk, err = src()
+        else
+            pulled = true
+            chunk, err = first, first_err
+        end
+        if chunk == nil then
+            if err ~= nil then return failed(nil, err, { stage = "source", name = "ESOURCE" }) end
+            return nil
+        end
+        if type(chunk) ~= "string" then return failed(bad_chunk("source", chunk)) end
+        return chunk
+    end
     local snk = function(chunk, err)
-        if not chunk then return 1, err end
-        local out = c:body(chunk)
+        if fail_det then return nil, fail_err end
+        if chunk == nil then
+            if err ~= nil then return failed(nil, err, { stage = "source", name = "ESOURCE" }) end
+            return 1
+        end
+        if type(chunk) ~= "string" then return failed(bad_chunk("step", chunk)) end
+        local out, msg, name = c:body(chunk)
+        if not out then return failed(nil, msg, { stage = "body", name = name or "EPROTO" }) end
         if self.content then self.content = self.content + #out end
         if out ~= "" then
             local ok, e = t:send(out, t:deadline(self.timeout))
             if not ok then
-                sock_err = e
-                return nil, e
+                return failed(nil, e, { stage = "body", name = e == "timeout" and "ETIMEOUT" or "ESOCKET" })
             end
         end
         return 1
-    end
-    local pulled = false
-    local source = src
-    if prefetched then
-        source = function()
-            if not pulled then
-                pulled = true
-                return first, first_err
-            end
-            return src()
-        end
     end
     step = step or default_step
     if self.debug then self.content = 0 end
     while true do
         local ret, err = step(source, snk)
-        if not ret then
-            if err then
-                -- The content is incomplete: never end it with the marker.
-                -- Closing without it makes the server drop the message.
-                self.broken = true
-                if self.debug and self.content then
-                    self.debug("C", "[message content: " .. self.content .. " bytes, incomplete: " ..
-                        tostring(err) .. "]")
-                    self.content = nil
-                end
-                if sock_err then
-                    return nil, err, { stage = "body", name = err == "timeout" and "ETIMEOUT" or "ESOCKET" }
-                end
-                return nil, err, { stage = "source", name = "ESOURCE" }
+        if not ret and err ~= nil then failed(nil, err, { stage = "source", name = "ESOURCE" }) end
+        if fail_det then
+            -- The content is incomplete: never end it with the marker.
+            -- Closing without it makes the server drop the message.
+            self.broken = true
+            if self.debug and self.content then
+                self.debug("C", "[message content: " .. self.content .. " bytes, incomplete: " ..
+                    tostring(fail_err) .. "]")
+                self.content = nil
             end
-            break
+            return nil, fail_err, fail_det
         end
+        if not ret then break end
     end
     local ok, msg, name = c:body_end()
     if not ok then return self:fail(msg, name, { stage = "body" }) end
@@ -435,8 +470,22 @@ function S:body(src, step, prefetched, first, first_err)
     return r
 end
 
+-- The source and step of a message, checked before any command of it.
+local function check_content(src, step)
+    if not transport.callable(src) then
+        return bad_arg("source", nil, "must be an LTN12 source (a function), got " .. type(src), "EARG")
+    end
+    if step ~= nil and not transport.callable(step) then
+        return bad_arg("step", nil, "must be an LTN12 pump step (a function), got " .. type(step), "EARG")
+    end
+    return true
+end
+_M.check_content = check_content
+
 -- DATA, the content, the end-of-data reply.
 function S:data(src, step, prefetched, first, first_err)
+    local ok, cerr, cdet = check_content(src, step)
+    if not ok then return nil, cerr, cdet end
     local r, err, det = self:command({ stage = "data", line = "DATA" }, "data")
     if not r then return nil, err, det end
     return self:body(src, step, prefetched, first, first_err)
@@ -457,6 +506,8 @@ function S:transaction(mailt, prefetched, first, first_err)
     local ctxs = {}
     local err, det
 
+    local ok, cerr, cdet = check_content(mailt.source, mailt.step)
+    if not ok then return nil, cerr, cdet end
     -- Pull the first chunk before any command: a source that fails at once
     -- (an invalid header, a missing file) then costs nothing on the wire.
     if not prefetched then
@@ -465,6 +516,7 @@ function S:transaction(mailt, prefetched, first, first_err)
     if first == nil and first_err ~= nil then
         return nil, first_err, { stage = "source", name = "ESOURCE" }
     end
+    if first ~= nil and type(first) ~= "string" then return bad_chunk("source", first) end
 
     -- Without pipelining every command waits for its reply here.
     local function settle(ctx)

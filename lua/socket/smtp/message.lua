@@ -10,12 +10,17 @@
 -----------------------------------------------------------------------------
 local core = require("socket.smtp.core")
 
-local type, pairs, ipairs, tonumber, error = type, pairs, ipairs, tonumber, error
+local type, tonumber, tostring, error, rawget, next = type, tonumber, tostring, error, rawget, next
 local string_format, string_gsub, string_byte = string.format, string.gsub, string.byte
 local string_lower, string_match = string.lower, string.match
 local os_time, os_date = os.time, os.date
 
 local _M = {}
+
+-- The generator's bounds (src/lmime.c, src/mime_gen.h): headers a part,
+-- multiparts nested.
+local MAX_HEADERS = 128
+local MAX_DEPTH = 32
 
 -- RFC 5322 date in the zone it names ("+hhmm" / "-hhmm"); "-0000" means
 -- "zone unknown" and carries UTC, as RFC 5322 3.3 says. Day and month
@@ -38,39 +43,89 @@ local function hex(s)
     return (string_gsub(s, ".", function(c) return string_format("%02x", string_byte(c)) end))
 end
 
--- The From header's value, whichever form the headers table has.
+-- The From header's value, whichever form the headers table has. Read as
+-- the generator reads it (rawget and next: no metamethod of the caller's
+-- table runs here), so an odd table can make nothing here fail.
 local function from_of(headers)
     if type(headers) ~= "table" then return nil end
-    if type(headers[1]) == "table" then
-        for _, pair in ipairs(headers) do
-            if type(pair[1]) == "string" and string_lower(pair[1]) == "from" then return pair[2] end
+    if type(rawget(headers, 1)) == "table" then
+        for i = 1, MAX_HEADERS do
+            local pair = rawget(headers, i)
+            if type(pair) ~= "table" then return nil end
+            local name = rawget(pair, 1)
+            if type(name) == "string" and string_lower(name) == "from" then return rawget(pair, 2) end
         end
         return nil
     end
-    for name, value in pairs(headers) do
+    local name, value = next(headers)
+    for _ = 1, MAX_HEADERS do
+        if name == nil then return nil end
         if type(name) == "string" and string_lower(name) == "from" then return value end
+        name, value = next(headers, name)
     end
 end
 
 -- "<random@domain>", the domain taken from the From address when there is
 -- one, else `domain`.
-local function message_id(mesgt, domain)
-    local from = from_of(mesgt.headers)
+local function message_id(headers, domain)
+    local from = from_of(headers)
     local d = type(from) == "string" and string_match(from, "@([%w%.%-]+)>?%s*$")
     local bytes = core.random(16)
     if not bytes then return nil end
+    if type(domain) ~= "string" then domain = nil end
     return "<" .. hex(bytes) .. "@" .. (d or domain or "localhost") .. ">"
 end
 
+-- Where the caller put `src` (a body source), for messages: the part's
+-- path as the generator names it ("mesgt.body[2].body"), or nil when it
+-- cannot be told (not found, or found twice). A raw walk, bounded.
+local function where(mesgt, src)
+    local found, count, budget = nil, 0, 100000
+    local function walk(part, path, depth)
+        local body = rawget(part, "body")
+        if body == src then
+            found, count = path .. ".body", count + 1
+        elseif type(body) == "table" and depth < MAX_DEPTH then
+            for i = 1, budget do
+                local sub = rawget(body, i)
+                if type(sub) ~= "table" then break end
+                budget = budget - 1
+                if budget <= 0 then return end
+                walk(sub, path .. ".body[" .. i .. "]", depth + 1)
+            end
+        end
+    end
+    walk(mesgt, "mesgt", 0)
+    if count == 1 then return found end
+    return nil
+end
+
+-- The message for a chunk of a body source that is neither a string nor
+-- nil (the end).
+local function bad_chunk(mesgt, src, chunk)
+    local at = where(mesgt, src)
+    if at then
+        return string_format("bad chunk from %s (string or nil expected, got %s)", at, type(chunk))
+    end
+    return string_format("bad chunk from a body source (string or nil expected, got %s)", type(chunk))
+end
+
 -- The source: runs the generator; when it needs a chunk of a Lua body
--- source, calls that source here and hands the chunk back.
-function _M.source(mesgt, zone, domain)
+-- source, calls that source here and hands the chunk back. Once the call
+-- has started nothing here raises: whatever is wrong with the table, or
+-- with what a body source gives, the source returns nil, err.
+function _M.source(mesgt, zone, domain, zone_label)
     if type(mesgt) ~= "table" then
         error(string_format("bad argument #1 to 'message' (table expected, got %s)", type(mesgt)), 3)
     end
+    if type(zone) == "number" then zone = tostring(zone) end -- as LuaSocket's concatenation
+    if type(zone) ~= "string" then
+        local err = string_format("bad %s (string expected, got %s)", zone_label or "zone", type(zone))
+        return function() return nil, err end
+    end
     local g, err = core.message(mesgt, {
         date = date(zone),
-        ["message-id"] = message_id(mesgt, domain),
+        ["message-id"] = message_id(mesgt.headers, domain),
         ["x-mailer"] = core._VERSION,
     })
     if not g then
@@ -92,12 +147,20 @@ function _M.source(mesgt, zone, domain)
                 return nil
             end
             local data, serr = src() -- a body source, called in our frame
-            if data == nil and serr ~= nil then
-                failed = serr
-                g:feed(nil, serr)
-                return nil, serr
+            if data == nil then
+                if serr ~= nil then
+                    failed = serr
+                    g:feed(nil, serr)
+                    return nil, serr
+                end
+                g:feed(nil)
+            elseif type(data) == "string" then
+                g:feed(data)
+            else
+                failed = bad_chunk(mesgt, src, data)
+                g:feed(nil, failed)
+                return nil, failed
             end
-            g:feed(data)
         end
     end
 end

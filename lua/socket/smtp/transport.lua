@@ -16,11 +16,15 @@
 --   t:deadline(seconds)         -> absolute deadline for one network step
 --   t:secured(tls_sock)         after a TLS handshake (socket.smtp.tls)
 --   t:close()
+-- err is always a string: a socket that returns nil without an error, or
+-- anything but a string, is reported as such.
 -----------------------------------------------------------------------------
 local _M = {}
 
-local type, tostring, setmetatable = type, tostring, setmetatable
-local string_sub = string.sub
+local type, tostring, setmetatable, getmetatable, ipairs =
+    type, tostring, setmetatable, getmetatable, ipairs
+local string_sub, string_format = string.sub, string.format
+local table_concat = table.concat
 local math_max, math_ceil = math.max, math.ceil
 local os_time = os.time
 
@@ -41,6 +45,14 @@ _M.now = now
 
 local methods = {}
 local mt = { __index = methods }
+
+-- A function, or an object with a __call metamethod.
+local function callable(f)
+    if type(f) == "function" then return true end
+    local meta = getmetatable(f)
+    return type(meta) == "table" and meta.__call ~= nil
+end
+_M.callable = callable
 
 local function is_luasocket(sock)
     -- LuaSocket classes print as "tcp{master}", "tcp{client}", ...
@@ -105,17 +117,64 @@ local function receive_cosocket(self, max, deadline)
     return sock:receiveany(max)
 end
 
--- Any other socket: whole lines, as LuaSocket's own smtp reads them. The
--- socket's receive("*l") strips the line end; we give the engine CRLF.
-local function receive_lines(self, _, _)
+-- What a socket call that failed said, as a string.
+local function failure(what, err)
+    if type(err) == "string" then return err end
+    if err == nil then return what .. " returned nil without an error" end
+    if type(err) == "number" then return what .. " failed: " .. tostring(err) end
+    return string_format("%s returned nil and a %s (an error string expected)", what, type(err))
+end
+
+local function bad_data(what, data)
+    return string_format("socket %s returned a %s (string expected)", what, type(data))
+end
+
+-- Any other socket (`create` returned neither a LuaSocket tcp object nor a
+-- cosocket): the same bound as the others, never more than the engine
+-- asks for (`max`). With receiveany(max), one call; otherwise receive(1)
+-- a byte at a time up to the end of the line (or `max` bytes), so that
+-- nothing is asked for that the server will not send (a reply line ends
+-- with LF, then the server waits for us) and a line that never ends
+-- costs at most `max` bytes. A socket with settimeout gets what remains
+-- of the step's time before each call; the deadline is checked between
+-- bytes, so a reply that dribbles in ends in "timeout" as with LuaSocket.
+local function receive_generic(self, max, deadline)
     if self.pending_err then return nil, self.pending_err end
-    local line, err, partial = self.sock:receive("*l")
-    if line then return line .. "\r\n" end
-    if partial and partial ~= "" then
-        self.pending_err = err
-        return partial
+    local left = remaining(deadline)
+    if not left then return nil, "timeout" end
+    local sock = self.sock
+    if sock.settimeout then sock:settimeout(left) end
+    if sock.receiveany then
+        local data, err = sock:receiveany(max)
+        if data == nil then return nil, failure("socket receiveany", err) end
+        if type(data) ~= "string" then return nil, bad_data("receiveany", data) end
+        if #data > max or data == "" then
+            return nil, string_format("socket receiveany(%d) returned %d bytes", max, #data)
+        end
+        return data
     end
-    return nil, err
+    local bytes, n = {}, 0
+    while n < max do
+        if n > 0 and not remaining(deadline) then
+            self.pending_err = "timeout"
+            break
+        end
+        local b, err = sock:receive(1)
+        if b == nil then
+            err = failure("socket receive", err)
+            if n == 0 then return nil, err end
+            self.pending_err = err
+            break
+        end
+        if type(b) ~= "string" then return nil, bad_data("receive", b) end
+        if #b ~= 1 then
+            return nil, string_format("socket receive(1) returned %d bytes", #b)
+        end
+        n = n + 1
+        bytes[n] = b
+        if b == "\n" then break end
+    end
+    return table_concat(bytes, "", 1, n)
 end
 
 local function send_luasocket(self, data, deadline)
@@ -138,9 +197,13 @@ local function send_cosocket(self, data, deadline)
     return true
 end
 
-local function send_plain(self, data)
-    local sent, err = self.sock:send(data)
-    if not sent then return nil, err end
+local function send_generic(self, data, deadline)
+    local left = remaining(deadline)
+    if not left then return nil, "timeout" end
+    local sock = self.sock
+    if sock.settimeout then sock:settimeout(left) end
+    local sent, err = sock:send(data)
+    if not sent then return nil, failure("socket send", err) end
     return true
 end
 
@@ -160,15 +223,50 @@ function methods:close()
     return 1
 end
 
+-- What `create` returned must be a socket object: a table or a userdata
+-- with connect, send, close and receive (or receiveany) methods.
+-- Returns nil when it is, else what is wrong with it.
+local function not_a_socket(sock)
+    local kind = type(sock)
+    if kind == "userdata" then
+        local meta = getmetatable(sock)
+        if meta == nil or (type(meta) == "table" and meta.__index == nil) then
+            return "it returned a userdata without methods"
+        end
+    elseif kind ~= "table" then
+        return "it returned a " .. kind .. " (a socket object expected)"
+    end
+    for _, name in ipairs({ "connect", "send", "close" }) do
+        if not callable(sock[name]) then
+            return "the socket it returned has no " .. name .. " method"
+        end
+    end
+    if not callable(sock.receive) and not callable(sock.receiveany) then
+        return "the socket it returned has no receive method"
+    end
+    return nil
+end
+
 -- Opens a connection: (create or socket.tcp)(), timeout, connect.
--- Returns a transport or nil, err with the socket's own error string.
+-- Returns a transport, or nil, err, field: the socket's own error string,
+-- or with field = "create" what is wrong with the object `create` gave.
 function _M.connect(host, port, timeout, create)
     create = create or (socket and socket.tcp)
     if not create then
-        return nil, "no socket library: pass `create` (LuaSocket is not installed)"
+        return nil, "no socket library: pass `create` (LuaSocket is not installed)", "create"
+    end
+    if not callable(create) then
+        return nil, "invalid create: must be a function, got " .. type(create), "create"
     end
     local sock, err = create()
-    if not sock then return nil, err end
+    if not sock then return nil, failure("create", err) end
+    local bad = not_a_socket(sock)
+    if bad then
+        if (type(sock) == "table" or type(sock) == "userdata") and callable(sock.close) then
+            sock:close()
+        end
+        return nil, "invalid create: " .. bad, "create"
+    end
     local self = setmetatable({ sock = sock, timeout = timeout }, mt)
     if is_luasocket(sock) then
         self.kind = "luasocket"
@@ -180,13 +278,13 @@ function _M.connect(host, port, timeout, create)
         sock:settimeout(ms(timeout))
     else
         self.kind = "generic"
-        self.receive, self.send = receive_lines, send_plain
+        self.receive, self.send = receive_generic, send_generic
         if sock.settimeout then sock:settimeout(timeout) end
     end
     local ok, cerr = sock:connect(host, port)
     if not ok then
         sock:close()
-        return nil, cerr
+        return nil, failure("socket connect", cerr)
     end
     -- The last body bytes and the end-of-data marker leave in one write, and
     -- with TCP_NODELAY no write waits for the peer's delayed ACK.
