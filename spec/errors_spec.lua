@@ -120,6 +120,7 @@ describe("refusals", function()
         assert.are.equal(1, r)
         assert.are.equal("250 2.0.0 queued as X", report.reply)
         assert.are.equal("500 what (QUIT)", report.quit_error)
+        srv:assert_clean()
     end)
 end)
 
@@ -149,6 +150,7 @@ describe("dropped connections", function()
             assert.is_nil(r)
             assert.are.equal("closed", err)
             assert.are.equal("EPEER_CLOSED", det.name)
+            srv:assert_clean()
         end)
     end
 
@@ -159,6 +161,7 @@ describe("dropped connections", function()
         local r, err = send(srv.port)
         assert.is_nil(r)
         assert.are.equal("closed", err)
+        srv:assert_clean()
     end)
 
     it("before connecting: 'connection refused'", function()
@@ -183,6 +186,7 @@ describe("hostile replies", function()
         assert.are.equal(1, r, report)
         assert.are.equal("250 2.0.0 queued as X", report.reply)
         assert.are.equal("completed", srv:wait_done(1))
+        srv:assert_clean()
     end)
 
     it("long multi-line replies are read whole", function()
@@ -194,8 +198,19 @@ describe("hostile replies", function()
             ehlo = { { expect = "EHLO" }, { send = table.concat(lines, "\r\n") .. "\r\n", split = 7, gap = 0 } },
         }))
         finally(function() srv:stop() end)
-        local r, report = send(srv.port)
+        local heard = {}
+        local r, report = send(srv.port, { debug = function(direction, line)
+            if direction == "S" then heard[#heard + 1] = line end
+        end })
         assert.are.equal(1, r, report)
+        -- every line of both replies, in order, each whole; then the rest
+        local want = { "220-first", "220-second", "220 third" }
+        for _, l in ipairs(lines) do want[#want + 1] = l end
+        for _, l in ipairs({ "250 2.1.0 ok", "250 2.1.5 ok", "354 go ahead", "250 2.0.0 queued as X", "221 bye" }) do
+            want[#want + 1] = l
+        end
+        assert.are.same(want, heard)
+        srv:assert_clean()
     end)
 
     local malformed = {
@@ -225,6 +240,7 @@ describe("hostile replies", function()
             assert.are.equal(case[3], err)
             assert.are.equal(case[4], det.name)
             assert.is_true(socket.gettime() - t0 < 3, "took too long")
+            srv:assert_clean()
         end)
     end
 
@@ -234,6 +250,7 @@ describe("hostile replies", function()
         local r, err = send(srv.port)
         assert.is_nil(r)
         assert.are.equal("invalid server reply: malformed reply line (greeting)", err)
+        srv:assert_clean()
     end)
 
     it("a second reply nobody asked for is refused, not taken as the next one", function()
@@ -248,6 +265,7 @@ describe("hostile replies", function()
         assert.are.equal("EUNEXPECTED_DATA", det.name)
         -- the RCPT was never sent
         assert.is_nil(srv:transcript(1):find("RCPT", 1, true))
+        srv:assert_clean()
     end)
 end)
 
@@ -260,7 +278,9 @@ describe("timeouts", function()
         smtp.TIMEOUT = timeout
         local t0 = socket.gettime()
         local r, err, det = send(srv.port)
-        return r, err, det, socket.gettime() - t0
+        local took = socket.gettime() - t0
+        srv:assert_clean()
+        return r, err, det, took
     end
 
     it("a server that never greets: 'timeout' after TIMEOUT", function()
@@ -296,5 +316,6 @@ describe("timeouts", function()
         assert.is_nil(r)
         assert.are.equal("timeout", err)
         assert.is_true(socket.gettime() - t0 < 1)
+        srv:assert_clean()
     end)
 end)

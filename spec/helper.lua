@@ -34,6 +34,11 @@ that has aiosmtpd):
                                           "starttls" step's handshake is done
         srv:wait_done([n=1] [, timeout=5]) -> "completed" / "aborted ..." or nil
         srv:errors()                   -> contents of the errors file, or nil
+        srv:assert_clean([timeout=5])  waits until each connection is over,
+                                       then fails unless errors() is nil
+        srv:stop() fails (after stopping the server) when the errors file
+        has lines nobody read: a wrong command from the client is never
+        missed, even by a spec that forgot to look.
 
     Both:
         srv:stop()       TERM, wait up to 2 s, then KILL; reap; remove srv.dir.
@@ -454,7 +459,37 @@ function Scripted:wait_done(n, timeout)
 end
 
 function Scripted:errors()
+    self.errors_read = true
     return read_file(self.dir .. "/errors")
+end
+
+-- Asserts that the server saw nothing it did not expect: once every
+-- connection it accepted is over (up to `timeout` seconds each, default
+-- 5), its errors file must be empty.
+function Scripted:assert_clean(timeout)
+    local n = 1
+    while exists(("%s/conn-%d.bin"):format(self.dir, n)) do
+        self:wait_done(n, timeout)
+        n = n + 1
+    end
+    local errors = self:errors()
+    if errors ~= nil then
+        error("the scripted server saw what its script did not expect:\n" .. errors, 2)
+    end
+end
+
+-- A scripted server whose errors nobody read must not have any: a wrong
+-- command from the client fails the test that stops it (srv:stop() in a
+-- finally, or H.stop_all() in a teardown), even when the test forgot to
+-- look. Specs that expect errors read them with srv:errors().
+function Scripted:stop()
+    if self.stopped then return end
+    local errors = not self.errors_read and read_file(self.dir .. "/errors") or nil
+    Server.stop(self)
+    if errors ~= nil then
+        error("the scripted server saw what its script did not expect, and the spec never "
+            .. "checked (srv:errors() or srv:assert_clean()):\n" .. errors, 2)
+    end
 end
 
 --------------------------------------------------------------------------
@@ -598,6 +633,11 @@ srv = H.dovecot(opts)        spec/support/dovecot.py: a private Dovecot 2.3
     dovecot-submissiond); see H.dovecot_available().
 
 ok, why = H.dovecot_available()   false + reason when Dovecot is missing
+H.skip_peer(name)   true when the run says to do without peer `name`
+                    ("dovecot", "nginx"): SMTP_NATIVE_SKIP_PEERS=dovecot,nginx
+                    (or SMTP_NATIVE_SKIP_NGINX=1). Otherwise a missing peer
+                    fails its spec: a skip is never silent.
+H.skipped(name, why)  the text of the pending test of a skipped peer
 ]]
 
 -- A value whose finalizer calls fn (at the latest when the state closes).
@@ -745,6 +785,30 @@ end
 function TlsServer:tls_info(n)
     local text = read_file(("%s/session-%04d.tls.json"):format(self.dir, n or 1))
     return text and json.decode(text) or nil
+end
+
+-- Peers a run may do without. A missing peer fails its spec, unless the
+-- run says to skip it: SMTP_NATIVE_SKIP_PEERS names them (commas or
+-- spaces: "dovecot,nginx"); SMTP_NATIVE_SKIP_NGINX=1 is the older spelling
+-- of "nginx". Only then does the spec go pending, and the pending test
+-- names the variable. A spec uses it as:
+--     local ok, why = H.dovecot_available()
+--     if not ok then
+--         if H.skip_peer("dovecot") then pending(H.skipped("dovecot", why))
+--         else it("needs Dovecot", function() error(why, 0) end) end
+--         return
+--     end
+function H.skip_peer(name)
+    local list = os.getenv("SMTP_NATIVE_SKIP_PEERS") or ""
+    for word in list:gmatch("[^%s,]+") do
+        if word:lower() == name then return true end
+    end
+    return name == "nginx" and os.getenv("SMTP_NATIVE_SKIP_NGINX") == "1"
+end
+
+-- The text of the pending test of a skipped peer.
+function H.skipped(name, why)
+    return ("skipped (%s is in SMTP_NATIVE_SKIP_PEERS): %s"):format(name, tostring(why))
 end
 
 local DOVECOT_BIN = os.getenv("DOVECOT_BIN") or "/usr/sbin/dovecot"

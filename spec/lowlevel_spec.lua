@@ -112,6 +112,7 @@ describe("smtp.open", function()
         assert.is_nil(r)
         assert.are.equal("535 5.7.8 Authentication failed (AUTH LOGIN)", err)
         assert.are.equal("completed", srv:wait_done(1))
+        srv:assert_clean()
     end)
 
     it("auth without credentials does nothing; without a known mechanism it raises", function()
@@ -127,6 +128,7 @@ describe("smtp.open", function()
         -- a LuaSocket exception: socket.protect unwraps it to the message
         assert.are.equal("authentication not supported", type(e) == "table" and e[1] or e)
         assert.are.equal("completed", srv:wait_done(1))
+        srv:assert_clean()
     end)
 
     it("s:send returns 1 and the report, message after message", function()

@@ -10,8 +10,9 @@
 --   luajit /usr/bin/busted --lpath='./lua/?.lua;./lua/?/init.lua;./spec/?.lua' \
 --       --cpath='./build/jit/?.so' spec/openresty_spec.lua
 --
--- Without nginx or its lua module the spec fails, unless
--- SMTP_NATIVE_SKIP_NGINX=1 is set (then it is pending).
+-- Without nginx or its lua module the spec fails, unless the run says to
+-- skip it: SMTP_NATIVE_SKIP_PEERS=nginx (or SMTP_NATIVE_SKIP_NGINX=1; then
+-- it is pending).
 
 -- luacheck: read_globals ngx
 
@@ -391,16 +392,15 @@ end
 --------------------------------------------------------------------------
 
 local available, why = N.available()
-local skip = os.getenv("SMTP_NATIVE_SKIP_NGINX") == "1"
 
 describe("socket.smtp in nginx on cosockets", function()
     if not available then
-        if skip then
-            pending("skipped (SMTP_NATIVE_SKIP_NGINX=1): " .. why)
+        if H.skip_peer("nginx") then
+            pending(H.skipped("nginx", why))
         else
             it("needs nginx with lua-nginx-module", function()
                 error("cannot run the OpenResty spec: " .. why
-                    .. "\n(set SMTP_NATIVE_SKIP_NGINX=1 to skip it)", 0)
+                    .. "\n(set SMTP_NATIVE_SKIP_PEERS=nginx to skip it)", 0)
             end)
         end
         return

@@ -206,7 +206,14 @@ describe("test peers (issue #4)", function()
     describe("H.dovecot", function()
         local available, why = H.dovecot_available()
         if not available then
-            pending("Dovecot not installed: " .. why)
+            if H.skip_peer("dovecot") then
+                pending(H.skipped("dovecot", why))
+            else
+                it("needs Dovecot", function()
+                    error("cannot run the H.dovecot cases: " .. why
+                        .. "\n(set SMTP_NATIVE_SKIP_PEERS=dovecot to skip them)", 0)
+                end)
+            end
             return
         end
 

@@ -275,6 +275,7 @@ describe("scripted server", function()
         assert.are.equal("timeout", err)
         assert.are.equal("completed", srv:wait_done(1))
         assert.are.equal("EHLO client.test\r\n", srv:transcript(1))
+        srv:assert_clean()
     end)
 
     it("resets the connection and floods on request", function()
@@ -303,6 +304,7 @@ describe("scripted server", function()
         assert.are.equal("closed", rerr)
         assert.are.equal(string.rep("A", 300000), partial)
         assert.are.equal("completed", srv:wait_done(2))
+        srv:assert_clean()
     end)
 
     -- The "starttls" and "scram" steps (issue #4), driven by LuaSocket and
@@ -556,6 +558,7 @@ describe("helper", function()
         finally(function() c:close() end)
 
         cap:stop()
+        scr:assert_clean()
         scr:stop()
         cap:stop()                    -- idempotent
         H.stop_all()                  -- stops `spare`

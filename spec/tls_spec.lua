@@ -525,6 +525,7 @@ describe("TLS (issue #4)", function()
             assert.are.equal(CLEAR, wire:sub(1, #CLEAR))
             local rest = wire:sub(#CLEAR + 1)
             assert.is_true(rest == "" or rest:sub(1, 2) == "\22\3", rest)
+            srv:assert_clean()
         end)
 
         it("a handshake that fails (garbage after 220): ETLS; tlspolicy \"insecure\" delivers on a new "
@@ -584,6 +585,7 @@ describe("TLS (issue #4)", function()
             assert.are.equal(CLEAR, wire:sub(1, #CLEAR))
             assert.is_nil(wire:find("AUTH", 1, true))
             assert.is_nil(wire:find("MAIL", 1, true))
+            srv:assert_clean()
         end)
 
         it('tls = "starttls" on a socket smtp-native cannot upgrade: ETLS_NOLAYER before STARTTLS, then QUIT',
@@ -637,6 +639,7 @@ describe("TLS (issue #4)", function()
             assert.are.same({ { text = NOT_OFFERED } }, calls)
             assert.are.equal("completed", srv:wait_done(1))
             assert.are.equal("EHLO client.test\r\n" .. DELIVERY_WIRE, srv:transcript(1))
+            srv:assert_clean()
         end)
     end)
 end)
@@ -668,12 +671,12 @@ local CORE_SO = H.root .. "/build/jit/socket/smtp/core.so"
 
 describe("TLS in nginx on cosockets (issue #4)", function()
     if not nginx_ok then
-        if os.getenv("SMTP_NATIVE_SKIP_NGINX") == "1" then
-            pending("skipped (SMTP_NATIVE_SKIP_NGINX=1): " .. nginx_why)
+        if H.skip_peer("nginx") then
+            pending(H.skipped("nginx", nginx_why))
         else
             it("needs nginx with lua-nginx-module", function()
                 error("cannot run the OpenResty TLS cases: " .. nginx_why
-                    .. "\n(set SMTP_NATIVE_SKIP_NGINX=1 to skip them)", 0)
+                    .. "\n(set SMTP_NATIVE_SKIP_PEERS=nginx to skip them)", 0)
             end)
         end
         return

@@ -81,6 +81,7 @@ describe("the transcript (debug)", function()
         assert.matches("C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: %[credentials hidden%]\n" ..
             "S: 334 UGFzc3dvcmQ6\nC: %[credentials hidden%]\nS: 235 ok\n", text)
         assert.is_nil(leaks(text))
+        srv:assert_clean()
     end)
 
     it("hides credentials when the AUTH is refused, and the error holds none", function()
@@ -96,6 +97,7 @@ describe("the transcript (debug)", function()
         local text = table.concat(lines, "\n")
         assert.matches("C: AUTH PLAIN %[credentials hidden%]\nS: 535 5.7.8 no\nC: QUIT", text)
         assert.is_nil(leaks(text .. "\n" .. err))
+        srv:assert_clean()
     end)
 
     it("keeps the credentials out of the transcript over STARTTLS too", function()

@@ -1227,6 +1227,74 @@ static const step s_sasl_multiline_334[] = {
     FIN,
 };
 
+/* Each command that must have one code gets another 2xx: it is refused,
+ * never taken as success (tools/mutate: data-354, starttls-220, auth-235). */
+static const step s_data_250[] = {
+    HELLO,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    RCPT_OK("b@example.net", "RCPT TO:<b@example.net>\r\n"),
+    DATA(OK),
+    WRITE("DATA\r\n"),
+    PEER("250 2.0.0 Ok\r\n"),
+    REPLYE(DATA, 0, 250, "250 2.0.0 Ok", "2.0.0"),
+    STATE(MAIL), /* not BODY: no content may follow */
+    EOD(E_(BAD_STATE)),
+    BODYN("Subject: x\r\n", 0),
+    IDLE,
+    FIN,
+};
+
+static const step s_starttls_250[] = {
+    HELLO_TLS,
+    STARTTLS(OK),
+    WRITE("STARTTLS\r\n"),
+    PEER("250 2.0.0 go ahead\r\n"),
+    REPLYE(STARTTLS, 0, 250, "250 2.0.0 go ahead", "2.0.0"),
+    STATE(READY), /* not TLS: no handshake is asked for */
+    TLSDONE(E_(BAD_STATE)),
+    CAPS(SMTP_EXT(STARTTLS) | SMTP_EXT(PIPELINING)),
+    FIN,
+};
+
+static const step s_auth_plain_250[] = {
+    HELLO_AUTH,
+    PLAIN("user", "pass", OK),
+    WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29),
+    PEER("250 2.7.0 fine\r\n"),
+    REPLYE(AUTH, 0, 250, "250 2.7.0 fine", "2.7.0"),
+    WIPED(29, 0),
+    STATE(READY),
+    FIN,
+};
+
+static const step s_auth_login_250[] = {
+    HELLO_AUTH,
+    LOGIN("user", "pass", OK),
+    WRITE("AUTH LOGIN\r\n"),
+    PEER("334 VXNlcm5hbWU6\r\n"),
+    WRITE_SECRET("dXNlcg==\r\n", 10),
+    PEER("334 UGFzc3dvcmQ6\r\n"),
+    WRITE_SECRET("cGFzcw==\r\n", 10),
+    PEER("250 ok\r\n"),
+    REPLY(AUTH, 0, 250, "250 ok"),
+    WIPED(10, 20),
+    FIN,
+};
+
+static const step s_sasl_250[] = {
+    HELLO_AUTH,
+    SASL("CRAM-MD5", "", 0, OK),
+    WRITE("AUTH CRAM-MD5\r\n"),
+    PEER("334 PDE4OT4=\r\n"),
+    CHALLENGE("PDE4OT4="),
+    RESP("tim b913a602c7eda7a495b4e6e7334d3890", OK),
+    WRITE_SECRET("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n", 50),
+    PEER("250 2.7.0 ok\r\n"),
+    REPLYE(AUTH, 0, 250, "250 2.7.0 ok", "2.7.0"),
+    WIPED(50, 0),
+    FIN,
+};
+
 static const step s_rset_noop[] = {
     HELLO,
     NOOP(OK), WRITE("NOOP\r\n"), PEER("250 2.0.0 Ok\r\n"), REPLY(NOOP, 1, 250, "250 2.0.0 Ok"),
@@ -1299,6 +1367,11 @@ static const struct {
     {"AUTH with challenges (RFC 4954 CRAM-MD5 example), response wiped", s_sasl, 0},
     {"AUTH with an initial response, cancel, empty responses, bad mechanisms", s_sasl_ir, 0},
     {"a multi-line 334 is a sticky error", s_sasl_multiline_334, 0},
+    {"DATA answered 250 (not 354): refused, no body", s_data_250, 0},
+    {"STARTTLS answered 250 (not 220): refused, no handshake", s_starttls_250, 0},
+    {"AUTH PLAIN answered 250 (not 235): refused", s_auth_plain_250, 0},
+    {"AUTH LOGIN answered 250 (not 235): refused", s_auth_login_250, 0},
+    {"AUTH CRAM-MD5 answered 250 (not 235): refused", s_sasl_250, 0},
     {"RSET and NOOP", s_rset_noop, 0},
     {"MAIL/RCPT address forms and parameters", s_mail_forms, 0},
 };
@@ -1653,6 +1726,110 @@ static void misc_checks(void)
     free(c);
 }
 
+/* Feed the reply in buf to c as the engine asks (READs of at most `want`
+ * bytes) until it delivers a reply or an error; returns that action. */
+static smtp_act feed_reply(smtp_client *c, const char *buf, size_t n, smtp_event *ev)
+{
+    size_t at = 0;
+    for (;;) {
+        smtp_act a = smtp_client_next(c, ev);
+        size_t k;
+        if (a != SMTP_ACT_READ)
+            return a;
+        k = n - at < ev->want ? n - at : ev->want;
+        if (smtp_client_feed(c, k > 0 ? buf + at : "", k) != 0)
+            return smtp_client_next(c, ev);
+        at += k;
+    }
+}
+
+/* The reply bounds of smtp_config.h in numbers, as doc/design.md states
+ * them (100 lines, 8192 bytes kept): a test written with the macros would
+ * move with them (tools/mutate: reply-lines-max, reply-total-max). */
+static void reply_bounds(void)
+{
+    static char buf[16384];
+    smtp_client *c;
+    smtp_event ev;
+    smtp_act a;
+    size_t n;
+    int i, lines, last;
+
+    for (lines = 100; lines <= 101; lines++) {
+        c = new_client();
+        smtp_client_greeting(c);
+        for (n = 0, i = 0; i < lines; i++)
+            n += (size_t)sprintf(buf + n, i < lines - 1 ? "220-x\r\n" : "220 x\r\n");
+        a = feed_reply(c, buf, n, &ev);
+        if (lines == 100)
+            ok(a == SMTP_ACT_REPLY && ev.ok && ev.reply->nlines == 100,
+               "a greeting of 100 lines is one reply");
+        else
+            ok(a == SMTP_ACT_ERROR && ev.err == SMTP_E_REPLY_TOO_MANY_LINES,
+               "a greeting of 101 lines: REPLY_TOO_MANY_LINES (%s)",
+               a == SMTP_ACT_ERROR ? smtp_errname(ev.err) : "no error");
+        free(c);
+    }
+
+    /* 8 lines of 900 characters and one of 947 make 8191 bytes of text
+     * (lines joined by "\n", without CRLF): the most a reply keeps. One
+     * line more is REPLY_TOO_LONG, even the shortest. */
+    for (last = 0; last <= 1; last++) {
+        c = new_client();
+        smtp_client_greeting(c);
+        for (n = 0, i = 0; i < 8; i++) {
+            n += (size_t)sprintf(buf + n, "220-");
+            memset(buf + n, 'a' + i, 900);
+            n += 900;
+            n += (size_t)sprintf(buf + n, "\r\n");
+        }
+        n += (size_t)sprintf(buf + n, last ? "220 " : "220-");
+        memset(buf + n, 'z', 947);
+        n += 947;
+        n += (size_t)sprintf(buf + n, last ? "\r\n" : "\r\n220 end\r\n");
+        a = feed_reply(c, buf, n, &ev);
+        if (last)
+            ok(a == SMTP_ACT_REPLY && ev.ok && ev.reply->len == 8191 && ev.reply->nlines == 9,
+               "a reply of 8191 bytes of text is kept whole");
+        else
+            ok(a == SMTP_ACT_ERROR && ev.err == SMTP_E_REPLY_TOO_LONG,
+               "8191 bytes of text and one more line: REPLY_TOO_LONG (%s)",
+               a == SMTP_ACT_ERROR ? smtp_errname(ev.err) : "no error");
+        free(c);
+    }
+}
+
+/* An AUTH PLAIN line queued and not yet written when a sticky error comes
+ * (here the peer floods us first): nothing will ever write it, so it is
+ * wiped at once (tools/mutate: wipe-on-fail). */
+static void wipe_on_sticky_error(void)
+{
+    static const step hello[] = {HELLO_AUTH, FIN};
+    static char big[SMTP_IN_MAX + 1];
+    smtp_client *c = new_client();
+    smtp_event ev;
+    drv d;
+    size_t i, nonzero = 0;
+    int rc;
+    memset(&d, 0, sizeof d);
+    d.c = c;
+    d.srv = g_srv;
+    for (i = 0; hello[i].op != END; i++)
+        run_step(&d, &hello[i]);
+    rc = smtp_client_auth_plain(c, "user", 4, "pass", 4);
+    is_int(rc, 0, "AUTH PLAIN queued");
+    ok(memcmp(c->out, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29) == 0, "the line is in the engine");
+    memset(big, '2', sizeof big);
+    rc = smtp_client_feed(c, big, sizeof big);
+    is_int(rc, SMTP_E_INPUT_OVERFLOW, "a flood before it is written: INPUT_OVERFLOW");
+    for (i = 0; i < 29; i++)
+        nonzero += c->out[i] != 0;
+    ok(nonzero == 0, "the unwritten AUTH PLAIN line is wiped (%zu bytes left)", nonzero);
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_ERROR && ev.err == SMTP_E_INPUT_OVERFLOW,
+       "and never written");
+    free(c);
+}
+
 /* STYLE.md 3: "After an error, every call returns the same error and does
  * nothing." That includes queue calls whose arguments are also bad. */
 static void sticky_with_bad_arguments(void)
@@ -1698,6 +1875,8 @@ int main(void)
     pipeline_max();
     misc_checks();
     sticky_with_bad_arguments();
+    reply_bounds();
+    wipe_on_sticky_error();
     free(g_snap);
     guard_free(&g_in);
     return done_testing();

@@ -41,6 +41,8 @@ static void match_cases(void)
         {"mail.example.com", "mail.example.co", 0},
         {"mail.example.com", "ail.example.com", 0},
         {"mail.example.com", "xmail.example.com", 0},
+        {"mail.example.com", "mail.example.com.evil.test", 0}, /* a prefix of the host: no */
+        {"example.com", "example.company", 0},
         {"*.example.com", "mail.example.com", 1},
         {"*.example.com", "MAIL.EXAMPLE.com", 1},
         {"*.example.com", "example.com", 0},         /* one label, not none */
@@ -54,6 +56,8 @@ static void match_cases(void)
         {"*.", "a.", 0},
         {"f*.example.com", "foo.example.com", 0},    /* partial wildcards: no */
         {"*o.example.com", "foo.example.com", 0},
+        {"*oexample.com", "f.example.com", 0},       /* "*" glued to the rest: no */
+        {"*x.example.com", "a.x.example.com", 0},
         {"mail.*.example", "mail.x.example", 0},     /* not left-most: no */
         {"*.*.example.com", "a.b.example.com", 0},
         {"**.example.com", "a.example.com", 0},
