@@ -124,3 +124,10 @@ install: $(SO)
 
 clean:
 	rm -rf build
+
+# Mutation testing of the safety rules (tools/mutate/mutants.txt): each
+# one-line mutant, applied in a scratch copy, must make its tests fail.
+# A few minutes; not part of `make test`. MUTATE_JOBS=N runs N at a time.
+.PHONY: mutate
+mutate:
+	@tools/mutate/mutate.py
