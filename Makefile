@@ -6,7 +6,9 @@
 #                     (and 5.1, 5.3), run the C tests and every spec under each
 #   make demo         send a multipart message to a local capture server
 #   make bench        LuaSocket's smtp and ours, side by side
-#   make fuzz         run the libFuzzer targets (FUZZ_SECONDS each)
+#   make fuzz         run the libFuzzer targets and the binding fuzzer
+#                     (fuzz_bind, under ASan), FUZZ_SECONDS each
+#   make asan         build/asan/socket/smtp/core.so: Lua 5.4, ASan+UBSan
 #   make install PREFIX=DIR
 #
 # The variables LuaRocks passes are honoured (CFLAGS, LIBFLAG, LUA_INCDIR,
@@ -47,7 +49,7 @@ LUA_FILES := lua/socket/smtp.lua lua/socket/smtp/driver.lua \
              lua/socket/smtp/transport.lua lua/socket/smtp/message.lua \
              lua/socket/smtp/tls.lua
 
-.PHONY: all both all-luas deps test demo bench fuzz install clean lint
+.PHONY: all both all-luas deps test demo bench fuzz install clean lint asan
 
 all: $(SO)
 
@@ -84,6 +86,31 @@ $(BUILD)/obj/lsmtp.o: src/compat.h src/lmime.h src/lmime_enc.h src/lsmtp.h src/s
 $(BUILD)/obj/lmime.o: src/compat.h src/lmime.h src/mime_gen.h src/mime_enc.h \
     src/mime_hdr.h src/smtp_errors.h
 
+# The ASan+UBSan build for Lua 5.4: the busted suite and the binding fuzzer
+# run on it in `make test`. lua5.4 itself is not instrumented: it runs with
+# the ASan runtime preloaded by .ci/lua-asan.sh (see .ci/test.sh and
+# fuzz/bind/run.sh). float-cast-overflow is not part of gcc's "undefined".
+ASAN_DIR := build/asan
+ASAN_SO := $(ASAN_DIR)/socket/smtp/core.so
+ASAN_CC ?= gcc
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow \
+              -fno-sanitize-recover=all
+ASAN_LUA_INCDIR ?= $(patsubst -I%,%,$(firstword $(shell pkg-config --cflags-only-I lua5.4 2>/dev/null)))
+ASAN_OBJ := $(patsubst src/%.c,$(ASAN_DIR)/obj/%.o,$(ENGINE_SRC) $(BINDING_SRC))
+
+asan: $(ASAN_SO)
+
+$(ASAN_SO): $(ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_FLAGS) -shared -o $@ $(ASAN_OBJ)
+
+$(ASAN_OBJ): $(wildcard src/*.h)
+
+$(ASAN_DIR)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@test -f "$(ASAN_LUA_INCDIR)/lua.h" || { echo "lua.h (5.4) not found in ASAN_LUA_INCDIR=$(ASAN_LUA_INCDIR)"; exit 1; }
+	$(ASAN_CC) $(ASAN_FLAGS) $(WARN) -fPIC -fvisibility=hidden -Isrc -I$(ASAN_LUA_INCDIR) -c $< -o $@
+
 both:
 	$(MAKE) LUA=5.4
 	$(MAKE) LUA=jit
@@ -99,10 +126,11 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory all-luas
+	@$(MAKE) --no-print-directory asan
 	@TEST_LUAS="$(TEST_LUAS)" .ci/test.sh
 
 lint:
-	luacheck lua spec bench demo
+	luacheck lua spec bench demo fuzz
 
 demo: deps
 	@$(MAKE) --no-print-directory LUA=5.4

@@ -1,15 +1,22 @@
 #!/bin/sh
 # Runs every test suite of smtp-native and ends with one line
-# "N passed, N failed". Each suite prints TAP ("ok N ..." / "not ok N ...");
-# a suite that fails without reporting a failing test (a crash, a build
-# error) counts as one failure. Exit status 0 only when nothing failed.
-# Expects a build for each of TEST_LUAS (default "5.4 jit") in place.
+# "N passed, N failed, N skipped". Each suite prints TAP ("ok N ..." /
+# "not ok N ..."); an "ok" line with a "# SKIP" directive (busted's pending)
+# is counted as skipped, never as passed. A suite that fails without
+# reporting a failing test (a crash, a build error) counts as one failure.
+# Exit status 0 only when nothing failed.
+# Expects a build for each of TEST_LUAS (default "5.4 jit") in place, and
+# the ASan+UBSan build for Lua 5.4 (`make asan`, build/asan/); `make test`
+# builds them all. SMTP_NATIVE_SKIP_ASAN=1 leaves out the two ASan suites
+# (lua5.4-asan, bind-fuzz); BIND_FUZZ_SECONDS sets the binding fuzzer's
+# budget (default 40).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/smtp-native-test.XXXXXX")
 trap 'rm -rf "$log_dir"' EXIT INT TERM
 passed=0
 failed=0
+skipped=0
 
 suite() { # name command...
     name=$1
@@ -20,18 +27,57 @@ suite() { # name command...
     rc=$?
     cat "$log"
     p=$(grep -c '^ok ' "$log")
+    s=$(grep -c -i -E '^ok [^#]*#[[:space:]]*skip([[:space:]]|$)' "$log")
     f=$(grep -c '^not ok ' "$log")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "not ok - $name exited with status $rc"
         f=1
     fi
-    passed=$((passed + p))
+    passed=$((passed + p - s))
+    skipped=$((skipped + s))
     failed=$((failed + f))
+    [ "$s" -eq 0 ] || echo "# $name: $s skipped"
 }
 
 busted_run() { # interpreter build
     "$1" /usr/bin/busted --output=TAP --lpath='./lua/?.lua;./lua/?/init.lua;./spec/?.lua' \
         --cpath="./build/$2/?.so" spec
+}
+
+# A sanitizer report in a log: ASan's "==PID==ERROR: AddressSanitizer",
+# UBSan's "file.c:L:C: runtime error:" (also when the process survived it).
+sanitizer_report() { # log
+    grep -E -e '==[0-9]+==ERROR: (Address|Leak)Sanitizer' -e '\.[ch]:[0-9]+:[0-9]+: runtime error:' \
+        -e '^SUMMARY: (Address|UndefinedBehavior)Sanitizer' "$1" | head -n 5
+}
+
+# The whole busted suite under Lua 5.4 on the ASan+UBSan build of
+# core.so (build/asan/), with the ASan runtime preloaded into lua5.4
+# (.ci/lua-asan.sh). Any sanitizer report fails the suite, whatever the
+# exit status.
+busted_asan() {
+    if [ ! -f build/asan/socket/smtp/core.so ]; then
+        echo "not ok 1 - build/asan/socket/smtp/core.so is missing: run make asan"
+        return 1
+    fi
+    out="$log_dir/busted-asan.out"
+    .ci/lua-asan.sh /usr/bin/busted --output=TAP \
+        --lpath='./lua/?.lua;./lua/?/init.lua;./spec/?.lua' --cpath='./build/asan/?.so' spec >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    report=$(sanitizer_report "$out")
+    if [ -n "$report" ]; then
+        printf '%s\n' "$report" | sed 's/^/# /'
+        echo "not ok - sanitizer report in the busted suite under ASan (exit status $rc)"
+        return 1
+    fi
+    return "$rc"
+}
+
+# The binding fuzzer (fuzz/bind/), briefly: the committed seeds, then
+# random cases for BIND_FUZZ_SECONDS, under the ASan build. One TAP line.
+bind_fuzz() {
+    fuzz/bind/run.sh --tap --seconds "${BIND_FUZZ_SECONDS:-40}"
 }
 
 # The C tests again, without sanitizers, under valgrind's memcheck: one
@@ -65,7 +111,7 @@ no_globals() {
 }
 
 lint() {
-    if luacheck --formatter=plain lua spec bench demo; then
+    if luacheck --formatter=plain lua spec bench demo fuzz; then
         echo "ok 1 - luacheck"
     else
         echo "not ok 1 - luacheck"
@@ -79,9 +125,15 @@ fi
 for v in ${TEST_LUAS:-5.4 jit}; do
     if [ "$v" = jit ]; then suite luajit busted_run luajit jit; else suite "lua$v" busted_run "lua$v" "$v"; fi
 done
+if [ "${SMTP_NATIVE_SKIP_ASAN:-0}" != 1 ]; then
+    suite lua5.4-asan busted_asan
+    suite bind-fuzz bind_fuzz
+else
+    suite asan echo "ok 1 - # SKIP lua5.4-asan and bind-fuzz (SMTP_NATIVE_SKIP_ASAN=1)"
+fi
 suite globals no_globals
 suite luacheck lint
 suite docs .ci/docscov.sh
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -6,7 +6,11 @@
 #   seconds   per target (default 30)
 #   target    fuzz_reply fuzz_caps fuzz_client fuzz_mime_body fuzz_mime_enc
 #             fuzz_mime_hdr fuzz_mime_gen fuzz_sasl, or one of the
-#             *_small builds (default: all of them)
+#             *_small builds, or fuzz_bind (default: all of them)
+#
+# fuzz_bind is the binding fuzzer (fuzz/bind/run.sh): Lua operation
+# sequences on socket.smtp.core under lua5.4 with the ASan+UBSan build
+# (make asan), seeds in fuzz/bind/seeds.txt, findings in build/fuzz/bind/.
 #
 # Every target is built with clang -fsanitize=fuzzer,address,undefined into
 # build/fuzz/. The *_small builds shrink the engine limits
@@ -29,13 +33,13 @@ SECS=30
 TARGETS=""
 for arg in "$@"; do
     case "$arg" in
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         [0-9]*) SECS=$arg ;;
         fuzz_*) TARGETS="$TARGETS $arg" ;;
         *) echo "fuzz/run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
-[ -n "$TARGETS" ] || TARGETS="fuzz_reply fuzz_reply_small fuzz_caps fuzz_caps_small fuzz_client fuzz_client_small fuzz_mime_body fuzz_mime_enc fuzz_mime_hdr fuzz_mime_gen fuzz_sasl fuzz_sasl_small"
+[ -n "$TARGETS" ] || TARGETS="fuzz_reply fuzz_reply_small fuzz_caps fuzz_caps_small fuzz_client fuzz_client_small fuzz_mime_body fuzz_mime_enc fuzz_mime_hdr fuzz_mime_gen fuzz_sasl fuzz_sasl_small fuzz_bind"
 
 CC=${FUZZ_CC:-clang}
 CFLAGS="-std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc"
@@ -48,7 +52,7 @@ have_fuzzer() {
     "$CC" -fsanitize=fuzzer,address,undefined "$OUT/probe.c" -o "$OUT/probe" >/dev/null 2>&1
 }
 mkdir -p "$OUT/artifacts"
-if ! have_fuzzer; then
+if [ "$(echo $TARGETS)" != fuzz_bind ] && ! have_fuzzer; then
     echo "fuzz/run.sh: $CC cannot build libFuzzer targets; installing clang" >&2
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -81,6 +85,19 @@ defines() {
 summary=""
 bad=0
 for t in $TARGETS; do
+    if [ "$t" = fuzz_bind ]; then
+        echo "==== fuzz_bind: run ${SECS}s"
+        log=$OUT/fuzz_bind.log
+        mkdir -p "$OUT"
+        fuzz/bind/run.sh --seconds "$SECS" >"$log" 2>&1
+        rc=$?
+        tail -n 25 "$log"
+        if [ "$rc" = 0 ]; then result=$(sed -n 's/^==== //p' "$log" | tail -n 1); else
+            result="FINDING (exit $rc, see $log and build/fuzz/bind/)"; bad=1; fi
+        summary="$summary
+fuzz_bind: ${SECS}s, $result"
+        continue
+    fi
     base=${t%_small}
     extra=""
     [ "$base" != "$t" ] && extra=$SMALL
