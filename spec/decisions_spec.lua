@@ -11,32 +11,17 @@ local smtp = require("socket.smtp")
 local mime = require("mime")
 local ltn12 = require("ltn12")
 local remote = require("support.remote")
+local M = require("support.mailspec")
 
 local USER, PASSWORD = "alice", "S3cret!pw"
 local PLAIN = "AUTH PLAIN " .. mime.b64("\0" .. USER .. "\0" .. PASSWORD)
 local TEXT = "Subject: decisions\r\n\r\nHello.\r\n"
 
-local function steps(...)
-    local out = {}
-    for _, list in ipairs({ ... }) do
-        for _, s in ipairs(list) do out[#out + 1] = s end
-    end
-    return out
-end
-
-local function greeting(ehlo)
-    return { { send = "220 scripted.test ESMTP\r\n" }, { expect = "EHLO client.test" }, { send = ehlo } }
-end
+local steps, greeting = M.steps, M.greeting
 
 local QUIT = { { expect = "QUIT" }, { send = "221 2.0.0 bye\r\n" } }
-local DELIVERY = {
-    { expect = "MAIL FROM:<sender@example.com>" }, { send = "250 2.1.0 ok\r\n" },
-    { expect = "RCPT TO:<rcpt@example.org>" }, { send = "250 2.1.5 ok\r\n" },
-    { expect = "DATA" }, { send = "354 go ahead\r\n" },
-    { data = true }, { send = "250 2.0.0 queued\r\n" },
-}
-local DELIVERY_WIRE = "MAIL FROM:<sender@example.com>\r\nRCPT TO:<rcpt@example.org>\r\nDATA\r\n"
-    .. TEXT .. ".\r\n"
+-- a delivery of TEXT and QUIT
+local DELIVERY, DELIVERY_WIRE = M.delivery(TEXT)
 
 local function send(port, extra)
     local t = {
@@ -190,7 +175,7 @@ describe("credentials in clear text", function()
     for _, name in ipairs({ "127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost" }) do
         it(("%q is this machine: AUTH PLAIN goes in clear text"):format(name), function()
             local srv = H.scripted(steps(greeting("250-scripted.test\r\n250 AUTH PLAIN\r\n"),
-                { { expect = PLAIN }, { send = "235 2.7.0 ok\r\n" } }, DELIVERY, QUIT))
+                { { expect = PLAIN }, { send = "235 2.7.0 ok\r\n" } }, DELIVERY))
             finally(function() srv:stop() end)
             local create, log = remote.create()
             local r, report = send(srv.port, {
@@ -200,7 +185,7 @@ describe("credentials in clear text", function()
             assert.are.equal("PLAIN", report.mechanism)
             assert.is_false(report.tls)
             assert.are.same({ name }, log.hosts)
-            saw(srv, "EHLO client.test\r\n" .. PLAIN .. "\r\n" .. DELIVERY_WIRE .. "QUIT\r\n")
+            saw(srv, "EHLO client.test\r\n" .. PLAIN .. "\r\n" .. DELIVERY_WIRE)
         end)
     end
 end)

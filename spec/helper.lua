@@ -49,6 +49,12 @@ that has aiosmtpd):
 
     H.stop_all()         stop every server still running
 
+    Checks on a capture server (busted's assert):
+    H.assert_not_connected(srv)  after 0.1 s, srv has had no session
+    H.assert_data_cut(srv) -> wire   after 0.3 s: no message accepted;
+                         session 1 sent DATA but no end-of-data marker and
+                         no QUIT (the server must drop the message)
+
 TLS and AUTH peers (issue #4): H.tls_certs([dir]), H.tls_server(opts),
 H.dovecot(opts), H.dovecot_available(); documented with their code in the
 section "TLS and AUTH peers" near the end of this file.
@@ -86,6 +92,7 @@ test runner dies without stopping it.
 local socket = require("socket")
 local mime = require("mime")
 local json = require("dkjson")
+local luassert = require("luassert") -- busted's, which specs get as `assert`
 
 local H = {}
 
@@ -378,6 +385,21 @@ function H.capture(opts)
         error("capture server not accepting connections:\n" .. log)
     end
     return srv
+end
+
+function H.assert_not_connected(srv)
+    H.sleep(0.1)
+    luassert.are.same({}, srv:sessions())
+end
+
+function H.assert_data_cut(srv)
+    H.sleep(0.3)
+    luassert.are.same({}, srv:messages())
+    local wire = srv:sessions()[1]
+    luassert.matches("\r\nDATA\r\n", wire)
+    luassert.is_nil(wire:find("\r\n.\r\n", 1, true))
+    luassert.is_nil(wire:find("QUIT", 1, true))
+    return wire
 end
 
 local function decode_message(text)

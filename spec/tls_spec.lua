@@ -75,9 +75,7 @@ end
 
 local DELIVERY, DELIVERY_WIRE = M.delivery(TEXT)
 
-local function greeting(ehlo)
-    return { { send = "220 scripted.test ESMTP\r\n" }, { expect = "EHLO client.test" }, { send = ehlo } }
-end
+local greeting = M.greeting
 
 local STARTTLS_STEP = { starttls = { cert = certs.localhost.cert, key = certs.localhost.key } }
 

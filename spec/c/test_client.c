@@ -552,6 +552,20 @@ static void check_script(const char *name, const step *steps, int flags)
     DATA(OK), WRITE("DATA\r\n"), PEER("354 End data with <CR><LF>.<CR><LF>\r\n"), \
         REPLY(DATA, 1, 354, "354 End data with <CR><LF>.<CR><LF>"), STATE(BODY)
 
+/* The client's side of an AUTH exchange up to the server's final reply:
+ * PLAIN and LOGIN for user/pass, CRAM-MD5 answering RFC 4954's short
+ * challenge. Each script that runs one adds the reply it tests. */
+#define PLAIN_SENT                                                             \
+    PLAIN("user", "pass", OK), WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29)
+#define LOGIN_SENT                                                             \
+    LOGIN("user", "pass", OK), WRITE("AUTH LOGIN\r\n"), PEER("334 VXNlcm5hbWU6\r\n"), \
+        WRITE_SECRET("dXNlcg==\r\n", 10), PEER("334 UGFzc3dvcmQ6\r\n"),         \
+        WRITE_SECRET("cGFzcw==\r\n", 10)
+#define CRAM_MD5_SENT                                                          \
+    SASL("CRAM-MD5", "", 0, OK), WRITE("AUTH CRAM-MD5\r\n"), PEER("334 PDE4OT4=\r\n"), \
+        CHALLENGE("PDE4OT4="), RESP("tim b913a602c7eda7a495b4e6e7334d3890", OK), \
+        WRITE_SECRET("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n", 50)
+
 static const step s_full[] = {
     GREETING(OK),
     STATE(GREETED),
@@ -967,8 +981,7 @@ static const step s_pipelined_no_rcpt[] = {
 
 static const step s_auth_plain[] = {
     HELLO_AUTH,
-    PLAIN("user", "pass", OK),
-    WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29),
+    PLAIN_SENT,
     PEER("235 2.7.0 Authentication successful\r\n"),
     REPLYE(AUTH, 1, 235, "235 2.7.0 Authentication successful", "2.7.0"),
     WIPED(29, 0),
@@ -981,18 +994,12 @@ static const step s_auth_plain[] = {
  * for its arguments before it looks at the state. */
 static const step s_wipe_on_refusal[] = {
     HELLO_AUTH,
-    PLAIN("user", "pass", OK),
-    WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29),
+    PLAIN_SENT,
     MAIL("a\r\nb", "", E_(ARG_CRLF)),
     WIPED(29, 0),
     PEER("235 ok\r\n"),
     REPLY(AUTH, 1, 235, "235 ok"),
-    SASL("CRAM-MD5", "", 0, OK),
-    WRITE("AUTH CRAM-MD5\r\n"),
-    PEER("334 PDE4OT4=\r\n"),
-    CHALLENGE("PDE4OT4="),
-    RESP("tim b913a602c7eda7a495b4e6e7334d3890", OK),
-    WRITE_SECRET("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n", 50),
+    CRAM_MD5_SENT,
     SASL("bad mech", "", 0, E_(ARG_SYNTAX)),
     WIPED(50, 0),
     PEER("235 ok\r\n"),
@@ -1013,8 +1020,7 @@ static const step s_auth_plain_refused[] = {
 
 static const step s_auth_plain_334[] = {
     HELLO_AUTH,
-    PLAIN("user", "pass", OK),
-    WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29),
+    PLAIN_SENT,
     PEER("334 \r\n"), /* a challenge after the initial response */
     WRITE("*\r\n"),
     PEER("501 5.7.0 Authentication cancelled\r\n"),
@@ -1026,12 +1032,7 @@ static const step s_auth_plain_334[] = {
 
 static const step s_auth_login[] = {
     HELLO_AUTH,
-    LOGIN("user", "pass", OK),
-    WRITE("AUTH LOGIN\r\n"),
-    PEER("334 VXNlcm5hbWU6\r\n"),
-    WRITE_SECRET("dXNlcg==\r\n", 10),
-    PEER("334 UGFzc3dvcmQ6\r\n"),
-    WRITE_SECRET("cGFzcw==\r\n", 10),
+    LOGIN_SENT,
     PEER("235 2.7.0 Authentication successful\r\n"),
     REPLYE(AUTH, 1, 235, "235 2.7.0 Authentication successful", "2.7.0"),
     WIPED(10, 20),
@@ -1042,12 +1043,7 @@ static const step s_auth_login[] = {
 
 static const step s_auth_login_extra[] = {
     HELLO_AUTH,
-    LOGIN("user", "pass", OK),
-    WRITE("AUTH LOGIN\r\n"),
-    PEER("334 VXNlcm5hbWU6\r\n"),
-    WRITE_SECRET("dXNlcg==\r\n", 10),
-    PEER("334 UGFzc3dvcmQ6\r\n"),
-    WRITE_SECRET("cGFzcw==\r\n", 10),
+    LOGIN_SENT,
     PEER("334 T25lIG1vcmU6\r\n"),
     WRITE("*\r\n"),
     PEER("501 5.7.0 Authentication cancelled\r\n"),
@@ -1065,12 +1061,7 @@ static const step s_auth_login_refused[] = {
     REPLYE(AUTH, 0, 504, "504 5.5.4 Unrecognized authentication type", "5.5.4"),
     WIPED(0, 20),
     STATE(READY),
-    LOGIN("user", "pass", OK),
-    WRITE("AUTH LOGIN\r\n"),
-    PEER("334 VXNlcm5hbWU6\r\n"),
-    WRITE_SECRET("dXNlcg==\r\n", 10),
-    PEER("334 UGFzc3dvcmQ6\r\n"),
-    WRITE_SECRET("cGFzcw==\r\n", 10),
+    LOGIN_SENT,
     PEER("535 5.7.8 Error: authentication failed\r\n"),
     REPLYE(AUTH, 0, 535, "535 5.7.8 Error: authentication failed", "5.7.8"),
     WIPED(10, 20),
@@ -1258,8 +1249,7 @@ static const step s_starttls_250[] = {
 
 static const step s_auth_plain_250[] = {
     HELLO_AUTH,
-    PLAIN("user", "pass", OK),
-    WRITE_SECRET("AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29),
+    PLAIN_SENT,
     PEER("250 2.7.0 fine\r\n"),
     REPLYE(AUTH, 0, 250, "250 2.7.0 fine", "2.7.0"),
     WIPED(29, 0),
@@ -1269,12 +1259,7 @@ static const step s_auth_plain_250[] = {
 
 static const step s_auth_login_250[] = {
     HELLO_AUTH,
-    LOGIN("user", "pass", OK),
-    WRITE("AUTH LOGIN\r\n"),
-    PEER("334 VXNlcm5hbWU6\r\n"),
-    WRITE_SECRET("dXNlcg==\r\n", 10),
-    PEER("334 UGFzc3dvcmQ6\r\n"),
-    WRITE_SECRET("cGFzcw==\r\n", 10),
+    LOGIN_SENT,
     PEER("250 ok\r\n"),
     REPLY(AUTH, 0, 250, "250 ok"),
     WIPED(10, 20),
@@ -1283,12 +1268,7 @@ static const step s_auth_login_250[] = {
 
 static const step s_sasl_250[] = {
     HELLO_AUTH,
-    SASL("CRAM-MD5", "", 0, OK),
-    WRITE("AUTH CRAM-MD5\r\n"),
-    PEER("334 PDE4OT4=\r\n"),
-    CHALLENGE("PDE4OT4="),
-    RESP("tim b913a602c7eda7a495b4e6e7334d3890", OK),
-    WRITE_SECRET("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n", 50),
+    CRAM_MD5_SENT,
     PEER("250 2.7.0 ok\r\n"),
     REPLYE(AUTH, 0, 250, "250 2.7.0 ok", "2.7.0"),
     WIPED(50, 0),
@@ -1654,6 +1634,19 @@ static void pipeline_max(void)
     free(c);
 }
 
+/* Run the steps of a setup script on c (whole feeding), for a test that
+ * goes on with direct calls; the steps' own checks are not reported. */
+static void run_setup(smtp_client *c, const step *steps)
+{
+    drv d;
+    int i;
+    memset(&d, 0, sizeof d);
+    d.c = c;
+    d.srv = g_srv;
+    for (i = 0; steps[i].op != END; i++)
+        run_step(&d, &steps[i]);
+}
+
 static void misc_checks(void)
 {
     smtp_client *c = calloc(1, sizeof *c);
@@ -1695,12 +1688,7 @@ static void misc_checks(void)
     longaddr[5] = '@';
     {
         static const step hello[] = {HELLO, FIN};
-        drv d;
-        memset(&d, 0, sizeof d);
-        d.c = c;
-        d.srv = g_srv;
-        for (i = 0; hello[i].op != END; i++)
-            run_step(&d, &hello[i]);
+        run_setup(c, hello);
     }
     memcpy(g_snap, c, sizeof *c);
     rc = smtp_client_mail(c, longaddr, SMTP_CMD_MAX, "", 0);
@@ -1808,14 +1796,9 @@ static void wipe_on_sticky_error(void)
     static char big[SMTP_IN_MAX + 1];
     smtp_client *c = new_client();
     smtp_event ev;
-    drv d;
     size_t i, nonzero = 0;
     int rc;
-    memset(&d, 0, sizeof d);
-    d.c = c;
-    d.srv = g_srv;
-    for (i = 0; hello[i].op != END; i++)
-        run_step(&d, &hello[i]);
+    run_setup(c, hello);
     rc = smtp_client_auth_plain(c, "user", 4, "pass", 4);
     is_int(rc, 0, "AUTH PLAIN queued");
     ok(memcmp(c->out, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29) == 0, "the line is in the engine");

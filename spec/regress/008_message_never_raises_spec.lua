@@ -8,16 +8,9 @@
 -- the From address of the Message-ID (the generator reads headers raw,
 -- with rawget and next, and so does the Message-ID now).
 local smtp = require("socket.smtp")
+local R = require("support.regress8")
 
-local function drain(src)
-    local out = {}
-    for _ = 1, 10000 do
-        local c, err = src()
-        if c == nil then return table.concat(out), err end
-        out[#out + 1] = c
-    end
-    error("the source does not end")
-end
+local drain = R.drain_text
 
 local saved_zone, saved_domain
 before_each(function() saved_zone, saved_domain = smtp.ZONE, smtp.DOMAIN end)

@@ -10,28 +10,14 @@
 -- No message is ever delivered cut short.
 local H = require("helper")
 local smtp = require("socket.smtp")
-local socket = require("socket")
+local R = require("support.regress8")
 
 local FROM, TO = "<a@example.com>", "<b@example.com>"
 
+-- A socket whose odd.call-th call of odd.method returns odd.ret; the real
+-- call is made; its result is replaced by the odd one.
 local function hostile(odd, log)
-    local real = socket.tcp()
-    local counts = {}
-    local obj = {}
-    for _, name in ipairs({ "connect", "settimeout", "setoption", "send", "receive", "close" }) do
-        obj[name] = function(_, ...)
-            counts[name] = (counts[name] or 0) + 1
-            log[name] = counts[name]
-            -- the real call is made; its result is replaced by the odd one
-            local a, b, c = real[name](real, ...)
-            if odd and odd.method == name and counts[name] == odd.call then
-                local r = odd.ret
-                return r[1], r[2], r[3]
-            end
-            return a, b, c
-        end
-    end
-    return obj
+    return R.odd_socket({ "connect", "settimeout", "setoption", "send", "receive", "close" }, odd, log, true)
 end
 
 local function check_failure(what, ok, r, err, det)
@@ -47,10 +33,7 @@ end
 describe("issue 8: smtp.send returns what goes wrong, never raises", function()
     local srv
     setup(function() srv = H.capture() end)
-    teardown(function()
-        srv:stop()
-        H.stop_all()
-    end)
+    teardown(H.stop_all) -- srv among them
 
     local odd_values = {
         { "nil", {} }, { "a number", { 5 } }, { "a table", { {} } },

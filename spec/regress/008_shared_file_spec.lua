@@ -83,41 +83,42 @@ local function assert_whole(data, text, name)
     assert(body == data, name .. ": the attachment differs from the file")
 end
 
+-- Runs `steps` (see scenario) and asserts that each message they make
+-- carries the whole file, in the order they make them.
+local function assert_all_whole(steps)
+    local data, res = scenario(steps)
+    for name in steps:gmatch('m%("([%w_]+)"%)') do assert_whole(data, res[name], name) end
+end
+
 describe("issue 8 finding 2: one smtp.file shared by several messages", function()
     it("m1(); repeat until m2() == nil; then m1 to its end: both whole", function()
-        local data, res = scenario([[
+        assert_all_whole([[
 m("m1") m("m2")
 step("m1")
 drain("m2")
 drain("m1")
 ]])
-        assert_whole(data, res.m1, "m1")
-        assert_whole(data, res.m2, "m2")
     end)
 
     it("m1 read into the file, m2 drained, m1 drained", function()
-        local data, res = scenario([[
+        assert_all_whole([[
 m("m1") m("m2")
 for _ = 1, 3 do step("m1") end
 drain("m2")
 drain("m1")
 ]])
-        assert_whole(data, res.m1, "m1")
-        assert_whole(data, res.m2, "m2")
     end)
 
     it("two messages in lockstep, chunk by chunk", function()
-        local data, res = scenario([[
+        assert_all_whole([[
 m("m1") m("m2")
 local a, b
 repeat a = step("m1"); b = step("m2") until a == nil and b == nil
 ]])
-        assert_whole(data, res.m1, "m1")
-        assert_whole(data, res.m2, "m2")
     end)
 
     it("three messages interleaved, the second one started last", function()
-        local data, res = scenario([[
+        assert_all_whole([[
 m("m1") m("m2") m("m3")
 step("m1") step("m1") step("m3")
 drain("m2")
@@ -126,33 +127,28 @@ collect()
 drain("m3")
 drain("m1")
 ]])
-        assert_whole(data, res.m1, "m1")
-        assert_whole(data, res.m2, "m2")
-        assert_whole(data, res.m3, "m3")
     end)
 
     it("att:close() in the middle of a generation does not disturb it", function()
-        local data, res = scenario([[
+        assert_all_whole([[
 m("m1")
 step("m1") step("m1") step("m1")
 close()
 collect()
 drain("m1")
 ]])
-        assert_whole(data, res.m1, "m1")
     end)
 
     it("att:close() before the first chunk does not disturb the message", function()
-        local data, res = scenario([[
+        assert_all_whole([[
 m("m1")
 close()
 drain("m1")
 ]])
-        assert_whole(data, res.m1, "m1")
     end)
 
     it("a message made after att:close() reopens the file by its path", function()
-        local data, res = scenario([[
+        assert_all_whole([[
 m("m1")
 drain("m1")
 close()
@@ -165,19 +161,15 @@ step("m3")
 close()
 drain("m3")
 ]])
-        assert_whole(data, res.m1, "m1")
-        assert_whole(data, res.m2, "m2")
-        assert_whole(data, res.m3, "m3")
     end)
 
     it("a file used again is read from its start", function()
-        local data, res = scenario([[
+        assert_all_whole([[
 m("m1") drain("m1")
 m("m2") drain("m2")
 m("m3") step("m3") step("m3")
 m("m4") drain("m4")
 drain("m3")
 ]])
-        for _, name in ipairs({ "m1", "m2", "m3", "m4" }) do assert_whole(data, res[name], name) end
     end)
 end)

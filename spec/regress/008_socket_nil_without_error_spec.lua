@@ -8,32 +8,16 @@
 local H = require("helper")
 local smtp = require("socket.smtp")
 local socket = require("socket")
+local R = require("support.regress8")
 
 local FROM, TO = "<a@example.com>", "<b@example.com>"
 
 -- A generic socket over a real tcp one; `odd` = { method = name, call = n,
 -- ret = { values } } makes the n-th call of that method return `ret`.
 local function wrapped(odd, log)
-    local real = socket.tcp()
-    local counts = {}
-    local obj = {}
-    for _, name in ipairs({ "connect", "settimeout", "send", "receive", "receiveany", "close" }) do
-        obj[name] = function(_, ...)
-            counts[name] = (counts[name] or 0) + 1
-            log[name] = counts[name]
-            if odd.method == name and counts[name] == (odd.call or 1) then
-                local r = odd.ret
-                return r[1], r[2], r[3]
-            end
-            if name == "receiveany" then
-                local data, err = real:receive(1)
-                return data, err
-            end
-            return real[name](real, ...)
-        end
-    end
-    if not odd.any then obj.receiveany = nil end
-    return obj
+    local names = { "connect", "settimeout", "send", "receive", "close" }
+    if odd.any then names[#names + 1] = "receiveany" end
+    return R.odd_socket(names, odd, log)
 end
 
 local function send(port, odd, log)

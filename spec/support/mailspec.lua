@@ -69,6 +69,11 @@ function M.delivery(text)
     return steps, wire
 end
 
+-- Script steps: the server's greeting, the client's EHLO and the reply `ehlo`.
+function M.greeting(ehlo)
+    return { { send = "220 scripted.test ESMTP\r\n" }, { expect = "EHLO client.test" }, { send = ehlo } }
+end
+
 -- The lists of script steps, one after the other.
 function M.steps(...)
     local out = {}

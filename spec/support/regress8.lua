@@ -26,6 +26,20 @@ spec/support/regress8.lua: shared helpers of the issue 8 regression specs
         core.message(mesgt, defaults or {}) run to the end (Lua body
         sources called as smtp.message does); nil, err when core.message
         or g:next() fails.
+    text, err = R.drain_text(source)
+        Calls a message source until it returns nil: everything it gave
+        (also when it failed) and its error. Unlike R.drain, a raise
+        propagates and chunks are not type-checked.
+    err = R.core_error(mesgt [, defaults])
+        Asserts that core.message(mesgt, defaults or {}) does not raise,
+        and returns its error, or the error its generator ends with when
+        g:next() is called until it returns nil (nil when none).
+    sock = R.odd_socket(names, odd, log [, real_first])
+        A generic socket (for `create`) over a real socket.tcp(), with the
+        methods `names`; each call counts in log[name]. The odd.call-th
+        (default 1) call of odd.method returns the values of odd.ret
+        instead of the real call's, which is still made first when
+        `real_first`. A "receiveany" method is real:receive(1).
     R.random_bytes(n)  n pseudo-random bytes (math.random)
 ]=]
 
@@ -103,6 +117,53 @@ function R.core_generate(mesgt, defaults)
         end
     end
     error("the generator never ended", 2)
+end
+
+function R.drain_text(src)
+    local out = {}
+    for _ = 1, 10000 do
+        local c, err = src()
+        if c == nil then return table.concat(out), err end
+        out[#out + 1] = c
+    end
+    error("the source does not end")
+end
+
+function R.core_error(mesgt, defaults)
+    local core = require("socket.smtp.core")
+    local ok, g, cerr = pcall(core.message, mesgt, defaults or {})
+    assert(ok, "core.message raised: " .. tostring(g))
+    if g then
+        local chunk, gerr
+        repeat chunk, gerr = g:next() until chunk == nil
+        cerr = gerr
+    end
+    return cerr
+end
+
+function R.odd_socket(names, odd, log, real_first)
+    local real = require("socket").tcp()
+    local counts = {}
+    local obj = {}
+    for _, name in ipairs(names) do
+        obj[name] = function(_, ...)
+            counts[name] = (counts[name] or 0) + 1
+            log[name] = counts[name]
+            local a, b, c
+            if real_first then a, b, c = real[name](real, ...) end
+            if odd and odd.method == name and counts[name] == (odd.call or 1) then
+                local r = odd.ret
+                return r[1], r[2], r[3]
+            end
+            if real_first then return a, b, c end
+            if name == "receiveany" then
+                local data, err = real:receive(1)
+                return data, err
+            end
+            return real[name](real, ...)
+        end
+    end
+    return obj
 end
 
 function R.random_bytes(n)
