@@ -28,7 +28,8 @@ core.so under Lua 5.4 (fuzz/bind/run.sh does that; see fuzz/README.md).
                       huge), verify_host, feed (g:feed out of turn), close
                       (__close/__gc called directly), resurrect, sharing
                       (a file body in several generators), bound (header
-                      counts near the 128 bound), fifo
+                      counts near the 128 bound), reentry (finalizers
+                      that call methods of live objects), fifo
       --trace         print every operation (as --replay does)
 
 Every operation is pcall'ed: a Lua error raised by the API is an accepted
@@ -104,6 +105,7 @@ end
 local root = ((arg and arg[0] or ""):match("^(.*)/fuzz/bind/[^/]*$")) or "."
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
 opts.cpath = opts.cpath or os.getenv("FUZZ_BIND_CPATH")
+if opts.cpath == "" then opts.cpath = nil end
 package.cpath = (opts.cpath or (root .. "/build/asan/?.so")) .. ";" .. package.cpath
 
 local core = require("socket.smtp.core")
@@ -229,6 +231,8 @@ local function feature(name)
         end
     end
 end
+
+local bombed = false  -- finalizers of this case call methods behind our back
 
 local function oracle(cond, fmt, ...)
     stats.checks = stats.checks + 1
@@ -447,11 +451,17 @@ local function wrong_self()
     try(f[2], self, unpack(args, 1, n))
 end
 
+local arm_bombs
 local function track(obj)
     if obj ~= nil and (type(obj) == "userdata" or type(obj) == "table") then
         live[#live + 1] = obj
         learn(obj)
         if #live > 40 then table.remove(live, R(#live)) end
+        local n = live.__arm
+        if n and R(3) == 1 then
+            live.__arm = nil
+            arm_bombs(n)
+        end
     end
     return obj
 end
@@ -690,7 +700,7 @@ local function misc_case()
                     if chance(0.05) then gc() end
                 end
                 parts[#parts + 1] = e:finish()
-                oracle(concat(parts) == whole, "encoder %s: split output differs", kind)
+                oracle(bombed or concat(parts) == whole, "encoder %s: split output differs", kind)
             end
             try(core.choose, anyvalue())
         elseif r == 7 then
@@ -965,7 +975,7 @@ end
 -- Checks a complete message against what was built.
 local function check_output(run)
     local out = concat(run.out)
-    if run.meta_any or run.spoiled then return end
+    if run.meta_any or run.spoiled or bombed then return end
     for _, info in ipairs(run.infos) do
         if info.spoiled then return end
     end
@@ -1008,14 +1018,23 @@ local function step(run)
         if not ok then
             run.spoiled = true
             trace("source raised")
-            try(g.feed, g, nil, tostring(data))
+            -- a refused feed leaves the chunk owed
+            if not try(g.feed, g, nil, tostring(data)) then run.waiting = src end
             return true
         end
         if data == nil and err ~= nil then run.spoiled = true end
         if type(data) ~= "string" and data ~= nil then run.spoiled = true end
         trace("g:feed", show(data))
         local fed = try(g.feed, g, data, err)
-        if not fed then run.spoiled = true end
+        if not fed then
+            run.spoiled = true
+            run.waiting = src   -- refused: the chunk is still owed
+            run.refused = (run.refused or 0) + 1
+            if run.refused > 20 then
+                run.over = "source keeps giving what feed refuses"
+                return false
+            end
+        end
         return true
     end
     local ok, chunk, src = try(g.next, g)
@@ -1060,7 +1079,7 @@ local function misuse(run, runs)
         trace("g:feed out of turn", show(data))
         feature("feed_out_of_turn")
         local ok = try(g.feed, g, data, err)
-        oracle(not ok or run.waiting ~= nil,
+        oracle(not ok or run.waiting ~= nil or bombed,
                "g:feed(%s) accepted while the generator was not waiting for a source chunk", show(data))
         if ok then run.spoiled = true end
     elseif r <= 5 then
@@ -1287,6 +1306,50 @@ local function coroutine_case()
     gc()
 end
 
+-- Finalizers that call methods of the case's objects: they run inside
+-- whatever C function allocates when a collection is due (g:next pushing a
+-- chunk, c:next copying a reply...), so the bindings are re-entered on the
+-- same objects midway (tables on Lua 5.4, newproxy objects on LuaJIT).
+local function bomb_action()
+    local obj = #live > 0 and pick(live)
+    local mt = obj and getmetatable(obj)
+    local methods = type(mt) == "table" and type(rawget(mt, "__index")) == "table" and rawget(mt, "__index")
+    if not methods then return end
+    local names = {}
+    for k, v in pairs(methods) do
+        if type(v) == "function" then names[#names + 1] = k end
+    end
+    table.sort(names)
+    if #names == 0 then return end
+    local name = pick(names)
+    local arg = pick({ "250 ok\r\n", "x", nil, "220-a\r\n" })
+    pcall(methods[name], obj, arg)
+    if R(8) == 1 then pcall(rawget(mt, "__close") or methods[name], obj) end
+end
+
+-- An unreachable object whose finalizer calls fn (a table on 5.2+, a
+-- newproxy on LuaJIT and 5.1, which run no table finalizers).
+local newproxy = rawget(_G, "newproxy")
+local function finalizer(fn)
+    if newproxy then
+        getmetatable(newproxy(true)).__gc = fn
+    else
+        setmetatable({}, { __gc = fn })
+    end
+end
+
+function arm_bombs(n)
+    feature("finalizer_reentry")
+    bombed = true
+    for _ = 1, n do
+        local again = R(3) == 1
+        finalizer(function()
+            bomb_action()
+            if again and #live > 0 then finalizer(bomb_action) end
+        end)
+    end
+end
+
 ---------------------------------------------------------------------------
 -- Cases
 ---------------------------------------------------------------------------
@@ -1300,6 +1363,12 @@ local function run_case(seed, avoid_list)
     collectgarbage("collect")
     if IS54 then collectgarbage("incremental") end
     stats.cases = stats.cases + 1
+    bombed = false
+    if (IS54 or newproxy) and not avoid.reentry and seed % 4 == 1 then
+        -- armed once some objects exist (decided by the seed, not by a draw,
+        -- so the cases of the other seeds stay what they were)
+        live.__arm = 1 + floor(seed / 4) % 30
+    end
     local r = R(100)
     if r <= 55 then
         message_case()
