@@ -1216,7 +1216,8 @@ local function message_case()
     for _, run in ipairs(runs) do
         if chance(0.5) then
             local ok, chunk = try(run.g.next, run.g)
-            oracle(not ok or type(chunk) ~= "string" or run.over == nil,
+            local ended = run.over == "done" or run.over == "error" or run.over == "closed"
+            oracle(not ok or type(chunk) ~= "string" or not ended,
                    "a chunk from a generator after it ended (%s)", tostring(run.over))
             try(run.g.feed, run.g, str(1))
         end
