@@ -7,9 +7,7 @@
 --   lua5.4 /usr/bin/busted --lpath='./lua/?.lua;./lua/?/init.lua;./spec/?.lua' \
 --       --cpath=./build/5.4/?.so spec/decisions_spec.lua
 local H = require("helper")
-local smtp = require("socket.smtp")
 local mime = require("mime")
-local ltn12 = require("ltn12")
 local remote = require("support.remote")
 local M = require("support.mailspec")
 
@@ -23,14 +21,9 @@ local QUIT = { { expect = "QUIT" }, { send = "221 2.0.0 bye\r\n" } }
 -- a delivery of TEXT and QUIT
 local DELIVERY, DELIVERY_WIRE = M.delivery(TEXT)
 
+-- (to 127.0.0.1, an address: the loopback rule is among the decisions)
 local function send(port, extra)
-    local t = {
-        from = "<sender@example.com>", rcpt = "<rcpt@example.org>",
-        server = "127.0.0.1", port = port, domain = "client.test", timeout = 5,
-        source = ltn12.source.string(TEXT),
-    }
-    for k, v in pairs(extra or {}) do t[k] = v end
-    return smtp.send(t)
+    return M.send_text("127.0.0.1", port, TEXT, extra)
 end
 
 -- The server saw exactly `wire`, and nothing it did not expect.

@@ -4,6 +4,7 @@
 local H = require("helper")
 local smtp = require("socket.smtp")
 local mime = require("mime")
+local ltn12 = require("ltn12")
 local assert = require("luassert") -- busted's, which specs get as a global
 
 local M = {}
@@ -33,6 +34,18 @@ function M.send(port, subject, extra)
             headers = { subject = subject, to = "<rcpt@example.org>" },
             body = "Body of " .. subject .. ".\r\n",
         },
+    }
+    return smtp.send(M.merge(t, extra))
+end
+
+-- smtp.send of the fixed text `text` (its wire bytes are known: see
+-- M.delivery) to `server` (a name or address of this machine); `extra`
+-- overrides.
+function M.send_text(server, port, text, extra)
+    local t = {
+        from = "<sender@example.com>", rcpt = "<rcpt@example.org>",
+        server = server, port = port, domain = "client.test", timeout = 5,
+        source = ltn12.source.string(text),
     }
     return smtp.send(M.merge(t, extra))
 end
