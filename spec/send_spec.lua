@@ -168,15 +168,21 @@ describe("smtp.send", function()
         assert.are.equal("constants.test", srv:wait_messages(1)[1].helo)
     end)
 
-    it("raises on misuse: missing fields, wrong types", function()
+    it("raises only for a mailt that is not a table; returns what is wrong inside it", function()
         assert.has_error(function() smtp.send() end,
             "bad argument #1 to 'send' (table expected, got nil)")
-        assert.has_error(function() smtp.send{ rcpt = "<b@x>", source = function() end } end,
-            "bad argument #1 to 'send' (field 'from' must be a string, got nil)")
-        assert.has_error(function() smtp.send{ from = "<a@x>", rcpt = {}, source = function() end } end,
-            "bad argument #1 to 'send' (field 'rcpt' is an empty list)")
-        assert.has_error(function() smtp.send{ from = "<a@x>", rcpt = "<b@x>" } end,
-            "bad argument #1 to 'send' (field 'source' must be an LTN12 source, got nil)")
+        local function returns(mailt, err, field, name)
+            local r, e, det = smtp.send(mailt)
+            assert.is_nil(r)
+            assert.are.equal(err, e)
+            assert.are.same({ stage = "argument", field = field, name = name }, det)
+        end
+        returns({ rcpt = "<b@x>", source = function() end },
+            "invalid from: must be a string, got nil", "from", "EARG")
+        returns({ from = "<a@x>", rcpt = {}, source = function() end },
+            "invalid rcpt: is an empty list", "rcpt", "EARG_EMPTY")
+        returns({ from = "<a@x>", rcpt = "<b@x>" },
+            "invalid source: must be an LTN12 source (a function), got nil", "source", "EARG")
     end)
 end)
 

@@ -153,6 +153,9 @@ end
 -- One message on the open session: MAIL, RCPT..., DATA (pipelined when
 -- the server offers PIPELINING). Returns 1, report.
 function methods:send(mailt)
+    if type(mailt) ~= "table" then
+        error(string_format("bad argument #1 to 'send' (table expected, got %s)", type(mailt)), 2)
+    end
     local ok, report = check(self, self.session:transaction(mailt))
     return ok, report
 end
@@ -160,35 +163,6 @@ end
 -- The capabilities of the last EHLO reply: { KEYWORD = params, ... }.
 function methods:caps()
     return self.session.core:caps()
-end
-
-local function check_send_args(mailt, fname)
-    if type(mailt) ~= "table" then
-        error(string_format("bad argument #1 to '%s' (table expected, got %s)", fname, type(mailt)), 3)
-    end
-    if type(mailt.from) ~= "string" then
-        error(string_format("bad argument #1 to '%s' (field 'from' must be a string, got %s)",
-            fname, type(mailt.from)), 3)
-    end
-    local rcpt = mailt.rcpt
-    if type(rcpt) == "table" then
-        if #rcpt == 0 then
-            error(string_format("bad argument #1 to '%s' (field 'rcpt' is an empty list)", fname), 3)
-        end
-        for i, v in ipairs(rcpt) do
-            if type(v) ~= "string" then
-                error(string_format("bad argument #1 to '%s' (field 'rcpt[%d]' must be a string, got %s)",
-                    fname, i, type(v)), 3)
-            end
-        end
-    elseif type(rcpt) ~= "string" then
-        error(string_format("bad argument #1 to '%s' (field 'rcpt' must be a string or a list, got %s)",
-            fname, type(rcpt)), 3)
-    end
-    if type(mailt.source) ~= "function" then
-        error(string_format("bad argument #1 to '%s' (field 'source' must be an LTN12 source, got %s)",
-            fname, type(mailt.source)), 3)
-    end
 end
 
 -- LuaSocket's open(server, port, create), plus an optional options
@@ -206,6 +180,10 @@ function _M.open(server, port, create, options)
     end
     server = server or _M.SERVER
     port = port or (options.tls == "smtps" and 465 or _M.PORT)
+    if type(server) ~= "string" then raise("invalid server: must be a string, got " .. type(server)) end
+    if type(port) ~= "number" and type(port) ~= "string" then
+        raise("invalid port: must be a number, got " .. type(port))
+    end
     local timeout = options.timeout or _M.TIMEOUT
     ok, err = driver.check_timeout(timeout, options.timeout and "timeout" or "smtp.TIMEOUT")
     if not ok then raise(err) end
@@ -249,7 +227,8 @@ end
 -- Every argument that becomes part of a command is checked before the
 -- connection is opened: nothing is sent unless all of it can be.
 local function validate(mailt)
-    local ok, err, det
+    local ok, err, det = driver.check_envelope(mailt)
+    if not ok then return nil, err, det end
     if mailt.timeout ~= nil then
         ok, err, det = driver.check_timeout(mailt.timeout, "timeout")
     else
@@ -288,7 +267,10 @@ local function validate(mailt)
     ok, err, det = driver.check("domain", "domain", mailt.domain or _M.DOMAIN)
     if not ok then return nil, err, det end
     if mailt.user ~= nil then
-        if type(mailt.user) ~= "string" or mailt.user == "" then
+        if type(mailt.user) ~= "string" then
+            return driver.bad_arg("user", nil, "must be a string, got " .. type(mailt.user), "EARG")
+        end
+        if mailt.user == "" then
             return driver.bad_arg("user", nil, "must be a non-empty string", "EARG_EMPTY")
         end
         ok, err, det = driver.check("text", "user", mailt.user, true)
@@ -296,8 +278,12 @@ local function validate(mailt)
     end
     for _, k in ipairs({ "password", "token", "authzid" }) do
         if mailt[k] ~= nil and type(mailt[k]) ~= "string" then
-            return driver.bad_arg(k, nil, "must be a string", "EARG")
+            return driver.bad_arg(k, nil, "must be a string, got " .. type(mailt[k]), "EARG")
         end
+    end
+    if mailt.insecure_auth ~= nil and type(mailt.insecure_auth) ~= "boolean" then
+        return driver.bad_arg("insecure_auth", nil, "must be a boolean, got " .. type(mailt.insecure_auth),
+            "EARG")
     end
     local mode = mailt.tls
     if mode ~= nil and mode ~= false and mode ~= "auto" and mode ~= "starttls" and mode ~= "smtps" then
@@ -306,10 +292,10 @@ local function validate(mailt)
     ok, err = tls.check(mailt.ssl)
     if not ok then return driver.bad_arg("ssl", nil, err, "EARG") end
     if mailt.tlspolicy ~= nil and type(mailt.tlspolicy) ~= "function" then
-        return driver.bad_arg("tlspolicy", nil, "must be a function", "EARG")
+        return driver.bad_arg("tlspolicy", nil, "must be a function, got " .. type(mailt.tlspolicy), "EARG")
     end
     if mailt.debug ~= nil and type(mailt.debug) ~= "function" then
-        return driver.bad_arg("debug", nil, "must be a function", "EARG")
+        return driver.bad_arg("debug", nil, "must be a function, got " .. type(mailt.debug), "EARG")
     end
     local auth = mailt.auth
     if auth ~= nil and type(auth) ~= "string" and type(auth) ~= "table" then
@@ -391,7 +377,11 @@ end
 --   report = { accepted = {addr...}, refused = {{addr, code, reply}...},
 --              reply = final reply, code = its code, enhanced = "2.0.0" }
 function _M.send(mailt)
-    check_send_args(mailt, "send")
+    -- Only a mailt that is not a table raises (as LuaSocket's send would);
+    -- anything wrong inside it is returned by validate.
+    if type(mailt) ~= "table" then
+        error(string_format("bad argument #1 to 'send' (table expected, got %s)", type(mailt)), 2)
+    end
     local ok, err, det = validate(mailt)
     if not ok then return nil, err, det end
     -- A message that cannot be produced (an invalid header, a source that

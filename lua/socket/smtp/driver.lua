@@ -356,10 +356,16 @@ function S:authenticate(a)
 end
 
 function S:mail(from)
+    if type(from) ~= "string" then
+        return bad_arg("from", nil, "must be a string, got " .. type(from), "EARG")
+    end
     return self:command({ stage = "mail", field = "from", value = from, addr = from }, "mail", from)
 end
 
 function S:rcpt(to, field)
+    if type(to) ~= "string" then
+        return bad_arg(field or "rcpt", nil, "must be a string, got " .. type(to), "EARG")
+    end
     return self:command({ stage = "rcpt", field = field or "rcpt", value = to, addr = to }, "rcpt", to)
 end
 
@@ -375,12 +381,27 @@ function S:noop()
     return self:command({ stage = "noop", line = "NOOP" }, "noop")
 end
 
+-- The credentials of s:login/s:plain: strings (never echoed).
+local function credentials(user, password)
+    if type(user) ~= "string" then
+        return bad_arg("user", nil, "must be a string, got " .. type(user), "EARG")
+    end
+    if type(password) ~= "string" then
+        return bad_arg("password", nil, "must be a string, got " .. type(password), "EARG")
+    end
+    return true
+end
+
 function S:login(user, password)
+    local ok, err, det = credentials(user, password)
+    if not ok then return nil, err, det end
     return self:command({ stage = "auth", line = "AUTH LOGIN", field = "user", value = user,
                           secret = true }, "auth_login", user, password)
 end
 
 function S:plain(user, password)
+    local ok, err, det = credentials(user, password)
+    if not ok then return nil, err, det end
     return self:command({ stage = "auth", line = "AUTH PLAIN", field = "user", value = user,
                           secret = true }, "auth_plain", user, password)
 end
@@ -482,6 +503,31 @@ local function check_content(src, step)
 end
 _M.check_content = check_content
 
+-- The types of the envelope (from, rcpt), checked before any command of
+-- it: a string, and a string or a non-empty list of strings. Fields are
+-- named as the address checks name them ("rcpt", or "rcpt[2]" in a list
+-- of several).
+local function check_envelope(mailt)
+    if type(mailt.from) ~= "string" then
+        return bad_arg("from", nil, "must be a string, got " .. type(mailt.from), "EARG")
+    end
+    local rcpt = mailt.rcpt
+    if type(rcpt) == "table" then
+        local n = #rcpt
+        if n == 0 then return bad_arg("rcpt", nil, "is an empty list", "EARG_EMPTY") end
+        for i = 1, n do
+            if type(rcpt[i]) ~= "string" then
+                return bad_arg(n > 1 and ("rcpt[" .. i .. "]") or "rcpt", nil,
+                    "must be a string, got " .. type(rcpt[i]), "EARG")
+            end
+        end
+    elseif type(rcpt) ~= "string" then
+        return bad_arg("rcpt", nil, "must be a string or a list of strings, got " .. type(rcpt), "EARG")
+    end
+    return true
+end
+_M.check_envelope = check_envelope
+
 -- DATA, the content, the end-of-data reply.
 function S:data(src, step, prefetched, first, first_err)
     local ok, cerr, cdet = check_content(src, step)
@@ -506,7 +552,8 @@ function S:transaction(mailt, prefetched, first, first_err)
     local ctxs = {}
     local err, det
 
-    local ok, cerr, cdet = check_content(mailt.source, mailt.step)
+    local ok, cerr, cdet = check_envelope(mailt)
+    if ok then ok, cerr, cdet = check_content(mailt.source, mailt.step) end
     if not ok then return nil, cerr, cdet end
     -- Pull the first chunk before any command: a source that fails at once
     -- (an invalid header, a missing file) then costs nothing on the wire.
