@@ -130,6 +130,9 @@ int smtp_client_greeting(smtp_client *c);
 int smtp_client_ehlo(smtp_client *c, const char *domain, size_t len,
                      int helo_fallback);
 int smtp_client_helo(smtp_client *c, const char *domain, size_t len);
+/* MAIL/RCPT: the address as smtp_cmd_path takes it (no parameters in it:
+ * SMTP_E_ARG_ADDRESS); ESMTP parameters ("SIZE=10 BODY=8BITMIME") only in
+ * params, sent after a space when plen > 0. */
 int smtp_client_mail(smtp_client *c, const char *from, size_t len,
                      const char *params, size_t plen);
 int smtp_client_rcpt(smtp_client *c, const char *to, size_t len,

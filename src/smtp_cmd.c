@@ -42,6 +42,46 @@ int smtp_cmd_format(char *out, size_t cap, size_t *len,
 
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
+/* s[at] == '"': the index of the closing quote of the quoted string
+ * (quoted pairs, \", skipped), or e when it is not closed before e. */
+static size_t quoted_end(const char *s, size_t at, size_t e)
+{
+    size_t i;
+    for (i = at + 1; i < e; i++) {
+        if (s[i] == '\\' && i + 1 < e)
+            i++;
+        else if (s[i] == '"')
+            return i;
+    }
+    return e;
+}
+
+/* The path that starts at s[at] == '<' and must end s[..e): its closing
+ * '>' is the first one outside a quoted string (<"a>b"@c>). Inside, white
+ * space and '<' only in a quoted string; after it, nothing: ESMTP
+ * parameters are an argument of their own, never part of the address
+ * (SMTP_E_ARG_ADDRESS). */
+static int bracketed(const char *s, size_t at, size_t e, int null_ok,
+                     size_t *start, size_t *n)
+{
+    size_t i;
+    for (i = at + 1; i < e; i++) {
+        if (s[i] == '"')
+            i = quoted_end(s, i, e);
+        else if (s[i] == '>')
+            break;
+        else if (s[i] == '<' || is_space(s[i]))
+            return SMTP_E_ARG_SYNTAX;
+    }
+    if (i >= e || (i == at + 1 && !null_ok))
+        return SMTP_E_ARG_SYNTAX; /* unclosed; "<>" only for MAIL FROM */
+    if (i + 1 != e)
+        return SMTP_E_ARG_ADDRESS;
+    *start = at;
+    *n = e - at;
+    return 0;
+}
+
 int smtp_cmd_path(const char *s, size_t len, int null_ok,
                   size_t *start, size_t *n, int *wrap)
 {
@@ -52,7 +92,7 @@ int smtp_cmd_path(const char *s, size_t len, int null_ok,
     while (b < e && is_space(s[b]))
         b++;
     while (e > b && is_space(s[e - 1]))
-        e--;
+        e--; /* white space around the address is not sent */
     *wrap = 0;
     if (b == e) {
         if (!null_ok)
@@ -62,25 +102,13 @@ int smtp_cmd_path(const char *s, size_t len, int null_ok,
         *wrap = 1; /* "<>": the null reverse-path */
         return 0;
     }
-    if (s[b] == '<') {
-        /* as LuaSocket sends it: "<a@b>" and anything after, verbatim;
-         * "<>" only where the null path is allowed (MAIL FROM) */
-        const char *gt = memchr(s + b, '>', e - b);
-        if (gt == NULL || (gt == s + b + 1 && !null_ok))
-            return SMTP_E_ARG_SYNTAX;
-        *start = b;
-        *n = e - b;
-        return 0;
-    }
-    /* "Name <a@b>": take the last bracketed part, which must end s */
-    for (i = e; i > b; i--) {
-        if (s[i - 1] == '<') {
-            if (s[e - 1] != '>' || memchr(s + i, '>', e - i) != s + e - 1)
-                return SMTP_E_ARG_SYNTAX;
-            *start = i - 1;
-            *n = e - (i - 1);
-            return 0;
-        }
+    /* "<a@b>", or "Name <a@b>": the path starts at the first '<' outside
+     * a quoted string ("a<b" <c@d>) */
+    for (i = b; i < e; i++) {
+        if (s[i] == '"')
+            i = quoted_end(s, i, e);
+        else if (s[i] == '<')
+            return bracketed(s, i, e, null_ok, start, n);
     }
     /* a bare address: no spaces or brackets, brackets added */
     for (i = b; i < e; i++)

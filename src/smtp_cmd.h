@@ -26,11 +26,18 @@ int smtp_cmd_format(char *out, size_t cap, size_t *len,
 int smtp_cmd_check(const char *s, size_t n);
 
 /* Find the path ("<local@domain>") in a MAIL/RCPT argument as callers of
- * LuaSocket write it: "<a@b>" (kept as given, parameters after '>' too),
- * "a@b" (brackets added), "Name <a@b>" (the bracketed part is taken).
- * Sets *start and *n to the part of s to send and *wrap to 1 when brackets
- * must be added. An empty s gives "<>" when null_ok (MAIL FROM:<>).
- * Returns 0 or SMTP_E_ARG_EMPTY / ARG_SYNTAX / ARG_CRLF / ARG_NUL. */
+ * LuaSocket write it: "<a@b>" (kept as given), "a@b" (brackets added),
+ * "Name <a@b>" (the bracketed part is taken: the first '<' outside a
+ * quoted string). White space around the whole is dropped. The path ends
+ * at its closing '>' (one inside a quoted local part, <"a>b"@c>, does not
+ * close it): anything after it, such as " NOTIFY=NEVER", is refused with
+ * SMTP_E_ARG_ADDRESS; parameters go in the params argument of
+ * smtp_client_mail/rcpt. Inside the brackets, white space only in a
+ * quoted string. Sets *start and *n to the part of s to send and *wrap to
+ * 1 when brackets must be added. An empty s gives "<>" when null_ok (MAIL
+ * FROM:<>); so does "<>", which is refused otherwise.
+ * Returns 0 or SMTP_E_ARG_EMPTY / ARG_SYNTAX / ARG_ADDRESS / ARG_CRLF /
+ * ARG_NUL. */
 int smtp_cmd_path(const char *s, size_t len, int null_ok,
                   size_t *start, size_t *n, int *wrap);
 

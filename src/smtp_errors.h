@@ -27,6 +27,8 @@
     X(ARG_EMPTY, "is empty")                                                  \
     X(ARG_TOO_LONG, "is too long")                                            \
     X(ARG_SYNTAX, "is not a valid address")                                   \
+    X(ARG_ADDRESS, "has text after the closing '>' "                         \
+                   "(ESMTP parameters are not allowed in an address)")        \
     X(HDR_NAME, "is not a valid header name")                                 \
     X(HDR_CRLF, "CR, LF and NUL are not allowed in a value")                  \
     X(HDR_8BIT, "non-ASCII text is not allowed in this header")               \

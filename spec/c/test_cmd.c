@@ -192,7 +192,38 @@ static const pcase paths[] = {
     {STR("Name <a@b>"), 0, 0, "<a@b>"},
     {STR("\"Q, N\" <a@b>"), 0, 0, "<a@b>"},
     {STR("\"a<b\" <c@d>"), 0, 0, "<c@d>"},
-    {STR("<a@b> SIZE=10"), 1, 0, "<a@b> SIZE=10"},
+    {STR("<a@b>  "), 0, 0, "<a@b>"},   /* white space after '>' is not sent */
+    {STR("<a@b>\t \t"), 1, 0, "<a@b>"},
+    {STR("<\"a b\"@c>"), 0, 0, "<\"a b\"@c>"},      /* a quoted local part */
+    {STR("<\"a>b\"@c>"), 0, 0, "<\"a>b\"@c>"},      /* '>' in quotes: no end */
+    {STR("<\"a\\\"> x\"@c>"), 0, 0, "<\"a\\\"> x\"@c>"}, /* a quoted pair */
+    {STR("Name <\"x<y\"@c>"), 0, 0, "<\"x<y\"@c>"},
+    {STR("\"a<b\"@c"), 0, 0, "<\"a<b\"@c>"},
+    {STR("Name <>"), 1, 0, "<>"},
+    {STR("Name<a@b>"), 0, 0, "<a@b>"},
+    /* parameters (or anything) after the closing '>' are not an address */
+    {STR("<a@b> SIZE=10"), 1, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b> NOTIFY=NEVER"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b> x"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b>x"), 1, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b>>"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b>\tORCPT=rfc822;a@b"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b> <c@d>"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<> SIZE=0"), 1, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<>x"), 1, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<\"a b\"@c> NOTIFY=NEVER"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<\"a>b\"@c> x"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("\"Q, N\" <a@b> RET=HDRS"), 1, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("Name <a@b> <c@d>"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    /* inside the brackets: white space and '<' only when quoted */
+    {STR("<a@b NOTIFY=NEVER>"), 0, SMTP_E_ARG_SYNTAX, NULL},
+    {STR("< a@b>"), 0, SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<a\t@b>"), 1, SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<a <b@c>"), 0, SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<<a@b>>"), 0, SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<\"a b@c>"), 0, SMTP_E_ARG_SYNTAX, NULL}, /* the quote never closes */
+    {STR("\"Name <a@b>"), 0, SMTP_E_ARG_SYNTAX, NULL},
+    {STR("Name <>"), 0, SMTP_E_ARG_SYNTAX, NULL},
     {STR(""), 1, 0, "<>"},
     {STR("   "), 1, 0, "<>"},
     {STR("<>"), 1, 0, "<>"},
@@ -207,8 +238,8 @@ static const pcase paths[] = {
     {STR("a@b>"), 0, SMTP_E_ARG_SYNTAX, NULL},
     {STR("a@b<"), 0, SMTP_E_ARG_SYNTAX, NULL},
     {STR("Name <a@b"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("Name <a@b> x"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("Name <a@b>>"), 0, SMTP_E_ARG_SYNTAX, NULL},
+    {STR("Name <a@b> x"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("Name <a@b>>"), 0, SMTP_E_ARG_ADDRESS, NULL},
     {STR("a@b>\r\nRCPT TO:<evil@x"), 0, SMTP_E_ARG_CRLF, NULL},
     {STR("<a@b>\r\nRCPT TO:<evil@x>"), 0, SMTP_E_ARG_CRLF, NULL},
     {STR("a@b\nRSET"), 1, SMTP_E_ARG_CRLF, NULL},
@@ -285,6 +316,67 @@ static void path_checks(void)
             }
         }
         ok(all, "path: CR, LF, NUL refused at every position");
+    }
+
+    /* After the closing '>' of each form of path, for MAIL and RCPT: every
+     * byte value, alone and after a space, and every tail of a parameter
+     * list. Only white space passes (and is not sent); CR, LF and NUL keep
+     * their own codes; anything else is ARG_ADDRESS. */
+    {
+        static const struct {
+            const char *in, *sent;
+            int mail_only;
+        } forms[] = {
+            {"<user@example.com>", "<user@example.com>", 0},
+            {"\"Doe, J\" <user@example.com>", "<user@example.com>", 0},
+            {"<\"u >x\"@example.com>", "<\"u >x\"@example.com>", 0},
+            {"<>", "<>", 1},
+        };
+        static const char params[] = " NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;user@example.com";
+        int f, null_ok, all = 1, count = 0;
+        for (f = 0; f < 4; f++) {
+            for (null_ok = forms[f].mail_only; null_ok < 2; null_ok++) {
+                size_t bl = strlen(forms[f].in), k;
+                int c, sp;
+                char buf[160];
+                memcpy(buf, forms[f].in, bl);
+                for (c = 0; c < 256 + (int)sizeof params - 1; c++) {
+                    for (sp = 0; sp < 2; sp++) {
+                        size_t len = bl, start = 999, n = 999;
+                        int wrap = 7, rc, want;
+                        if (sp)
+                            buf[len++] = ' ';
+                        if (c < 256) {
+                            buf[len++] = (char)c;
+                            want = c == '\r' || c == '\n' ? SMTP_E_ARG_CRLF
+                                 : c == '\0'             ? SMTP_E_ARG_NUL
+                                 : c == ' ' || c == '\t' ? 0
+                                                         : SMTP_E_ARG_ADDRESS;
+                        } else {
+                            if (sp)
+                                continue; /* the tails start with a space */
+                            k = (size_t)(c - 256);
+                            memcpy(buf + len, params + k, sizeof params - 1 - k);
+                            len += sizeof params - 1 - k;
+                            want = SMTP_E_ARG_ADDRESS;
+                        }
+                        rc = smtp_cmd_path(guard_put(&g_piece[0], buf, len), len, null_ok,
+                                           &start, &n, &wrap);
+                        count++;
+                        if (rc != want ||
+                            (rc == 0 && (wrap != 0 || n != strlen(forms[f].sent) ||
+                                         memcmp(buf + start, forms[f].sent, n) != 0))) {
+                            if (all)
+                                diag("\"%s\" + %s%d (%s): %s, want %s", forms[f].in,
+                                     sp ? "space + " : "", c, null_ok ? "MAIL" : "RCPT",
+                                     smtp_errname(rc), smtp_errname(want));
+                            all = 0;
+                        }
+                    }
+                }
+            }
+        }
+        ok(all, "path: after '>', only white space passes (%d cases)", count);
     }
 }
 

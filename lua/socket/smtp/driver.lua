@@ -73,6 +73,20 @@ function _M.check(kind, field, value, secret)
     return bad_arg(field, value, msg, name, secret)
 end
 
+-- The sender and every recipient (strings) of a transaction, checked as
+-- the engine will before MAIL is queued: a bad second recipient must not
+-- leave MAIL and the first RCPT on the wire (a half-written envelope).
+-- Fields are named as S:transaction names them.
+local function check_addresses(from, rcpts)
+    local ok, err, det = _M.check("from", "from", from)
+    if not ok then return nil, err, det end
+    for i, to in ipairs(rcpts) do
+        ok, err, det = _M.check("rcpt", #rcpts > 1 and ("rcpt[" .. i .. "]") or "rcpt", to)
+        if not ok then return nil, err, det end
+    end
+    return true
+end
+
 function _M.connect(server, port, timeout, create, debug)
     local t, err, field = transport.connect(server, port, timeout, create)
     if not t then
@@ -554,6 +568,8 @@ function S:transaction(mailt, prefetched, first, first_err)
 
     local ok, cerr, cdet = check_envelope(mailt)
     if ok then ok, cerr, cdet = check_content(mailt.source, mailt.step) end
+    if not ok then return nil, cerr, cdet end
+    ok, cerr, cdet = check_addresses(mailt.from, rcpts)
     if not ok then return nil, cerr, cdet end
     -- Pull the first chunk before any command: a source that fails at once
     -- (an invalid header, a missing file) then costs nothing on the wire.
