@@ -181,17 +181,7 @@ describe("AUTH (issue #4)", function()
 
     describe("Dovecot submission (STARTTLS and implicit TLS)", function()
         local available, why = H.dovecot_available()
-        if not available then
-            if H.skip_peer("dovecot") then
-                pending(H.skipped("dovecot", why))
-            else
-                it("needs Dovecot", function()
-                    error("cannot run the Dovecot cases: " .. why
-                        .. "\n(set SMTP_NATIVE_SKIP_PEERS=dovecot to skip them)", 0)
-                end)
-            end
-            return
-        end
+        if not H.need_peer("dovecot", available, why, "the Dovecot cases") then return end
 
         -- One Dovecot for the whole block (~1.5 s to start and stop).
         local srv

@@ -660,6 +660,8 @@ H.skip_peer(name)   true when the run says to do without peer `name`
                     (or SMTP_NATIVE_SKIP_NGINX=1). Otherwise a missing peer
                     fails its spec: a skip is never silent.
 H.skipped(name, why)  the text of the pending test of a skipped peer
+H.need_peer(name, ok, why, what)  in a describe block: true when the peer
+                    is there, else a pending (skipped) or failing test; false
 ]]
 
 -- A value whose finalizer calls fn (at the latest when the state closes).
@@ -813,13 +815,9 @@ end
 -- run says to skip it: SMTP_NATIVE_SKIP_PEERS names them (commas or
 -- spaces: "dovecot,nginx"); SMTP_NATIVE_SKIP_NGINX=1 is the older spelling
 -- of "nginx". Only then does the spec go pending, and the pending test
--- names the variable. A spec uses it as:
+-- names the variable. A spec uses it (inside a describe block) as:
 --     local ok, why = H.dovecot_available()
---     if not ok then
---         if H.skip_peer("dovecot") then pending(H.skipped("dovecot", why))
---         else it("needs Dovecot", function() error(why, 0) end) end
---         return
---     end
+--     if not H.need_peer("dovecot", ok, why, "the Dovecot cases") then return end
 function H.skip_peer(name)
     local list = os.getenv("SMTP_NATIVE_SKIP_PEERS") or ""
     for word in list:gmatch("[^%s,]+") do
@@ -831,6 +829,23 @@ end
 -- The text of the pending test of a skipped peer.
 function H.skipped(name, why)
     return ("skipped (%s is in SMTP_NATIVE_SKIP_PEERS): %s"):format(name, tostring(why))
+end
+
+-- true when peer `name` is there (`ok`); else, inside a describe block, a
+-- pending test when the run skips that peer, or a failing one that says
+-- why `what` cannot run and how to skip it; then false.
+function H.need_peer(name, ok, why, what)
+    if ok then return true end
+    local busted = require("busted") -- its it/pending are the spec file's, not globals
+    if H.skip_peer(name) then
+        busted.pending(H.skipped(name, why))
+    else
+        busted.it("needs " .. name, function()
+            error("cannot run " .. what .. ": " .. tostring(why)
+                .. "\n(set SMTP_NATIVE_SKIP_PEERS=" .. name .. " to skip)", 0)
+        end)
+    end
+    return false
 end
 
 local DOVECOT_BIN = os.getenv("DOVECOT_BIN") or "/usr/sbin/dovecot"

@@ -394,17 +394,7 @@ end
 local available, why = N.available()
 
 describe("socket.smtp in nginx on cosockets", function()
-    if not available then
-        if H.skip_peer("nginx") then
-            pending(H.skipped("nginx", why))
-        else
-            it("needs nginx with lua-nginx-module", function()
-                error("cannot run the OpenResty spec: " .. why
-                    .. "\n(set SMTP_NATIVE_SKIP_PEERS=nginx to skip it)", 0)
-            end)
-        end
-        return
-    end
+    if not H.need_peer("nginx", available, why, "the OpenResty spec") then return end
 
     teardown(function()
         N.stop_all()

@@ -662,17 +662,7 @@ local nginx_ok, nginx_why = N.available()
 local CORE_SO = H.root .. "/build/jit/socket/smtp/core.so"
 
 describe("TLS in nginx on cosockets (issue #4)", function()
-    if not nginx_ok then
-        if H.skip_peer("nginx") then
-            pending(H.skipped("nginx", nginx_why))
-        else
-            it("needs nginx with lua-nginx-module", function()
-                error("cannot run the OpenResty TLS cases: " .. nginx_why
-                    .. "\n(set SMTP_NATIVE_SKIP_PEERS=nginx to skip them)", 0)
-            end)
-        end
-        return
-    end
+    if not H.need_peer("nginx", nginx_ok, nginx_why, "the OpenResty TLS cases") then return end
 
     local ngx_srv
     setup(function()
