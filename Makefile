@@ -3,7 +3,7 @@
 #   make              build socket/smtp/core.so for LUA (5.4 by default)
 #   make LUA=jit      ... for LuaJIT (Lua 5.1 ABI); LUA=5.1/5.2/5.3 work too
 #   make test         install missing packages, build for 5.4 and LuaJIT
-#                     (and 5.1, 5.3), run the C tests and every spec under each
+#                     (and 5.1, 5.2, 5.3), run the C tests and every spec under each
 #   make demo         send a multipart message to a local capture server
 #   make bench        LuaSocket's smtp and ours, side by side
 #   make fuzz         run the libFuzzer targets and the binding fuzzer
@@ -116,8 +116,8 @@ both:
 	$(MAKE) LUA=jit
 
 # Every interpreter the tests run under: 5.4 and LuaJIT (the targets), plus
-# plain 5.1 and 5.3 to keep the compatibility layer honest.
-TEST_LUAS ?= 5.4 jit 5.1 5.3
+# plain 5.1, 5.2 and 5.3 to keep the compatibility layer honest.
+TEST_LUAS ?= 5.4 jit 5.1 5.2 5.3
 all-luas:
 	@for v in $(TEST_LUAS); do $(MAKE) --no-print-directory LUA=$$v || exit 1; done
 

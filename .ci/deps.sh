@@ -6,7 +6,7 @@
 set -eu
 
 PKGS="${PKGS:-gcc make pkg-config lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev \
-lua5.1 liblua5.1-0-dev lua5.3 liblua5.3-dev \
+lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luarocks \
 lua-socket lua-sec lua-busted lua-check lua-dkjson python3 python3-aiosmtpd postfix \
 nginx-core libnginx-mod-http-lua openssl procps valgrind dovecot-core dovecot-submissiond}"
 
