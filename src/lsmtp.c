@@ -180,6 +180,8 @@ static int client_auth_login(lua_State *L)
 /* -- true | nil, msg, name = c:starttls() / c:tls_done() */
 static int client_starttls(lua_State *L) { return push_rc(L, smtp_client_starttls(check_client(L))); }
 static int client_tls_done(lua_State *L) { return push_rc(L, smtp_client_tls_done(check_client(L))); }
+/* -- true | nil, msg, name = c:lost(): a write failed (smtp_client_lost) */
+static int client_lost(lua_State *L) { return push_rc(L, smtp_client_lost(check_client(L))); }
 
 /* -- true | nil, msg, name = c:auth(mechanism [, initial_response])
  * The initial response is raw bytes (the engine encodes it); absent (nil)
@@ -616,6 +618,7 @@ static const luaL_Reg client_methods[] = {
     {"auth_cancel", client_auth_cancel},
     {"starttls", client_starttls},
     {"tls_done", client_tls_done},
+    {"lost", client_lost},
     {"discarded", client_discarded},
     {"body", client_body},
     {"body_end", client_body_end},

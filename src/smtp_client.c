@@ -35,7 +35,7 @@ const char *smtp_client_cmd_name(int cmd)
  */
 #define S(x) SMTP_S_##x
 static const unsigned char transitions[SMTP_C__COUNT][SMTP_S__COUNT] = {
-    /*              DEAD CONNECTED GREETED    READY    MAIL     DATA BODY TLS CLOSED FAILED */
+    /*              DEAD CONNECTED GREETED    READY    MAIL     DATA BODY TLS CLOSED FAILED LOST */
     [SMTP_C_GREETING] = {0, S(GREETED), 0,         0,       0,       0, 0, 0, 0, 0},
     [SMTP_C_EHLO]     = {0, 0,          S(READY),  S(READY), 0,      0, 0, 0, 0, 0},
     [SMTP_C_HELO]     = {0, 0,          S(READY),  S(READY), 0,      0, 0, 0, 0, 0},
@@ -49,6 +49,8 @@ static const unsigned char transitions[SMTP_C__COUNT][SMTP_S__COUNT] = {
     [SMTP_C_NOOP]     = {0, 0,          S(GREETED), S(READY), S(MAIL), 0, 0, 0, 0, 0},
     [SMTP_C_QUIT]     = {0, 0,          S(CLOSED), S(CLOSED), S(CLOSED), 0, 0, 0, 0, 0},
     [SMTP_C_EOD_ABORT] = {0},
+    /* smtp_client_lost: from any live state */
+    [SMTP_C_LAST]     = {0, S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), 0, 0},
 };
 #undef S
 
@@ -484,6 +486,25 @@ int smtp_client_body_end(smtp_client *c)
     return 0;
 }
 
+int smtp_client_lost(smtp_client *c)
+{
+    wipe(c);
+    if (c->err)
+        return c->err;
+    if (c->state < 0 || c->state >= SMTP_S__COUNT ||
+        transitions[SMTP_C_LAST][c->state] == 0)
+        return SMTP_E_BAD_STATE;
+    /* nothing more will be written: no credential may stay behind */
+    wipe_auth(c);
+    burn(c->out, c->outlen);
+    c->outlen = c->secret = 0;
+    c->sasl = c->challenge = 0;
+    c->phead = c->pcount = 0;
+    push(c, SMTP_C_LAST);
+    set_state(c, transitions[SMTP_C_LAST][c->state]);
+    return 0;
+}
+
 int smtp_client_feed(smtp_client *c, const char *buf, size_t len)
 {
     wipe(c);
@@ -617,6 +638,9 @@ static int on_reply(smtp_client *c, int *ok)
         break;
     case SMTP_C_EOD_ABORT:
         return HIDE;
+    case SMTP_C_LAST:
+        *ok = 0; /* the connection is gone, whatever the code */
+        break;
     case SMTP_C_QUIT:
     case SMTP_C_NOOP:
     default:

@@ -40,7 +40,8 @@
     X(BODY, "body")           /* message content being sent */          \
     X(TLS, "tls")             /* STARTTLS accepted: handshake due */    \
     X(CLOSED, "closed")       /* QUIT sent */                           \
-    X(FAILED, "failed")       /* a peer fault: sticky error */
+    X(FAILED, "failed")       /* a peer fault: sticky error */         \
+    X(LOST, "lost")           /* a write failed: the last reply only */
 
 /* What a reply answers. */
 #define SMTP_CMDS(X)              \
@@ -56,7 +57,8 @@
     X(RSET, "rset")               \
     X(NOOP, "noop")               \
     X(QUIT, "quit")               \
-    X(EOD_ABORT, "eod_abort")     /* hidden: "." after a pointless 354 */
+    X(EOD_ABORT, "eod_abort")     /* hidden: "." after a pointless 354 */ \
+    X(LAST, "last")               /* the server's last reply (smtp_client_lost) */
 
 enum {
 #define SMTP_STATE_ENUM(id, name) SMTP_S_##id,
@@ -176,6 +178,14 @@ size_t smtp_client_body(smtp_client *c, const char *in, size_t n);
 /* End the content: append the end-of-data marker and wait for its reply.
  * SMTP_E_BUSY when the block has no room left for it (WRITE first). */
 int smtp_client_body_end(smtp_client *c);
+
+/* A write failed: the server gave up and closed (Exim's "421 ... SMTP
+ * incoming data timeout", OpenSMTPD's "500 5.0.0 Line too long"). What
+ * was queued and not written is dropped; the replies still due will not
+ * come. The next complete reply read is the server's last word: it is
+ * delivered as a REPLY to SMTP_C_LAST, never ok; EOF before it is
+ * SMTP_E_PEER_CLOSED. Then nothing can be queued (state LOST). */
+int smtp_client_lost(smtp_client *c);
 
 /* Bytes read from the transport; len 0 means the peer closed. Never more
  * than the last READ's want. Returns 0 or the (sticky) error. */

@@ -1857,6 +1857,104 @@ static void sticky_with_bad_arguments(void)
     free(c);
 }
 
+/* A write failed (the server gave up and closed): smtp_client_lost drops
+ * what was queued and not written, and the next complete reply is the
+ * server's last word, delivered as LAST and never ok (issue 9, item 9). */
+static void lost_scripts(void)
+{
+    static const step in_body[] = {
+        HELLO, MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+        RCPT_OK("b@example.net", "RCPT TO:<b@example.net>\r\n"), DATA_OK, BODY("x\r\n"), FIN};
+    static const step hello[] = {HELLO, FIN};
+    static const step hello_auth[] = {HELLO_AUTH, FIN};
+    static const char *const last[] = {
+        "421 mx.example.com lost input connection\r\n",
+        "421 4.4.2 mx.example.com Error: timeout exceeded\r\n",
+        "500 5.0.0 Line too long\r\n"};
+    smtp_client *c;
+    smtp_event ev;
+    smtp_act a;
+    size_t i, nonzero;
+    int rc;
+
+    for (i = 0; i < 3; i++) {
+        c = new_client();
+        run_setup(c, in_body);
+        rc = smtp_client_lost(c);
+        is_int(rc, 0, "lost() during the content");
+        is_str(smtp_client_state_name(c->state), "lost", "state LOST");
+        a = smtp_client_next(c, &ev);
+        ok(a == SMTP_ACT_READ, "nothing more is written, the last word is read (%s)", act_name(a));
+        a = feed_reply(c, last[i], strlen(last[i]), &ev);
+        ok(a == SMTP_ACT_REPLY && ev.cmd == SMTP_C_LAST && !ev.ok &&
+               ev.reply->code == atoi(last[i]) &&
+               strcmp(ev.reply->enhanced, i == 0 ? "" : i == 1 ? "4.4.2" : "5.0.0") == 0,
+           "the server's last word %.3s is a LAST reply, not ok, with its codes", last[i]);
+        ok(smtp_client_next(c, &ev) == SMTP_ACT_IDLE, "then IDLE");
+        memcpy(g_snap, c, sizeof *c);
+        rc = smtp_client_mail(c, "a@b", 3, "", 0);
+        ok(rc == SMTP_E_BAD_STATE && same_client(g_snap, c), "then nothing can be queued (%s)",
+           smtp_errname(rc));
+        is_int(smtp_client_lost(c), SMTP_E_BAD_STATE, "lost() twice: BAD_STATE");
+        free(c);
+    }
+
+    /* at a command: the reply answers LAST, not the MAIL that was not sent */
+    c = new_client();
+    run_setup(c, hello);
+    smtp_client_mail(c, "a@b", 3, "", 0);
+    a = smtp_client_next(c, &ev);
+    ok(a == SMTP_ACT_WRITE, "MAIL is written (and the write fails)");
+    is_int(smtp_client_lost(c), 0, "lost() at a command");
+    a = feed_reply(c, L("421 4.3.2 shutting down\r\n"), &ev);
+    ok(a == SMTP_ACT_REPLY && ev.cmd == SMTP_C_LAST && !ev.ok && ev.reply->code == 421,
+       "421 at a command is the LAST reply (%s)", smtp_client_cmd_name(ev.cmd));
+    free(c);
+
+    /* even a positive code is not ok: the connection is gone */
+    c = new_client();
+    run_setup(c, hello);
+    is_int(smtp_client_lost(c), 0, "lost() with nothing queued");
+    a = feed_reply(c, L("250 fine\r\n"), &ev);
+    ok(a == SMTP_ACT_REPLY && ev.cmd == SMTP_C_LAST && !ev.ok, "a 250 last word is not ok");
+    free(c);
+
+    /* the peer closed without a (complete) reply: PEER_CLOSED */
+    c = new_client();
+    run_setup(c, in_body);
+    smtp_client_lost(c);
+    a = feed_reply(c, "", 0, &ev);
+    ok(a == SMTP_ACT_ERROR && ev.err == SMTP_E_PEER_CLOSED, "EOF and no reply: PEER_CLOSED");
+    free(c);
+    c = new_client();
+    run_setup(c, in_body);
+    smtp_client_lost(c);
+    a = feed_reply(c, L("421 4.4.2 half a li"), &ev);
+    ok(a == SMTP_ACT_ERROR && ev.err == SMTP_E_PEER_CLOSED, "EOF in the middle of a reply: PEER_CLOSED");
+    free(c);
+
+    /* an AUTH PLAIN line queued and not written is wiped */
+    c = new_client();
+    run_setup(c, hello_auth);
+    smtp_client_auth_plain(c, "user", 4, "pass", 4);
+    is_int(smtp_client_lost(c), 0, "lost() with AUTH PLAIN not written");
+    for (nonzero = 0, i = 0; i < 29; i++)
+        nonzero += c->out[i] != 0;
+    ok(nonzero == 0, "the unwritten AUTH PLAIN line is wiped (%zu bytes left)", nonzero);
+    ok(smtp_client_next(c, &ev) == SMTP_ACT_READ, "and never written");
+    free(c);
+
+    /* after a sticky error lost() returns it; a dead client refuses it */
+    c = new_client();
+    smtp_client_greeting(c);
+    feed_reply(c, L("bogus\r\n"), &ev);
+    is_int(smtp_client_lost(c), SMTP_E_REPLY_SYNTAX, "lost() after a peer fault: the sticky error");
+    free(c);
+    c = calloc(1, sizeof *c);
+    is_int(smtp_client_lost(c), SMTP_E_BAD_STATE, "lost() on a zeroed client: BAD_STATE");
+    free(c);
+}
+
 int main(void)
 {
     size_t i;
@@ -1875,6 +1973,7 @@ int main(void)
     sticky_with_bad_arguments();
     reply_bounds();
     wipe_on_sticky_error();
+    lost_scripts();
     free(g_snap);
     guard_free(&g_in);
     return done_testing();

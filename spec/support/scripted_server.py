@@ -17,7 +17,14 @@ Steps (JSON objects):
   {"data": true}                          read up to and including the
                                           end-of-data line ".\\r\\n"
   {"sleep": s}                            pause
-  {"close": true}                         close now (FIN)
+  {"close": true}                         close now (FIN): what already
+                                          arrived is read first
+  {"close": true, "unread": true}         close without reading what
+                                          arrived (the kernel then answers
+                                          with RST, as a server that gives
+                                          up in the middle of the content)
+  {"read": n}                             read n bytes, whatever they are
+                                          (e.g. the first n of the content)
   {"reset_close": true}                   close with RST (SO_LINGER 0)
   {"hang": true}                          read and record until the client closes
   {"flood": n}                            send n bytes of "A", no line end
@@ -183,6 +190,15 @@ class Connection:
             self.scan = len(self.buf)
             self.recv_more()
 
+    def read_bytes(self, n):
+        """Exactly n bytes (lines or not)."""
+        while len(self.buf) < n:
+            self.recv_more()
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        self.scan = 0
+        return data
+
     def read_until_closed(self):
         try:
             while True:
@@ -210,11 +226,11 @@ class Connection:
                 time.sleep(gap)
             self.sock.sendall(data[i:i + split])
 
-    def close(self, reset=False):
+    def close(self, reset=False, unread=False):
         if reset:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                  struct.pack("ii", 1, 0))
-        else:
+        elif not unread:
             self.drain()
         self.sock.close()
 
@@ -257,7 +273,7 @@ class Connection:
 
 
 def step_kind(step):
-    for key in ("send", "expect", "data", "sleep", "close", "reset_close",
+    for key in ("send", "expect", "data", "read", "sleep", "close", "reset_close",
                 "hang", "flood", "read_all", "starttls", "scram"):
         if key in step:
             return key
@@ -372,10 +388,17 @@ def run_step(conn, step):
             if prev_crlf and line == b".\r\n":
                 break
             prev_crlf = line.endswith(b"\r\n")
+    elif kind == "read":
+        try:
+            conn.read_bytes(step["read"])
+        except ClientClosed:
+            conn.note_error("client closed after {} bytes of the {} to read".format(
+                len(conn.buf), step["read"]))
+            raise
     elif kind == "sleep":
         time.sleep(step["sleep"])
     elif kind == "close":
-        conn.close()
+        conn.close(unread=step.get("unread", False))
         return "closed"
     elif kind == "reset_close":
         conn.close(reset=True)

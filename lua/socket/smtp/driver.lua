@@ -179,6 +179,46 @@ function S:fail(msg, name, ctx)
     return nil, msg, det
 end
 
+-- A write failed with the socket's error `err`: the server may have given
+-- up and said why before closing (Exim's "421 ... SMTP incoming data
+-- timeout", Postfix's "421 4.4.2 ... timeout exceeded", OpenSMTPD's "500
+-- 5.0.0 Line too long"). Read what it already sent (the engine takes it as
+-- its last word: core's lost()), for at most LAST_WORD seconds (the step's
+-- timeout when shorter). Returns the error and details of a refusal, with
+-- details.socket_error = err; nil without a complete reply (the caller
+-- then reports the socket's error as it was). ctx: what was being written.
+local LAST_WORD = 2
+function S:last_word(err, ctx)
+    local c, t = self.core, self.t
+    self.broken = true
+    if t.closed or not c:lost() then return nil end
+    local wait = self.timeout < LAST_WORD and self.timeout or LAST_WORD
+    local deadline = t:deadline(wait)
+    while true do
+        local act, a, _, code, text, enh = c:next()
+        if act == "read" then
+            local data = t:receive(a, deadline)
+            c:feed(data) -- nil (closed, timeout, any error): no more to come
+        elseif act == "reply" and a == "last" then
+            if self.debug then
+                if self.content then
+                    self.debug("C", "[message content: " .. self.content .. " bytes, incomplete: " ..
+                        tostring(err) .. "]")
+                    self.content = nil
+                end
+                transcript_reply(self, text)
+            end
+            local where = ctx and (ctx.line or (ctx.stage and ctx.stage:upper())) or "session"
+            return text .. " (" .. where .. ")", {
+                stage = ctx and ctx.stage or "session", code = code, enhanced = enh, reply = text,
+                command = ctx and ctx.line, name = "EREFUSED", socket_error = err,
+            }
+        else -- the peer closed before a whole reply
+            return nil
+        end
+    end
+end
+
 -- Run the engine until the next reply arrives. Returns the context of the
 -- command it answers, filled with ok, code, reply (text) and enhanced; or
 -- nil, err, details on a socket or protocol failure. With may_idle, false
@@ -201,6 +241,9 @@ function S:reply(may_idle)
             if self.debug then transcript_write(self, a, b) end
             local ok, err = t:send(a, deadline)
             if not ok then
+                local ctx = self.fifo[self.tail] -- the command being written
+                local lerr, ldet = self:last_word(err, ctx)
+                if lerr then return nil, lerr, ldet end
                 return self:fail(err, err == "timeout" and "ETIMEOUT" or "ESOCKET", self.fifo[self.head])
             end
         elseif act == "challenge" then
@@ -438,7 +481,7 @@ end
 -- the message.
 function S:body(src, step, prefetched, first, first_err)
     local c, t = self.core, self.t
-    local fail_err, fail_det
+    local fail_err, fail_det, sock_err
     local function failed(_, err, det)
         if not fail_det then fail_err, fail_det = err, det end
         return nil, fail_err
@@ -473,6 +516,7 @@ function S:body(src, step, prefetched, first, first_err)
         if out ~= "" then
             local ok, e = t:send(out, t:deadline(self.timeout))
             if not ok then
+                if not fail_det then sock_err = e end
                 return failed(nil, e, { stage = "body", name = e == "timeout" and "ETIMEOUT" or "ESOCKET" })
             end
         end
@@ -491,6 +535,10 @@ function S:body(src, step, prefetched, first, first_err)
                 self.debug("C", "[message content: " .. self.content .. " bytes, incomplete: " ..
                     tostring(fail_err) .. "]")
                 self.content = nil
+            end
+            if sock_err then -- the server may have said why
+                local lerr, ldet = self:last_word(sock_err, { stage = "body", line = "message content" })
+                if lerr then return nil, lerr, ldet end
             end
             return nil, fail_err, fail_det
         end
