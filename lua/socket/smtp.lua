@@ -118,8 +118,12 @@ end
 -- STARTTLS on the open session: the handshake (certificate verified
 -- unless ssl.verify = "none") and a fresh EHLO, whose reply is returned.
 function methods:starttls(ssl)
-    local ok, err = tls.check(ssl)
-    if not ok then check(self, nil, err, { stage = "argument", field = "ssl", name = "EARG" }) end
+    local ok, err, field = tls.check(ssl)
+    if ok then ok, err, field = tls.prepare(self.session.t, ssl) end
+    if not ok then
+        check(self, nil, "invalid " .. field .. ": " .. err,
+            { stage = "argument", field = field, name = "EARG" })
+    end
     return check(self, self.session:starttls(self.host, ssl, self.domain or _M.DOMAIN))
 end
 
@@ -173,8 +177,8 @@ function _M.open(server, port, create, options)
     if type(options) ~= "table" then
         error(string_format("bad argument #4 to 'open' (table expected, got %s)", type(options)), 2)
     end
-    local ok, err = tls.check(options.ssl)
-    if not ok then raise("invalid " .. err) end
+    local ok, err, field = tls.check(options.ssl)
+    if not ok then raise("invalid " .. field .. ": " .. err) end
     if options.tls ~= nil and options.tls ~= "smtps" and options.tls ~= false then
         raise('invalid tls: open takes tls = "smtps" (use s:starttls() for STARTTLS)')
     end
@@ -188,8 +192,13 @@ function _M.open(server, port, create, options)
     ok, err = driver.check_timeout(timeout, options.timeout and "timeout" or "smtp.TIMEOUT")
     if not ok then raise(err) end
     local session
+    local refused
+    if options.tls == "smtps" then create, refused = tls.guard(create, options.ssl) end
     session, err = driver.connect(server, port, timeout, create, options.debug)
-    if not session then raise(err) end
+    if not session then
+        if refused and refused.err then err = "invalid " .. refused.field .. ": " .. refused.err end
+        raise(err)
+    end
     if options.tls == "smtps" then
         local tok, terr = session:smtps(server, options.ssl)
         if not tok then
@@ -289,8 +298,9 @@ local function validate(mailt)
     if mode ~= nil and mode ~= false and mode ~= "auto" and mode ~= "starttls" and mode ~= "smtps" then
         return driver.bad_arg("tls", nil, 'must be "auto", "starttls", "smtps" or false', "EARG")
     end
-    ok, err = tls.check(mailt.ssl)
-    if not ok then return driver.bad_arg("ssl", nil, err, "EARG") end
+    local field
+    ok, err, field = tls.check(mailt.ssl)
+    if not ok then return driver.bad_arg(field, nil, err, "EARG") end
     if mailt.tlspolicy ~= nil and type(mailt.tlspolicy) ~= "function" then
         return driver.bad_arg("tlspolicy", nil, "must be a function, got " .. type(mailt.tlspolicy), "EARG")
     end
@@ -398,10 +408,18 @@ function _M.send(mailt)
     local port = mailt.port or (mode == "smtps" and 465 or _M.PORT)
     local domain = mailt.domain or _M.DOMAIN
 
+    -- On a cosocket, what nginx cannot apply of `ssl` is refused before
+    -- connect (tls.guard); with tls = false `ssl` is not used at all.
+    local create, refused = mailt.create, nil
+    if mode ~= false then create, refused = tls.guard(create, mailt.ssl) end
+
     -- connect, SMTPS handshake, greeting and EHLO: s, ehlo | nil, err, det
     local function open(tls_mode)
-        local s, cerr, cdet = driver.connect(server, port, timeout, mailt.create, mailt.debug)
-        if not s then return nil, cerr, cdet end
+        local s, cerr, cdet = driver.connect(server, port, timeout, create, mailt.debug)
+        if not s then
+            if refused and refused.err then return driver.bad_arg(refused.field, nil, refused.err, "EARG") end
+            return nil, cerr, cdet
+        end
         if tls_mode == "smtps" then
             local tok, terr, tdet = s:smtps(server, mailt.ssl)
             if not tok then

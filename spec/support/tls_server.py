@@ -6,7 +6,7 @@
       [--user NAME --password SECRET] [--auth-require-tls yes|no]
       [--auth-required] [--auth-mechanisms PLAIN,LOGIN[,CRAM-MD5]]
       [--client-ca FILE --verify-client none|optional|required]
-      [--tls-min 1.2|1.3] [--tls-max 1.2|1.3]
+      [--tls-min 1.0|1.1|1.2|1.3] [--tls-max 1.0|1.1|1.2|1.3]
       [capture_server.py options: --reject-rcpt RE, --reject-mail RE,
        --reject-data, --ehlo-unsupported, --max-sessions N, --watch-pid PID]
 
@@ -20,6 +20,9 @@ TLS modes:
             STARTTLS gets "530 Must issue a STARTTLS command first".
   implicit  SMTPS: TLS from the first byte (port-465 style). No STARTTLS.
   none      plain text only.
+--tls-min/--tls-max bound the versions served; 1.0 and 1.1 (a server that
+stops below TLS 1.2, for the specs that check that clients refuse it) also
+lower OpenSSL's security level to 0, without which OpenSSL 3 never speaks them.
 --cert/--key choose the certificate served (for example one made by
 tls_certs.sh: localhost.pem, expired.pem, wrong_host.pem, ...).
 
@@ -67,6 +70,7 @@ import signal
 import ssl
 import sys
 import time
+import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import capture_server as cs  # noqa: E402  (same directory)
@@ -217,15 +221,34 @@ class TlsHandler(cs.Handler):
 
 
 TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+# Retired versions (RFC 8996), for a server that stops below TLS 1.2: the
+# specs check that clients refuse it. OpenSSL 3 speaks them only at
+# security level 0 (their handshake signs with SHA-1/MD5).
+OLD_VERSIONS = {"1.0": "TLSv1", "1.1": "TLSv1_1"}
+
+
+def tls_version(name):
+    if name in OLD_VERSIONS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return getattr(ssl.TLSVersion, OLD_VERSIONS[name])
+    return TLS_VERSIONS[name]
 
 
 def make_context(args):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
-    if args.tls_min:
-        ctx.minimum_version = TLS_VERSIONS[args.tls_min]
-    if args.tls_max:
-        ctx.maximum_version = TLS_VERSIONS[args.tls_max]
+    old = args.tls_max in OLD_VERSIONS or args.tls_min in OLD_VERSIONS
+    if old:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if args.tls_min:
+            ctx.minimum_version = tls_version(args.tls_min)
+        elif old:
+            ctx.minimum_version = tls_version("1.0")
+        if args.tls_max:
+            ctx.maximum_version = tls_version(args.tls_max)
     if args.verify_client != "none":
         if not args.client_ca:
             raise SystemExit("--verify-client needs --client-ca")
@@ -261,8 +284,8 @@ def parse_args(argv):
     p.add_argument("--client-ca", help="CA file for client certificates")
     p.add_argument("--verify-client", choices=("none", "optional", "required"),
                    default="none")
-    p.add_argument("--tls-min", choices=sorted(TLS_VERSIONS))
-    p.add_argument("--tls-max", choices=sorted(TLS_VERSIONS))
+    p.add_argument("--tls-min", choices=sorted(TLS_VERSIONS) + sorted(OLD_VERSIONS))
+    p.add_argument("--tls-max", choices=sorted(TLS_VERSIONS) + sorted(OLD_VERSIONS))
     # capture_server.py's options (its Handler reads them)
     p.add_argument("--reject-rcpt", metavar="REGEX")
     p.add_argument("--reject-mail", metavar="REGEX")

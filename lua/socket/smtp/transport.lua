@@ -64,6 +64,7 @@ local function is_cosocket(sock)
     return type(ngx) == "table" and type(sock) == "table"
         and sock.receiveany ~= nil and sock.setkeepalive ~= nil
 end
+_M.is_cosocket = is_cosocket
 
 function methods.deadline(_, seconds)
     return now() + seconds
