@@ -353,7 +353,7 @@ local function negotiate(s, mailt, mode, server, domain, ehlo, reconnect)
     if not offered then
         if mode == "auto" then return s, ehlo end
         local text = "TLS required (tls = \"starttls\") but the server does not offer STARTTLS"
-        if go_on_in_clear(mailt, nil, text) then return s, ehlo end
+        if go_on_in_clear(mailt, nil, text) then s.tls_error = text; return s, ehlo end
         s:close(not s.broken)
         return nil, text, { stage = "tls", name = "ETLS_NOTOFFERED" }
     end
@@ -361,7 +361,7 @@ local function negotiate(s, mailt, mode, server, domain, ehlo, reconnect)
         if mode == "auto" then return s, ehlo end
         -- tls = "starttls" with no TLS layer: said before STARTTLS is sent
         local text = "no TLS layer for this socket: pass ssl.upgrade = function(sock, host, params)"
-        if go_on_in_clear(mailt, nil, text) then return s, ehlo end
+        if go_on_in_clear(mailt, nil, text) then s.tls_error = text; return s, ehlo end
         s:close(true)
         return nil, text, { stage = "tls", name = "ETLS_NOLAYER" }
     end
@@ -370,14 +370,20 @@ local function negotiate(s, mailt, mode, server, domain, ehlo, reconnect)
     if r then return s, r end
     if det and det.stage == "starttls" and det.code then
         -- refused (454 ...): the session is still in clear text
-        if go_on_in_clear(mailt, det.code, det.reply, lenient) then return s, ehlo end
+        if go_on_in_clear(mailt, det.code, det.reply, lenient) then s.tls_error = err; return s, ehlo end
         s:close(not s.broken)
         return nil, err, det
     end
     if det and det.stage == "tls" and go_on_in_clear(mailt, nil, err, lenient) then
-        -- the handshake failed half-way: start again, without TLS
+        -- the handshake failed half-way: start again, without TLS. The
+        -- transcript and the report say so (a second connection, and why).
+        local debug = mailt.debug
+        if debug then debug("C", "[TLS failed: " .. err .. "]") end
         s:close(false)
-        return reconnect()
+        if debug then debug("C", "[connection closed; reconnecting without TLS]") end
+        local s2, r2, d2 = reconnect()
+        if s2 then s2.tls_error = err end
+        return s2, r2, d2
     end
     s:close(not s.broken)
     return nil, err, det
@@ -468,6 +474,7 @@ function _M.send(mailt)
     if not q then report.quit_error = qerr end
     s.t:close()
     report.tls = s.t.tls == true
+    report.tls_error = s.tls_error
     report.mechanism = s.mechanism
     return 1, report
 end
