@@ -352,7 +352,10 @@ sys.stdout.buffer.write(("%s\n%s\n%s\n" % (m["Subject"], m["From"], m["To"])).en
         local parts, want = {}, {}
         for i = 1, 130 do
             local size = sizes[i % #sizes + 1]
-            local body = (string.format("%04d|", i) .. ("b"):rep(size)):sub(1, size)
+            -- lines of 98 octets: a body given no encoding is sent as it is
+            -- only while no line is over 998 (issue 9, item 3)
+            local lines = (("b"):rep(98) .. "\r\n"):rep(math.floor(size / 100) + 1)
+            local body = (string.format("%04d|", i) .. lines):sub(1, size)
             -- equal content in another string object every other part
             local disp = i % 2 == 0 and disposition or disposition:sub(1, 30) .. disposition:sub(31)
             parts[i] = { headers = { ["content-type"] = shared, ["content-disposition"] = disp,

@@ -1122,18 +1122,25 @@ static int build_part(build *B, int part, int depth, int top)
         }
         set_field(B, &n, R_CONTENT_TYPE, FILE_TYPE, sizeof FILE_TYPE - 1, 0);
         if (cte == MIME_GEN_AUTO) {
-            /* the first bytes decide: a look, then the handle goes back */
+            /* the whole file decides (a first read, in blocks, constant
+             * memory: a NUL or a long line anywhere must not go out as
+             * 7bit), then the handle goes back for the second */
             int err = 0;
             FILE *f = file_take(L, body, &err);
+            mime_cte_scan scan;
             size_t got;
             if (f == NULL)
                 return luaL_error(L, "%s: %s", path(B), push_file_error(L, push_file_path(L, body), err));
-            got = fread(B->G->buf, 1, 4096, f);
+            mime_cte_scan_init(&scan);
+            do {
+                got = fread(B->G->buf, 1, sizeof B->G->buf, f);
+                mime_cte_scan_update(&scan, (const unsigned char *)B->G->buf, got);
+            } while (got == sizeof B->G->buf && !scan.nul);
             err = ferror(f) ? errno : 0;
             file_give_back(L, body, f);
             if (err != 0)
                 return luaL_error(L, "%s: %s", path(B), push_file_error(L, push_file_path(L, body), err));
-            cte = mime_cte_choose((const unsigned char *)B->G->buf, got);
+            cte = mime_cte_scan_result(&scan);
         }
     } else if (kind == LUA_TSTRING || kind == LUA_TNIL) {
         set_field(B, &n, R_CONTENT_TYPE, LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
@@ -1146,6 +1153,14 @@ static int build_part(build *B, int part, int depth, int top)
             size_t sl = 0;
             const char *s = kind == LUA_TSTRING ? lua_tolstring(L, body, &sl) : "";
             cte = mime_cte_choose((const unsigned char *)s, sl);
+        } else if (!has_enc && kind == LUA_TSTRING && find(hs, n, R_CTE) == NULL) {
+            /* sent as given (LuaSocket) unless it holds a NUL or a line
+             * over 998 octets: then encoded as "auto" would (RFC 5321
+             * 4.5.3.1.6), with its header */
+            size_t sl;
+            const char *s = lua_tolstring(L, body, &sl);
+            cte = mime_gen_cte_plain(s, sl);
+            has_enc = cte != MIME_GEN_RAW;
         }
     } else if (kind == LUA_TFUNCTION) {
         set_field(B, &n, R_CONTENT_TYPE, LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);

@@ -228,7 +228,22 @@ static int client_body(lua_State *L)
     SET_BUSY(c, 1);
     while (used < n) {
         smtp_event ev;
+        size_t linelen = 0;
+        int open = 0, rc;
         used += smtp_client_body(c, s + used, n - used);
+        if ((rc = smtp_client_body_error(c, &linelen, &open)) != 0) {
+            /* nothing of this chunk is handed out: the connection is to
+             * be closed without the end-of-data marker */
+            char msg[128];
+            SET_BUSY(c, 0);
+            snprintf(msg, sizeof msg, "message content has a line of %s%zu octets, over the "
+                     "limit of %d (RFC 5321 4.5.3.1.6)", open ? "at least " : "", linelen,
+                     MIME_BODY_LINE_MAX);
+            luaL_pushfail(L);
+            lua_pushstring(L, msg);
+            lua_pushstring(L, smtp_errname(rc));
+            return 3;
+        }
         if (used == n)
             break;
         if (smtp_client_next(c, &ev) != SMTP_ACT_WRITE) {

@@ -1,27 +1,56 @@
-/* mime_body.c -- CRLF normalisation, dot-stuffing, end-of-data. */
+/* mime_body.c -- CRLF normalisation, dot-stuffing, line length,
+ * end-of-data. */
 #include <string.h>
 #include "mime_body.h"
 
 enum {
     B_BOL = 0, /* at the start of a line (or of the body) */
     B_MID,     /* inside a line */
-    B_CR       /* just wrote CRLF for a CR: an LF now is its partner */
+    B_CR,      /* just wrote CRLF for a CR: an LF now is its partner */
+    B_LONG     /* a line went over the limit: nothing more is taken */
 };
 
-void mime_body_init(mime_body *st) { st->state = B_BOL; }
+void mime_body_init(mime_body *st)
+{
+    st->state = B_BOL;
+    st->col = 0;
+    st->over = 0;
+    st->open = 0;
+}
+
+/* The line holding col octets cannot take in[0]: fail, measuring the line
+ * up to its end within in[0..n). */
+static void too_long(mime_body *st, size_t col, const char *in, size_t n)
+{
+    size_t j = 0;
+    while (j < n && in[j] != '\r' && in[j] != '\n')
+        j++;
+    st->state = B_LONG;
+    st->over = col + j;
+    st->open = (j == n);
+}
 
 size_t mime_body_update(mime_body *st, const char *in, size_t n, size_t *used,
                         char *out, size_t cap)
 {
-    size_t i = 0, o = 0;
+    size_t i = 0, o = 0, col = st->col;
     int state = st->state;
+    if (state == B_LONG) {
+        *used = 0;
+        return 0;
+    }
     while (i < n) {
         char c = in[i];
         size_t need;
         if (state == B_MID && c != '\r' && c != '\n') {
-            /* fast path: copy a run of ordinary bytes */
-            size_t j = i + 1, room = cap - o;
-            while (j < n && in[j] != '\r' && in[j] != '\n')
+            /* fast path: copy a run of ordinary bytes, up to the limit */
+            size_t j = i + 1, room = cap - o, left = MIME_BODY_LINE_MAX - col;
+            if (left == 0) {
+                too_long(st, col, in + i, n - i);
+                *used = i;
+                return o;
+            }
+            while (j < n && j - i < left && in[j] != '\r' && in[j] != '\n')
                 j++;
             if (j - i > room)
                 j = i + room;
@@ -29,6 +58,7 @@ size_t mime_body_update(mime_body *st, const char *in, size_t n, size_t *used,
                 break;
             memcpy(out + o, in + i, j - i);
             o += j - i;
+            col += j - i;
             i = j;
             continue;
         }
@@ -41,30 +71,48 @@ size_t mime_body_update(mime_body *st, const char *in, size_t n, size_t *used,
             out[o++] = '\r';
             out[o++] = '\n';
             state = B_CR;
+            col = 0;
         } else if (c == '\n') {
             if (state != B_CR) {
                 out[o++] = '\r';
                 out[o++] = '\n';
             }
             state = B_BOL;
+            col = 0;
         } else if (c == '.') {
-            /* a dot opening a line is doubled (state is B_BOL or B_CR) */
+            /* a dot opening a line is doubled (state is B_BOL or B_CR);
+             * it counts once (RFC 5321 4.5.3.1.6) */
             out[o++] = '.';
             out[o++] = '.';
             state = B_MID;
+            col = 1;
         } else {
             out[o++] = c;
             state = B_MID;
+            col = 1;
         }
         i++;
     }
     st->state = state;
+    st->col = col;
     *used = i;
     return o;
 }
 
+size_t mime_body_over(const mime_body *st)
+{
+    return st->over;
+}
+
+int mime_body_over_open(const mime_body *st)
+{
+    return st->state == B_LONG && st->open;
+}
+
 size_t mime_body_finish_len(const mime_body *st)
 {
+    if (st->state == B_LONG)
+        return 0;
     return st->state == B_MID ? 5 : 3;
 }
 
@@ -72,9 +120,9 @@ size_t mime_body_finish(mime_body *st, char *out, size_t cap)
 {
     static const char eod[] = "\r\n.\r\n";
     size_t n = mime_body_finish_len(st);
-    if (cap < n)
+    if (n == 0 || cap < n)
         return 0;
     memcpy(out, eod + 5 - n, n);
-    st->state = B_BOL;
+    mime_body_init(st);
     return n;
 }

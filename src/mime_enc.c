@@ -792,11 +792,18 @@ size_t mime_eol_finish(mime_eol *st, char *out, size_t cap)
  * choosing an encoding
  * ====================================================================== */
 
-int mime_cte_choose(const unsigned char *sample, size_t n)
+void mime_cte_scan_init(mime_cte_scan *s)
 {
-    size_t i, line = 0, longest = 0, high = 0, ctrl = 0;
+    memset(s, 0, sizeof *s);
+}
+
+void mime_cte_scan_update(mime_cte_scan *s, const unsigned char *in, size_t n)
+{
+    size_t i, line = s->line, longest = s->longest, high = s->high, ctrl = s->ctrl;
+    if (s->nul)
+        return; /* base64 whatever follows */
     for (i = 0; i < n; i++) {
-        unsigned c = sample[i];
+        unsigned c = in[i];
         if (c == '\r' || c == '\n') {
             if (line > longest)
                 longest = line;
@@ -804,20 +811,40 @@ int mime_cte_choose(const unsigned char *sample, size_t n)
             continue;
         }
         line++;
-        if (c == 0)
-            return MIME_CTE_BASE64;
+        if (c == 0) {
+            s->nul = 1;
+            return;
+        }
         if (c >= 128)
             high++;
         else if ((c < 32 && c != '\t') || c == 127)
             ctrl++;
     }
-    if (line > longest)
-        longest = line;
-    if (high == 0 && ctrl == 0 && longest <= 998)
+    s->n += n;
+    s->line = line;
+    s->longest = longest;
+    s->high = high;
+    s->ctrl = ctrl;
+}
+
+int mime_cte_scan_result(const mime_cte_scan *s)
+{
+    size_t longest = s->line > s->longest ? s->line : s->longest;
+    if (s->nul)
+        return MIME_CTE_BASE64;
+    if (s->high == 0 && s->ctrl == 0 && longest <= 998)
         return MIME_CTE_7BIT;
     /* quoted-printable is shorter than base64 while fewer than about one
      * byte in six needs an escape */
-    if ((high + ctrl) * 6 <= n)
+    if ((s->high + s->ctrl) * 6 <= s->n)
         return MIME_CTE_QP;
     return MIME_CTE_BASE64;
+}
+
+int mime_cte_choose(const unsigned char *sample, size_t n)
+{
+    mime_cte_scan s;
+    mime_cte_scan_init(&s);
+    mime_cte_scan_update(&s, sample, n);
+    return mime_cte_scan_result(&s);
 }

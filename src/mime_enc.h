@@ -136,4 +136,16 @@ enum { MIME_CTE_7BIT, MIME_CTE_8BIT, MIME_CTE_QP, MIME_CTE_BASE64 };
  * may be sent depends on the server (8BITMIME), which the caller knows. */
 int mime_cte_choose(const unsigned char *sample, size_t n);
 
+/* The same choice over content seen in pieces (a file read in blocks):
+ * init, update with each piece, then result == mime_cte_choose of the
+ * pieces joined. Constant memory. */
+typedef struct {
+    size_t n, line, longest, high, ctrl;
+    int nul;
+} mime_cte_scan;
+
+void mime_cte_scan_init(mime_cte_scan *s);
+void mime_cte_scan_update(mime_cte_scan *s, const unsigned char *in, size_t n);
+int mime_cte_scan_result(const mime_cte_scan *s);
+
 #endif

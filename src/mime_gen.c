@@ -1,5 +1,6 @@
 /* mime_gen.c -- the streaming MIME generator; see mime_gen.h. */
 #include <string.h>
+#include "mime_body.h"
 #include "mime_gen.h"
 #include "mime_hdr.h"
 #include "smtp_errors.h"
@@ -23,6 +24,26 @@ static const char *const cte_names[] = {"7bit", "8bit", "quoted-printable", "bas
 const char *mime_gen_cte_name(int cte)
 {
     return (cte >= MIME_CTE_7BIT && cte <= MIME_CTE_BASE64) ? cte_names[cte] : NULL;
+}
+
+int mime_gen_cte_plain(const char *body, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)body;
+    size_t i, line = 0;
+    for (i = 0; i < n; i++) {
+        unsigned c = p[i];
+        if (c > '\r') {
+            if (++line > MIME_BODY_LINE_MAX)
+                break;
+        } else if (c == '\r' || c == '\n') {
+            line = 0;
+        } else if (c == 0 || ++line > MIME_BODY_LINE_MAX) {
+            break;
+        }
+    }
+    if (i == n)
+        return MIME_GEN_RAW;
+    return mime_cte_choose(p, n);
 }
 
 void mime_gen_init(mime_gen *g, char *out, size_t outcap)

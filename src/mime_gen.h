@@ -177,6 +177,16 @@ int mime_gen_feed_end(mime_gen *g);
  * may then hand its bytes out themselves once the block is flushed. */
 int mime_gen_raw_body(const mime_gen *g);
 
+/* The encoding of a leaf given none (no `encoding`, no
+ * Content-Transfer-Encoding header: LuaSocket sends such a body as given)
+ * whose whole content body[0..n) is known before its headers: MIME_GEN_RAW
+ * when it can go out as given, that is without a NUL and without a line
+ * over 998 octets (MIME_BODY_LINE_MAX; a CR or an LF ends a line, as the
+ * DATA filter counts them); otherwise what the encoding "auto" takes for
+ * it (mime_cte_choose: quoted-printable or base64), whose header the
+ * caller then writes. RFC 5321 4.5.3.1.6: such a line must not be sent. */
+int mime_gen_cte_plain(const char *body, size_t n);
+
 /* The Content-Transfer-Encoding header value of MIME_CTE_* cte. */
 const char *mime_gen_cte_name(int cte);
 

@@ -474,9 +474,23 @@ size_t smtp_client_body(smtp_client *c, const char *in, size_t n)
     return used;
 }
 
+int smtp_client_body_error(const smtp_client *c, size_t *linelen, int *open)
+{
+    if (c->state != SMTP_S_BODY || mime_body_over(&c->body) == 0)
+        return 0;
+    if (linelen != NULL)
+        *linelen = mime_body_over(&c->body);
+    if (open != NULL)
+        *open = mime_body_over_open(&c->body);
+    return SMTP_E_LINE_TOO_LONG;
+}
+
 int smtp_client_body_end(smtp_client *c)
 {
-    int rc = admit(c, SMTP_C_EOD);
+    int rc = smtp_client_body_error(c, NULL, NULL);
+    if (rc != 0)
+        return rc; /* such content is never ended: close the connection */
+    rc = admit(c, SMTP_C_EOD);
     if (rc != 0)
         return rc;
     c->outlen += mime_body_finish(&c->body, c->out + c->outlen,

@@ -34,6 +34,8 @@
     X(HDR_8BIT, "non-ASCII text is not allowed in this header")               \
     X(HDR_TOO_LONG, "cannot be folded into lines of at most 998 octets")      \
     X(HDR_SYNTAX, "is not valid for this header")                             \
+    X(LINE_TOO_LONG, "message content has a line longer than 998 octets "    \
+                     "(RFC 5321 4.5.3.1.6)")                                  \
     X(BAD_STATE, "not allowed in this state of the session")                  \
     X(BUSY, "pipeline full: write and read what is queued first")
 

@@ -1560,7 +1560,15 @@ static void body_boundaries(void)
     smtp_client *c = client_in_body();
     smtp_event ev;
     size_t taken;
+    size_t i;
+    /* lines of 98 octets (within the 998 limit); CRLF in is CRLF out, so
+     * the output is as long as the input; the octets at the block's
+     * edges (SMTP_OUT_MAX - 7 .. - 4) are 'a' */
     memset(as, 'a', sizeof as);
+    for (i = 50; i + 1 < sizeof as; i += 100) {
+        as[i] = '\r';
+        as[i + 1] = '\n';
+    }
     if (c == NULL) {
         ok(0, "body boundaries: setup");
         return;
@@ -1599,6 +1607,67 @@ static void body_boundaries(void)
            bare_crlf(ev.data, ev.len) == NULL,
        "the WRITE ends before the CR");
     as[SMTP_OUT_MAX - 6] = 'a';
+    free(c);
+}
+
+/* RFC 5321 4.5.3.1.6: a line of the content over 998 octets fails the
+ * body for good; the end-of-data marker can never follow. */
+static void long_line_body(void)
+{
+    static char line[40000];
+    smtp_client *c;
+    smtp_event ev;
+    size_t taken, len = 0, off, wl = 0;
+    int open = 0, writes_ok = 1;
+    static char wire[80000];
+    memset(line, 'x', sizeof line);
+    c = client_in_body();
+    if (c == NULL) {
+        ok(0, "long line: setup");
+        return;
+    }
+    taken = smtp_client_body(c, "first line\r\n", 12);
+    is_int(taken, 12, "long line: a short line first is taken");
+    taken = smtp_client_body(c, line, 998);
+    is_int(taken, 998, "long line: 998 octets are taken");
+    is_int(smtp_client_body_error(c, NULL, NULL), 0, "long line: no error at 998");
+    taken = smtp_client_body(c, line, 2);
+    is_int(taken, 0, "long line: the 999th octet is not taken");
+    is_int(smtp_client_body_error(c, &len, &open), SMTP_E_LINE_TOO_LONG,
+           "long line: body_error is ELINE_TOO_LONG");
+    ok(len == 1000 && open == 1, "long line: its length as far as seen (1000, open)");
+    is_int(smtp_client_body(c, "\r\n", 2), 0, "long line: nothing more is taken");
+    is_int(smtp_client_body_end(c), SMTP_E_LINE_TOO_LONG, "long line: body_end refuses");
+    is_int(smtp_client_body_end(c), SMTP_E_LINE_TOO_LONG, "long line: and refuses again");
+    is_int(smtp_client_rset(c), SMTP_E_BAD_STATE, "long line: nothing can be queued (RSET)");
+    is_int(smtp_client_quit(c), SMTP_E_BAD_STATE, "long line: nothing can be queued (QUIT)");
+    while (smtp_client_next(c, &ev) == SMTP_ACT_WRITE && wl + ev.len <= sizeof wire) {
+        memcpy(wire + wl, ev.data, ev.len);
+        wl += ev.len;
+    }
+    for (off = 0; off + 5 <= wl && memcmp(wire + off, "\r\n.\r\n", 5) != 0; off++)
+        ;
+    ok(wl <= 12 + 998 && off + 5 > wl,
+       "long line: what is left to write holds no end-of-data marker (%zu bytes)", wl);
+    free(c);
+
+    /* a long line fed in many small pieces, and a 998-octet one with CRLF
+     * split across calls, through the engine's block (several WRITEs) */
+    c = client_in_body();
+    if (c == NULL)
+        return;
+    for (off = 0; off < 998; off += 7) {
+        size_t k = 998 - off < 7 ? 998 - off : 7;
+        writes_ok &= smtp_client_body(c, line, k) == k;
+    }
+    writes_ok &= smtp_client_body(c, "\r", 1) == 1 && smtp_client_body(c, "\n", 1) == 1;
+    ok(writes_ok && smtp_client_body_error(c, NULL, NULL) == 0,
+       "998 octets in pieces of 7, CR and LF apart: taken");
+    for (off = 0, taken = 0; off < 2000; off += 7)
+        taken += smtp_client_body(c, line, 7);
+    is_int(taken, 998, "then 2000 octets in pieces of 7: 998 taken");
+    ok(smtp_client_body_error(c, &len, &open) == SMTP_E_LINE_TOO_LONG && len >= 999 && len <= 1005,
+       "the error counts across the pieces (%zu)", len);
     free(c);
 }
 
@@ -1968,6 +2037,7 @@ int main(void)
     large_body(0);
     large_body(1);
     body_boundaries();
+    long_line_body();
     pipeline_max();
     misc_checks();
     sticky_with_bad_arguments();

@@ -16,6 +16,7 @@
 #include "guard.h"
 #include "tap.h"
 #include "mime_body.h"
+#include <stdio.h>
 
 #define STR(s) s, sizeof(s) - 1
 #define MAXIN 4096
@@ -382,6 +383,235 @@ static void random_checks(void)
             "runs equal the model; wire and round trip hold");
 }
 
+/* ---- line length (RFC 5321 4.5.3.1.6) ------------------------------------- */
+
+/* The model: where the filter must stop for in[0..n), or n when every
+ * line holds at most 998 octets (a CR or LF ends a line; a dot doubled by
+ * stuffing counts once), and the length of that line (to its end). */
+static size_t ref_stop(const unsigned char *in, size_t n, size_t *linelen, int *ends)
+{
+    size_t i, start = 0;
+    for (i = 0; i <= n; i++) {
+        if (i == n || in[i] == '\r' || in[i] == '\n') {
+            if (i - start > MIME_BODY_LINE_MAX) {
+                *linelen = i - start;
+                *ends = i < n;
+                return start + MIME_BODY_LINE_MAX;
+            }
+            start = i + 1;
+        }
+    }
+    *linelen = 0;
+    *ends = 0;
+    return n;
+}
+
+/* Feed in[0..n) in the chunks that cuts[0..ncuts) (ascending offsets)
+ * make, with output room cap per call (0: 2 * chunk). Stops at the first
+ * call that takes less than its chunk with enough room (the limit). */
+static const char *feed_cuts(mime_body *st, const unsigned char *in, size_t n,
+                             const size_t *cuts, size_t ncuts, size_t cap0,
+                             unsigned char *out, size_t *olen, size_t *taken)
+{
+    size_t off = 0, o = 0, k = 0;
+    int stuck = 0;
+    while (off < n) {
+        size_t end = k < ncuts ? cuts[k] : n, chunk, cap, used = (size_t)-1, w;
+        const char *p;
+        char *dst;
+        if (end <= off) {
+            k++;
+            continue;
+        }
+        chunk = end - off;
+        cap = cap0 ? cap0 : 2 * chunk;
+        p = guard_put(&g_in, in + off, chunk);
+        dst = guard_space(&g_out, cap);
+        w = mime_body_update(st, p, chunk, &used, dst, cap);
+        if (used > chunk || w > cap)
+            return "update took or wrote more than allowed";
+        memcpy(out + o, dst, w);
+        o += w;
+        off += used;
+        if (mime_body_over(st) != 0)
+            break;
+        if (used == 0 && ++stuck > 100000)
+            return "stuck";
+        if (used == chunk)
+            k++;
+    }
+    *olen = o;
+    *taken = off;
+    return NULL;
+}
+
+/* One input, fed as `cuts` say: the filter stops where the model does,
+ * with the model's output up to there, and says how long the line is. */
+static int check_limit(const unsigned char *in, size_t n, const size_t *cuts,
+                       size_t ncuts, size_t cap0, const char *name)
+{
+    mime_body st;
+    size_t linelen, stop, olen, taken, wl;
+    int ends_dummy;
+    const char *why;
+    stop = ref_stop(in, n, &linelen, &ends_dummy);
+    mime_body_init(&st);
+    why = feed_cuts(&st, in, n, cuts, ncuts, cap0, got_buf, &olen, &taken);
+    if (why != NULL) {
+        ok(0, "%s: %s", name, why);
+        return 0;
+    }
+    wl = ref_filter(in, stop, want_buf);
+    if (stop == n) {
+        /* no line over the limit: everything taken, finished as usual */
+        char fin[8];
+        size_t fl = mime_body_finish(&st, fin, sizeof fin);
+        if (mime_body_over(&st) != 0 || taken != n || fl == 0) {
+            ok(0, "%s: a line within the limit failed (over %lu, taken %lu of %lu)", name,
+               (unsigned long)mime_body_over(&st), (unsigned long)taken, (unsigned long)n);
+            return 0;
+        }
+        memcpy(got_buf + olen, fin, fl);
+        olen += fl;
+    } else {
+        char fin[8];
+        size_t u2 = 9, w2;
+        /* the model's output for what was taken, without its marker */
+        wl -= 5;
+        if (taken != stop) {
+            ok(0, "%s: stopped at %lu, the limit is reached at %lu", name,
+               (unsigned long)taken, (unsigned long)stop);
+            return 0;
+        }
+        if (mime_body_over(&st) <= MIME_BODY_LINE_MAX || mime_body_over(&st) > linelen ||
+            (mime_body_over(&st) < linelen && !mime_body_over_open(&st))) {
+            ok(0, "%s: over %lu for a line of %lu (open %d)", name,
+               (unsigned long)mime_body_over(&st), (unsigned long)linelen,
+               mime_body_over_open(&st));
+            return 0;
+        }
+        w2 = mime_body_update(&st, "x\r\n", 3, &u2, fin, sizeof fin);
+        if (w2 != 0 || u2 != 0 || mime_body_finish_len(&st) != 0 ||
+            mime_body_finish(&st, fin, sizeof fin) != 0 || mime_body_over(&st) == 0) {
+            ok(0, "%s: the failure does not stick (update or finish wrote)", name);
+            return 0;
+        }
+    }
+    if (olen != wl || memcmp(got_buf, want_buf, wl) != 0) {
+        is_mem(got_buf, olen, want_buf, wl, "%s: output", name);
+        return 0;
+    }
+    return 1;
+}
+
+static void limit_checks(void)
+{
+    static unsigned char in[MAXIN];
+    static const char *const ends[] = {"\r\n", "\n", "\r", ""};
+    static const char *const endname[] = {"CRLF", "LF", "CR", "no end"};
+    static const size_t lens[] = {997, 998, 999, 1000, 2500};
+    size_t li, e, d, pre;
+    for (li = 0; li < sizeof lens / sizeof lens[0]; li++)
+        for (e = 0; e < 4; e++)
+            for (d = 0; d < 2; d++)
+                for (pre = 0; pre < 2; pre++) {
+                    size_t n = 0, L = lens[li], k, cut, split_all = 1, whole_ok;
+                    size_t cuts[2];
+                    char name[160];
+                    if (pre) {
+                        memcpy(in, ".ab\r\n", 5);
+                        n = 5;
+                    }
+                    for (k = 0; k < L; k++)
+                        in[n + k] = (unsigned char)(k == 0 && d ? '.' : 'a' + k % 26);
+                    n += L;
+                    memcpy(in + n, ends[e], strlen(ends[e]));
+                    n += strlen(ends[e]);
+                    if (*ends[e] != '\0') {
+                        memcpy(in + n, ".next\r\n", 7);
+                        n += 7;
+                    }
+                    snprintf(name, sizeof name, "a line of %lu octets%s, %s%s",
+                             (unsigned long)L, d ? " starting with a dot" : "", endname[e],
+                             pre ? ", after a first line" : "");
+                    whole_ok = check_limit(in, n, NULL, 0, 0, name);
+                    if (whole_ok && L > MIME_BODY_LINE_MAX) {
+                        /* fed whole: the line's full length is known */
+                        mime_body st;
+                        size_t olen, taken, ll;
+                        int endsl;
+                        mime_body_init(&st);
+                        ref_stop(in, n, &ll, &endsl);
+                        feed_cuts(&st, in, n, NULL, 0, 0, got_buf, &olen, &taken);
+                        whole_ok = mime_body_over(&st) == L &&
+                                   mime_body_over_open(&st) == (*ends[e] == '\0');
+                        if (!whole_ok)
+                            diag("over %lu open %d", (unsigned long)mime_body_over(&st),
+                                 mime_body_over_open(&st));
+                    }
+                    ok(whole_ok, "%s: fed whole", name);
+                    /* two chunks, cut at every position; three, with the
+                     * second one octet (a CRLF split across three calls) */
+                    for (cut = 0; cut <= n && split_all; cut++) {
+                        cuts[0] = cut;
+                        cuts[1] = cut + 1;
+                        split_all = check_limit(in, n, cuts, 1, 0, name) &&
+                                    check_limit(in, n, cuts, 2, 0, name);
+                        if (!split_all)
+                            diag("cut at %lu", (unsigned long)cut);
+                    }
+                    ok(split_all, "%s: cut at every position (2 and 3 chunks)", name);
+                    ok(check_limit(in, n, NULL, 0, 2, name) &&
+                       check_limit(in, n, NULL, 0, 3, name) &&
+                       check_limit(in, n, NULL, 0, 7, name),
+                       "%s: small output room (2, 3, 7 bytes a call)", name);
+                    {
+                        /* byte by byte: one octet a call */
+                        static size_t bcuts[MAXIN];
+                        for (k = 0; k < n; k++)
+                            bcuts[k] = k + 1;
+                        ok(check_limit(in, n, bcuts, n, 0, name), "%s: byte by byte", name);
+                    }
+                }
+}
+
+static void limit_api_checks(void)
+{
+    mime_body st;
+    static char big[3000];
+    char out[4096];
+    size_t used = 0, w;
+    memset(big, 'x', sizeof big);
+    mime_body_init(&st);
+    w = mime_body_update(&st, big, 998, &used, out, sizeof out);
+    ok(w == 998 && used == 998 && mime_body_over(&st) == 0, "998 octets on a line: taken");
+    w = mime_body_update(&st, "\r\n", 2, &used, out, sizeof out);
+    ok(used == 2 && mime_body_over(&st) == 0, "then CRLF: the line is fine");
+    w = mime_body_update(&st, big, 999, &used, out, sizeof out);
+    ok(w == 998 && used == 998, "999 octets: the 999th is not taken");
+    is_int((long)mime_body_over(&st), 999, "over: the line's length (999)");
+    is_int(mime_body_over_open(&st), 1, "the line did not end in the call: open");
+    is_int((long)mime_body_finish_len(&st), 0, "finish_len after the failure is 0");
+    mime_body_init(&st);
+    is_int((long)mime_body_over(&st), 0, "init clears the failure");
+    w = mime_body_update(&st, big, 997, &used, out, sizeof out);
+    w = mime_body_update(&st, "xyz\r\nmore", 9, &used, out, sizeof out);
+    ok(w == 1 && used == 1, "997 + 3 in two calls: one more octet taken");
+    is_int((long)mime_body_over(&st), 1000, "over counts the earlier call's octets (1000)");
+    is_int(mime_body_over_open(&st), 0, "the line ended in the failing call: not open");
+    /* a stuffed dot counts once */
+    mime_body_init(&st);
+    big[0] = '.';
+    w = mime_body_update(&st, big, 998, &used, out, sizeof out);
+    ok(w == 999 && used == 998 && mime_body_over(&st) == 0,
+       "a 998-octet line starting with a dot: taken, 999 octets out");
+    big[0] = 'x';
+    /* NUL is data to the filter (the generator encodes a NUL body) */
+    mime_body_init(&st);
+    w = mime_body_update(&st, "a\0b", 3, &used, out, sizeof out);
+    ok(w == 3 && used == 3 && mime_body_over(&st) == 0, "NUL counts as an octet of the line");
+}
+
 static void api_checks(void)
 {
     mime_body st;
@@ -422,6 +652,8 @@ int main(void)
     guard_init(&g_in, MAXIN);
     guard_init(&g_out, MAXOUT);
     api_checks();
+    limit_api_checks();
+    limit_checks();
     probe_checks();
     exhaustive_checks();
     random_checks();

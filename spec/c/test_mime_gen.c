@@ -340,6 +340,178 @@ static void auto_checks(void)
     }
 }
 
+/* ---- bodies given no encoding (RFC 5321 4.5.3.1.6) ----------------------- */
+
+/* The model: can in[0..n) go out as given? No NUL, no line over 998
+ * octets (CR and LF end lines). */
+static int model_plain(const unsigned char *in, size_t n)
+{
+    size_t i, line = 0;
+    for (i = 0; i < n; i++) {
+        if (in[i] == 0)
+            return 0;
+        if (in[i] == '\r' || in[i] == '\n')
+            line = 0;
+        else if (++line > 998)
+            return 0;
+    }
+    return 1;
+}
+
+/* Longest line of the generator's output (CRLF-ended lines; a bare CR or
+ * LF ends one too). */
+static size_t longest_line(const char *p, size_t n)
+{
+    size_t i, line = 0, longest = 0;
+    for (i = 0; i < n; i++) {
+        if (p[i] == '\r' || p[i] == '\n')
+            line = 0;
+        else if (++line > longest)
+            longest = line;
+    }
+    return longest;
+}
+
+static void plain_checks(void)
+{
+    static unsigned char in[5000];
+    static const struct {
+        size_t len;
+        int nul_at;  /* -1: none */
+        int high;    /* 8-bit octets */
+        int breaks;  /* a CRLF every 998 octets */
+        int want;    /* MIME_GEN_RAW or MIME_CTE_* */
+        const char *name;
+    } cases[] = {
+        {0, -1, 0, 0, MIME_GEN_RAW, "empty"},
+        {997, -1, 0, 0, MIME_GEN_RAW, "one line of 997 octets"},
+        {998, -1, 0, 0, MIME_GEN_RAW, "one line of 998 octets"},
+        {999, -1, 0, 0, MIME_CTE_QP, "one line of 999 octets: quoted-printable"},
+        {65536, -1, 0, 0, MIME_CTE_QP, "one line of 64 KiB: quoted-printable"},
+        {65536, -1, 0, 1, MIME_GEN_RAW, "64 KiB in lines of 998 octets"},
+        {999, -1, 500, 0, MIME_CTE_BASE64, "a long line, mostly 8-bit: base64"},
+        {998, -1, 500, 0, MIME_GEN_RAW, "8-bit text, lines within the limit: as given"},
+        {10, 0, 0, 0, MIME_CTE_BASE64, "a NUL first: base64"},
+        {10, 9, 0, 0, MIME_CTE_BASE64, "a NUL last: base64"},
+        {4000, 3999, 0, 1, MIME_CTE_BASE64, "a NUL after short lines: base64"},
+    };
+    static char big[70000];
+    size_t i, k;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *b = big;
+        size_t n = cases[i].len;
+        for (k = 0; k < n; k++)
+            b[k] = (char)('a' + k % 26);
+        if (cases[i].breaks)
+            for (k = 998; k + 1 < n; k += 1000) {
+                b[k] = '\r';
+                b[k + 1] = '\n';
+            }
+        for (k = 0; k < (size_t)cases[i].high && k < n; k++)
+            b[k] = (char)0xE9;
+        if (cases[i].nul_at >= 0)
+            b[cases[i].nul_at] = '\0';
+        is_int(mime_gen_cte_plain(b, n), cases[i].want, "cte_plain: %s", cases[i].name);
+    }
+    /* 998 octets, each line end: the next line starts at 0 again */
+    {
+        static const char *const brk[] = {"\r\n", "\n", "\r", "\n\r"};
+        for (k = 0; k < 4; k++) {
+            size_t bl = strlen(brk[k]);
+            memset(big, 'x', 998);
+            memcpy(big + 998, brk[k], bl);
+            memset(big + 998 + bl, 'y', 998);
+            is_int(mime_gen_cte_plain(big, 1996 + bl), MIME_GEN_RAW,
+                   "two lines of 998 octets, broken by break %zu: as given", k);
+            big[1996 + bl] = 'z';
+            is_int(mime_gen_cte_plain(big, 1997 + bl), MIME_CTE_QP,
+                   "the second of 999 octets (break %zu): encoded", k);
+        }
+    }
+    /* random inputs: the model, and mime_cte_choose when not plain */
+    {
+        int all = 1, j;
+        srand(11);
+        for (j = 0; j < 20000 && all; j++) {
+            size_t n = (size_t)rand() % (j < 10000 ? 64 : sizeof in), run_len = 0;
+            int want;
+            for (k = 0; k < n; k++) {
+                int r = rand() % 1000;
+                /* long runs without a line end, now and then a NUL */
+                if (run_len > 0) {
+                    in[k] = (unsigned char)('a' + r % 26);
+                    run_len--;
+                } else {
+                    in[k] = r < 3 ? 0 : r < 100 ? '\n' : r < 150 ? '\r' : r < 160 ? 0xC3
+                          : (unsigned char)('a' + r % 26);
+                    if (r > 990)
+                        run_len = 990 + (size_t)rand() % 20;
+                }
+            }
+            want = model_plain(in, n) ? MIME_GEN_RAW : mime_cte_choose(in, n);
+            all = mime_gen_cte_plain((const char *)in, n) == want;
+            if (!all)
+                diag("input %d (length %zu): got %d want %d", j, n,
+                     mime_gen_cte_plain((const char *)in, n), want);
+        }
+        ok(all, "20,000 random bodies: as given exactly when the model says so, else as auto");
+    }
+    /* the generator's output for such a body: no line over 998 octets */
+    {
+        static const size_t lens[] = {998, 999, 65536};
+        for (k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            tgen t;
+            body bodies[2];
+            long n;
+            memset(big, 'q', lens[k]);
+            big[0] = '.';
+            bodies[1].data = big;
+            bodies[1].len = lens[k];
+            tgen_init(&t, 4096);
+            endh(&t);
+            bodyop(&t, 1, mime_gen_cte_plain(big, lens[k]));
+            seal(&t);
+            n = run(&t, bodies, 1000, res, sizeof res);
+            ok(n > 0 && longest_line(res, (size_t)n) <= 998,
+               "a body of one %zu-octet line: no output line over 998 (longest %zu)", lens[k],
+               n > 0 ? longest_line(res, (size_t)n) : 0);
+            tgen_free(&t);
+        }
+    }
+}
+
+/* The streaming choice equals the one-shot one, however the input is cut. */
+static void scan_checks(void)
+{
+    static unsigned char in[3000];
+    int j, all = 1;
+    srand(13);
+    for (j = 0; j < 5000 && all; j++) {
+        size_t n = (size_t)rand() % sizeof in, k, off = 0;
+        mime_cte_scan sc;
+        for (k = 0; k < n; k++) {
+            int r = rand() % 1000;
+            in[k] = r < 2 ? 0 : r < 30 ? '\n' : r < 40 ? '\r' : r < 200 ? (unsigned char)(128 + r % 128)
+                  : r < 210 ? (unsigned char)(r % 32) : (unsigned char)('a' + r % 26);
+        }
+        if (j % 3 == 0) /* long lines too */
+            for (k = 0; k < n; k++)
+                if (in[k] == '\n' || in[k] == '\r')
+                    in[k] = 'L';
+        mime_cte_scan_init(&sc);
+        while (off < n) {
+            size_t piece = 1 + (size_t)rand() % (n - off);
+            mime_cte_scan_update(&sc, in + off, piece);
+            off += piece;
+        }
+        all = mime_cte_scan_result(&sc) == mime_cte_choose(in, n);
+        if (!all)
+            diag("input %d (length %zu): scan %d, choose %d", j, n, mime_cte_scan_result(&sc),
+                 mime_cte_choose(in, n));
+    }
+    ok(all, "5,000 random inputs cut at random: the streaming choice equals the one-shot one");
+}
+
 /* Long runs of text go out from the program uncopied, a block at most
  * each; short ones and the rest of a started block are copied. */
 static void direct_checks(void)
@@ -403,5 +575,7 @@ int main(void)
     direct_checks();
     encoding_checks();
     auto_checks();
+    plain_checks();
+    scan_checks();
     return done_testing();
 }
