@@ -13,6 +13,12 @@
  * (line breaks as CRLF, a final CRLF added when missing). With room for 2
  * bytes the filter always makes progress; it never writes past the room it
  * was given -- never a crash, UB or growth past the bounds.
+ * Line length (RFC 5321 4.5.3.1.6): no output line holds more than 998
+ * octets of content (999 when its first dot was doubled). Content with a
+ * longer line makes the filter stop, however it is split, exactly at the
+ * line's 999th octet, with the same output so far, a length of at least
+ * 999 (the line's exact length when fed whole and the line ends in the
+ * input), and for good: nothing more taken, no end-of-data marker.
  */
 #include "fuzz_common.h"
 #include "mime_body.h"
@@ -27,8 +33,32 @@ static uint32_t next_rand(void)
     return rng;
 }
 
-/* mode 0: whole; 1: byte by byte (room 2); 2: pattern of splits and rooms */
-static size_t filter(const uint8_t *in, size_t n, int mode, char *out)
+/* Where the filter must stop: the 999th octet of the first line over 998
+ * octets (a CR or LF ends a line), or n; *len: that line's length. */
+static size_t ref_stop(const uint8_t *in, size_t n, size_t *len, int *ends)
+{
+    size_t i, start = 0;
+    for (i = 0; i <= n; i++)
+        if (i == n || in[i] == '\r' || in[i] == '\n') {
+            if (i - start > MIME_BODY_LINE_MAX) {
+                *len = i - start;
+                *ends = i < n;
+                return start + MIME_BODY_LINE_MAX;
+            }
+            start = i + 1;
+        }
+    *len = 0;
+    *ends = 0;
+    return n;
+}
+
+static size_t g_over;
+static int g_open;
+
+/* mode 0: whole; 1: byte by byte (room 2); 2: pattern of splits and rooms.
+ * Content with a line over the limit (stop < n): the output up to the
+ * failure, no marker. */
+static size_t filter(const uint8_t *in, size_t n, size_t stop, int mode, char *out)
 {
     mime_body st;
     size_t off = 0, o = 0, fl, w;
@@ -53,18 +83,32 @@ static size_t filter(const uint8_t *in, size_t n, int mode, char *out)
         memcpy(src, in + off, chunk);
         w = mime_body_update(&st, src, chunk, &used, cap ? room : room + 1, cap);
         CHECK(used <= chunk && w <= cap);
+        memcpy(out + o, cap ? room : room + 1, w);
+        o += w;
+        off += used;
+        free(src);
+        free(room);
+        if (mime_body_over(&st) != 0) {
+            /* the limit: exactly where the model says, for good */
+            char tiny[8];
+            size_t u2 = 1;
+            CHECK(off == stop && stop < n);
+            CHECK(mime_body_over(&st) > MIME_BODY_LINE_MAX);
+            CHECK(mime_body_update(&st, "a", 1, &u2, tiny, sizeof tiny) == 0 && u2 == 0);
+            CHECK(mime_body_finish_len(&st) == 0);
+            CHECK(mime_body_finish(&st, tiny, sizeof tiny) == 0);
+            g_over = mime_body_over(&st);
+            g_open = mime_body_over_open(&st);
+            return o;
+        }
         if (cap >= 2 * chunk)
             CHECK(used == chunk);
         if (cap >= 2)
             CHECK(used > 0);
         if (used == 0)
             CHECK(++stuck < 1000);
-        memcpy(out + o, cap ? room : room + 1, w);
-        o += w;
-        off += used;
-        free(src);
-        free(room);
     }
+    CHECK(stop == n);
     fl = mime_body_finish_len(&st);
     CHECK(fl == 3 || fl == 5);
     room = malloc(fl);
@@ -129,12 +173,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *a = malloc(2 * n + 8), *b = malloc(2 * n + 8), *c = malloc(2 * n + 8);
     char *norm = malloc(2 * n + 8), *back = malloc(2 * n + 8);
     long lu;
+    size_t stop, linelen, col = 0;
+    int ends;
     rng = 0x9E3779B9u ^ (size > 0 ? data[0] : 0);
     if (rng == 0)
         rng = 1;
-    la = filter(in, n, 0, a);
-    lb = filter(in, n, 1, b);
-    lc = filter(in, n, 2, c);
+    stop = ref_stop(in, n, &linelen, &ends);
+    if (stop < n) {
+        /* a line over the limit: every way stops at the same place, with
+         * the same output; fed whole, the line's length is exact */
+        la = filter(in, n, stop, 0, a);
+        CHECK(g_over == linelen && g_open == !ends);
+        lb = filter(in, n, stop, 1, b);
+        CHECK(g_over > MIME_BODY_LINE_MAX && g_over <= linelen);
+        lc = filter(in, n, stop, 2, c);
+        CHECK(g_over > MIME_BODY_LINE_MAX && g_over <= linelen);
+        CHECK(la == lb && memcmp(a, b, la) == 0);
+        CHECK(la == lc && memcmp(a, c, la) == 0);
+        /* what was taken is fine content: check it as such below */
+        n = stop;
+    }
+    la = filter(in, n, n, 0, a);
+    lb = filter(in, n, n, 1, b);
+    lc = filter(in, n, n, 2, c);
     CHECK(la == lb && memcmp(a, b, la) == 0);
     CHECK(la == lc && memcmp(a, c, la) == 0);
     CHECK(la <= 2 * n + 5);
@@ -143,6 +204,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(i + 1 < la && a[i + 1] == '\n');
         if (a[i] == '\n')
             CHECK(i > 0 && a[i - 1] == '\r');
+        /* no output line over 998 octets of content (999 with a doubled
+         * dot in front) */
+        if (a[i] == '\r' || a[i] == '\n') {
+            col = 0;
+        } else {
+            col++;
+            CHECK(col <= MIME_BODY_LINE_MAX ||
+                  (col == MIME_BODY_LINE_MAX + 1 && a[i - col + 1] == '.' && a[i - col + 2] == '.'));
+        }
     }
     ln = normalise(in, n, norm);
     lu = unstuff(a, la, back);
