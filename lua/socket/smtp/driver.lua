@@ -184,15 +184,19 @@ end
 -- timeout", Postfix's "421 4.4.2 ... timeout exceeded", OpenSMTPD's "500
 -- 5.0.0 Line too long"). Read what it already sent (the engine takes it as
 -- its last word: core's lost()), for at most LAST_WORD seconds (the step's
--- timeout when shorter). Returns the error and details of a refusal, with
--- details.socket_error = err; nil without a complete reply (the caller
--- then reports the socket's error as it was). ctx: what was being written.
-local LAST_WORD = 2
+-- timeout when shorter). After a write that timed out the server is still
+-- there and not reading: only what already arrived counts (LAST_WORD_IDLE),
+-- so that the send still fails at about the timeout. Returns the error and
+-- details of a refusal, with details.socket_error = err; nil without a
+-- complete reply (the caller then reports the socket's error as it was).
+-- ctx: what was being written.
+local LAST_WORD, LAST_WORD_IDLE = 2, 0.05
 function S:last_word(err, ctx)
     local c, t = self.core, self.t
     self.broken = true
     if t.closed or not c:lost() then return nil end
-    local wait = self.timeout < LAST_WORD and self.timeout or LAST_WORD
+    local wait = err == "timeout" and LAST_WORD_IDLE or LAST_WORD
+    if self.timeout < wait then wait = self.timeout end
     local deadline = t:deadline(wait)
     while true do
         local act, a, _, code, text, enh = c:next()
