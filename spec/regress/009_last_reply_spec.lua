@@ -11,12 +11,19 @@
 -- `details`, and `details.socket_error` the write's own error. A server
 -- that closes without a word still gives "closed".
 --
+-- On LuaSocket sockets, LuaSec TLS sockets, generic socket objects and
+-- OpenResty cosockets (a private nginx; its socket error is nginx's own
+-- string, "connection reset by peer").
+--
 -- The scripted server reads the first 64 KiB of the content, answers and
 -- closes without reading the rest; the content is 8 MiB, far more than
 -- the socket buffers hold, so the write really fails.
 local H = require("helper")
+local N = require("support.nginx")
 local smtp = require("socket.smtp")
 local socket = require("socket")
+local http = require("socket.http")
+local json = require("dkjson")
 
 local FROM, TO = "<a@example.com>", "<b@example.com>"
 local BIG = string.rep(string.rep("x", 76) .. "\r\n", 107546) -- 8 MiB
@@ -182,5 +189,72 @@ describe("issue 9 (9): the server's last reply after a failed write", function()
         assert.matches("^421 4%.4%.2 mx%.example%.com Error: timeout exceeded", err)
         assert.are.equal(421, s.error and s.error.code)
         assert.are.equal("closed", s.error.socket_error)
+    end)
+end)
+
+describe("issue 9 (9): the last reply over STARTTLS (LuaSec)", function()
+    it("Postfix's 421 during the content, after STARTTLS", function()
+        assert(pcall(require, "ssl"), "LuaSec (the Lua module \"ssl\") is not installed: apt-get install lua-sec")
+        local certs = H.tls_certs()
+        local text = LAST.postfix[1]
+        local script = {
+            { send = "220 mx.example.com ESMTP\r\n" },
+            { expect = "EHLO" }, { send = "250-mx.example.com\r\n250 STARTTLS\r\n" },
+            { expect = "STARTTLS" }, { send = "220 2.0.0 Ready to start TLS\r\n" },
+            { starttls = { cert = certs.localhost.cert, key = certs.localhost.key } },
+        }
+        for i, s in ipairs(hello()) do if i > 1 then script[#script + 1] = s end end
+        script[#script + 1] = { read = 65536 }
+        script[#script + 1] = { send = text .. "\r\n" }
+        script[#script + 1] = { close = true, unread = true }
+        local srv = H.scripted(script)
+        local r, err, det = send(srv.port, { server = "localhost", tls = "starttls", ssl = { cafile = certs.ca } })
+        srv:assert_clean()
+        srv:stop()
+        assert.is_nil(r)
+        assert.are.equal(text .. " (message content)", err)
+        assert.are.equal(421, det.code)
+        assert.are.equal("4.4.2", det.enhanced)
+        assert.are.equal("closed", det.socket_error)
+    end)
+end)
+
+describe("issue 9 (9): the last reply on OpenResty cosockets", function()
+    local available, why = N.available()
+    if not H.need_peer("nginx", available, why, "the cosocket case of 009_last_reply_spec") then return end
+    teardown(N.stop_all)
+
+    it("OpenSMTPD's 500 during the content, on ngx.socket.tcp", function()
+        local core_so = H.root .. "/build/jit/socket/smtp/core.so"
+        assert(io.open(core_so, "rb"), core_so .. " is missing: run `make LUA=jit` first")
+        local text = LAST.opensmtpd[1]
+        local srv = H.scripted(gives_up(65536, text))
+        finally(function() srv:stop() end)
+        local ngx_srv = N.start{ locations = { ["/send"] = [[
+local smtp = require("socket.smtp")
+local ok, cjson = pcall(require, "cjson.safe")
+if not ok then cjson = require("dkjson") end
+local big = string.rep(string.rep("x", 76) .. "\r\n", 107546)
+local r, err, det = smtp.send{
+    from = "<a@example.com>", rcpt = "<b@example.com>", server = "127.0.0.1",
+    port = tonumber(ngx.var.arg_port), domain = "client.test", timeout = 10,
+    create = ngx.socket.tcp, source = smtp.message{ headers = { subject = "big" }, body = big },
+}
+det = det or {}
+ngx.say(cjson.encode({ r = r, err = err, code = det.code, enhanced = det.enhanced,
+    stage = det.stage, socket_error = det.socket_error }))
+]] } }
+        finally(function() ngx_srv:stop() end)
+        http.TIMEOUT = 30
+        local body, code = http.request(ngx_srv:url("/send?port=" .. srv.port))
+        assert.are.equal(200, code, tostring(body) .. "\n" .. ngx_srv:error_log())
+        local res = json.decode(body)
+        srv:assert_clean()
+        assert.is_nil(res.r)
+        assert.are.equal(text .. " (message content)", res.err)
+        assert.are.equal(500, res.code)
+        assert.are.equal("5.0.0", res.enhanced)
+        assert.are.equal("body", res.stage)
+        assert.are.equal("string", type(res.socket_error))
     end)
 end)
