@@ -612,7 +612,9 @@ srv = H.tls_server(opts)     spec/support/tls_server.py (aiosmtpd + TLS + AUTH)
         verify_client = "optional" | "required"  ask for a client
                                   certificate, checked against certs.ca
                                   (or client_ca = FILE)
-        tls_min, tls_max = "1.2" | "1.3"
+        tls_min, tls_max = "1.2" | "1.3" (or "1.0" | "1.1": a server
+                                  below the TLS 1.2 floor, at OpenSSL
+                                  security level 0)
         and H.capture's reject_rcpt, reject_mail, reject_data,
         ehlo_unsupported, max_sessions
     srv.port, srv.host ("127.0.0.1"), srv.tls, srv.ca (CA file to trust),

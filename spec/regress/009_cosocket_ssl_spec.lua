@@ -34,7 +34,8 @@ local CLEAR = M.CLEAR
 -- In nginx: a send (or, with api=open, the low-level object) with the
 -- `ssl` table given as JSON in the query. nocert=1 hides setclientcert
 -- from the cosocket (as a lua-nginx-module older than 0.10.22 would);
--- dhparam=1 adds a dhparam function (JSON has none).
+-- assertbug=1 makes a failed sslhandshake raise as lua-resty-core 0.1.25
+-- does now and then; dhparam=1 adds a dhparam function (JSON has none).
 local HANDLER = [==[
 local smtp = require("socket.smtp")
 local json = require("dkjson")
@@ -42,13 +43,25 @@ local args = ngx.req.get_uri_args()
 local ssl = args.ssl and json.decode(args.ssl) or nil
 if args.dhparam then ssl.dhparam = function() end end
 local create = ngx.socket.tcp
-if args.nocert then
+if args.nocert or args.assertbug then
     create = function()
         local real = ngx.socket.tcp()
         return setmetatable({}, { __index = function(_, k)
-            if k == "setclientcert" then return nil end
+            if k == "setclientcert" and args.nocert then return nil end
             local f = real[k]
             if type(f) ~= "function" then return f end
+            if k == "sslhandshake" and args.assertbug then
+                -- lua-resty-core 0.1.25's failure mode (its issue #499): a
+                -- handshake that failed verification raises from an assert
+                return function(_, ...)
+                    local session, err = f(real, ...)
+                    if not session then
+                        ngx.log(ngx.ERR, "sslhandshake said: ", err)
+                        error("/usr/share/lua/5.1/resty/core/socket.lua:244: assertion failed!", 0)
+                    end
+                    return session, err
+                end
+            end
             return function(_, ...) return f(real, ...) end
         end })
     end
@@ -295,6 +308,20 @@ describe("ssl on OpenResty cosockets (issue 9, item 5)", function()
         assert.is_nil(res.r)
         assert.are.same({ stage = "tls", name = "ETLS_HOST" }, res.det)
         assert.are.same({ CLEAR }, srv:sessions())
+    end)
+
+    it("a handshake that lua-resty-core's sslhandshake fails with \"assertion failed!\" (its issue #499) is "
+        .. "a refusal returned as ETLS_VERIFY, not raised", function()
+        local srv = server({ cert = "wrong_host" })
+        local res = call{ port = srv.port, tls = "starttls", subject = "assert", assertbug = 1,
+            ssl = { sni = "localhost" } }
+        assert.is_nil(res.r)
+        assert.are.equal("certificate verification failed: nginx refused the handshake (lua-resty-core: "
+            .. "/usr/share/lua/5.1/resty/core/socket.lua:244: assertion failed!; the reason is in nginx's "
+            .. "error log)", res.err)
+        assert.are.same({ stage = "tls", name = "ETLS_VERIFY" }, res.det)
+        assert.are.same({ CLEAR }, srv:sessions())
+        assert.are.same({}, srv:messages())
     end)
 
     it("with tls = false the ssl table is not used, so nothing in it is refused", function()

@@ -5,10 +5,14 @@
 -- does it on the socket kinds of socket.smtp.transport:
 --   * LuaSocket sockets: LuaSec (ssl.wrap, SNI, handshake), then the
 --     certificate's chain (LuaSec/OpenSSL) and its names against the host
---     (core.verify_host: LuaSec does not check host names);
+--     (core.verify_host: LuaSec does not check host names). The caller's
+--     `ssl` is LuaSec's parameter table, passed on with our floor (no
+--     version below TLS 1.2) and our verification merged in;
 --   * OpenResty cosockets: sock:sslhandshake(nil, name, verify), where
 --     nginx checks the chain and the host name (lua_ssl_trusted_certificate
---     gives it the CAs);
+--     gives it the CAs); a client certificate through setclientcert. The
+--     fields nginx takes from directives are refused before connect
+--     (_M.guard), naming the directive;
 --   * anything else, or when the caller wants: ssl.upgrade =
 --     function(sock, host, params) return new_sock | nil, err end.
 -- Like every I/O step it runs in the caller's Lua frame (a handshake on a
@@ -17,10 +21,10 @@
 local core = require("socket.smtp.core")
 local transport = require("socket.smtp.transport")
 
-local type, ipairs, pairs, pcall, require, tostring, setmetatable =
-    type, ipairs, pairs, pcall, require, tostring, setmetatable
+local type, ipairs, pairs, pcall, require, tostring, setmetatable, error =
+    type, ipairs, pairs, pcall, require, tostring, setmetatable, error
 local table_concat, table_sort = table.concat, table.sort
-local string_format, string_match = string.format, string.match
+local string_format, string_match, string_find = string.format, string.match, string.find
 local io_open, os_getenv = io.open, os.getenv
 
 local _M = {}
@@ -454,7 +458,20 @@ local function upgrade_cosocket(sock, host, ssl, left)
     if ms < 1 then ms = 1 end
     sock:settimeout(ms - ms % 1)
     local name = ssl.sni or host
-    local session, err = sock:sslhandshake(nil, not is_ip(name) and name or nil, not verify_off(ssl))
+    -- lua-resty-core without the fix of its issue #499 (Debian 12 has
+    -- 0.1.25) raises "assertion failed!" when a handshake that completed at
+    -- once then fails nginx's verification. That is a refusal: fail closed
+    -- and return it, as for any other certificate failure, rather than
+    -- raise out of smtp.send. (LuaJIT's pcall lets the handshake yield.)
+    local done, session, err = pcall(sock.sslhandshake, sock, nil, not is_ip(name) and name or nil,
+        not verify_off(ssl))
+    if not done then
+        if string_find(tostring(session), "assertion failed!", 1, true) then
+            return nil, "certificate verification failed: nginx refused the handshake (lua-resty-core: "
+                .. tostring(session) .. "; the reason is in nginx's error log)", "ETLS_VERIFY"
+        end
+        error(session, 0)
+    end
     if not session then
         -- lua-nginx-module's words for the two certificate failures, so
         -- that details.name is the same as with LuaSec
