@@ -577,6 +577,7 @@ local function client_case()
                 function() return c:auth(pick(MECHS), chance(0.5) and str() or nil) end,
                 function() return c:starttls() end,
                 function() return c:tls_done() end,
+                function() return c:lost() end,
                 function() return c:body(str()) end,
                 function() return c:body_end() end,
                 function() return c:has(pick(EHLO_LINES)) end,
