@@ -114,6 +114,27 @@ describe("issue 9 (10): a TLS fallback is visible", function()
         assert.are.equal(1, #srv:sessions())
     end)
 
+    it("a STARTTLS refused with 454: clear text on the same connection, the refusal in report.tls_error",
+        function()
+            local srv = H.scripted({
+                { send = "220 scripted.test ESMTP\r\n" },
+                { expect = "EHLO client.test" }, { send = "250-scripted.test\r\n250 STARTTLS\r\n" },
+                { expect = "STARTTLS" }, { send = "454 4.7.0 TLS not available due to local problem\r\n" },
+                { expect = "MAIL FROM:" }, { send = "250 ok\r\n" },
+                { expect = "RCPT TO:" }, { send = "250 ok\r\n" },
+                { expect = "DATA" }, { send = "354 go\r\n" },
+                { data = true }, { send = "250 2.0.0 queued\r\n" },
+                { expect = "QUIT" }, { send = "221 bye\r\n" },
+            })
+            finally(function() srv:stop() end)
+            local r, report, _, lines = send(srv, "refused", { ssl = { cafile = certs.ca } })
+            srv:assert_clean()
+            assert.are.equal(1, r, report)
+            assert.is_false(report.tls)
+            assert.are.equal("454 4.7.0 TLS not available due to local problem (STARTTLS)", report.tls_error)
+            assert.is_nil(index_of(lines, "reconnecting"))
+        end)
+
     it("tls = false: no STARTTLS, no second connection, no tls_error", function()
         local srv = H.tls_server({ cert = "wrong_host" })
         finally(function() srv:stop() end)
