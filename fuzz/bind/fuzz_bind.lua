@@ -808,6 +808,9 @@ local function make_headers(part_info)
     -- Encoding (with `encoding`) without reading the caller's value
     local replaced = { ["mime-version"] = true, ["content-transfer-encoding"] = true }
     local function note(name, value)
+        if type(name) == "string" and name:lower() == "content-transfer-encoding" then
+            part_info.cte_header = true -- a body given no encoding is then sent as given
+        end
         if math.type and math.type(value) == "integer" and type(name) == "string"
             and name:match("^X%-Num%-") then
             part_info.ints[#part_info.ints + 1] = value
@@ -973,6 +976,16 @@ local function top_headers_ok(out)
     return head:find("\r\nMIME%-Version: 1%.0\r\n") ~= nil and head:find("\r\nContent%-Type: ") ~= nil
 end
 
+-- A string body the generator cannot send as given (a NUL, or a line over
+-- 998 octets; a CR or an LF ends a line): encoded when given no encoding.
+local function unsendable(s)
+    if s:find("\0", 1, true) then return true end
+    for line in (s .. "\n"):gmatch("([^\r\n]*)[\r\n]") do
+        if #line > 998 then return true end
+    end
+    return false
+end
+
 -- Checks a complete message against what was built.
 local function check_output(run)
     local out = concat(run.out)
@@ -992,6 +1005,10 @@ local function check_output(run)
             end
             local enc = info.enc
             if info.kind == "file" and enc == nil then enc = info.file.enc or "base64" end
+            if info.kind == "string" and enc == nil and not info.cte_header and content
+                and unsendable(content) then
+                enc = core.choose(content) -- encoded as "auto" would (issue 9, item 3)
+            end
             if content and enc ~= "auto" and (enc == nil or
                 enc == "base64" or enc == "quoted-printable" or enc == "7bit" or enc == "8bit") then
                 local want = enc and encoded(content, enc) or content
