@@ -26,6 +26,7 @@
 
 #include "compat.h"
 #include "lmime.h"
+#include "mime_body.h"
 #include "mime_gen.h"
 #include "mime_hdr.h"
 #include "smtp_errors.h"
@@ -916,10 +917,21 @@ static void check_open(build *B, const char *s, size_t n)
 static const char *text_field(build *B, const char *name, size_t *len)
 {
     lua_State *L = B->L;
+    const char *s;
+    size_t over;
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
         luaL_error(L, "bad %s.body.%s (string expected, got %s)", path(B), name,
                    luaL_typename(L, -1));
-    return lua_tolstring(L, -1, len);
+    s = lua_tolstring(L, -1, len);
+    /* sent as given, it cannot be encoded: a long line is refused here,
+     * before anything is sent (RFC 5321 4.5.3.1.6) */
+    if ((over = mime_gen_line_over(s, *len)) != 0) {
+        char num[32];
+        snprintf(num, sizeof num, "%lu", (unsigned long)over);
+        luaL_error(L, "bad %s.body.%s (a line of %s octets, over the limit of %d: "
+                   "RFC 5321 4.5.3.1.6)", path(B), name, num, MIME_BODY_LINE_MAX);
+    }
+    return s;
 }
 
 static int build_multipart(build *B, int body, int depth)
@@ -1143,23 +1155,18 @@ static int build_part(build *B, int part, int depth, int top)
             cte = mime_cte_scan_result(&scan);
         }
     } else if (kind == LUA_TSTRING || kind == LUA_TNIL) {
+        size_t sl = 0;
+        const char *str = kind == LUA_TSTRING ? lua_tolstring(L, body, &sl) : ""; /* anchored */
         set_field(B, &n, R_CONTENT_TYPE, LEAF_TYPE, sizeof LEAF_TYPE - 1, 0);
-        if (kind == LUA_TSTRING && B->nopen > 0) {
-            size_t sl;
-            const char *str = lua_tolstring(L, body, &sl);
+        if (kind == LUA_TSTRING && B->nopen > 0)
             check_open(B, str, sl);
-        }
         if (cte == MIME_GEN_AUTO) {
-            size_t sl = 0;
-            const char *s = kind == LUA_TSTRING ? lua_tolstring(L, body, &sl) : "";
-            cte = mime_cte_choose((const unsigned char *)s, sl);
+            cte = mime_cte_choose((const unsigned char *)str, sl);
         } else if (!has_enc && kind == LUA_TSTRING && find(hs, n, R_CTE) == NULL) {
             /* sent as given (LuaSocket) unless it holds a NUL or a line
              * over 998 octets: then encoded as "auto" would (RFC 5321
              * 4.5.3.1.6), with its header */
-            size_t sl;
-            const char *s = lua_tolstring(L, body, &sl);
-            cte = mime_gen_cte_plain(s, sl);
+            cte = mime_gen_cte_plain(str, sl);
             has_enc = cte != MIME_GEN_RAW;
         }
     } else if (kind == LUA_TFUNCTION) {

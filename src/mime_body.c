@@ -44,13 +44,14 @@ size_t mime_body_update(mime_body *st, const char *in, size_t n, size_t *used,
         size_t need;
         if (state == B_MID && c != '\r' && c != '\n') {
             /* fast path: copy a run of ordinary bytes, up to the limit */
-            size_t j = i + 1, room = cap - o, left = MIME_BODY_LINE_MAX - col;
+            size_t j = i + 1, room = cap - o, left = MIME_BODY_LINE_MAX - col, lim;
             if (left == 0) {
                 too_long(st, col, in + i, n - i);
                 *used = i;
                 return o;
             }
-            while (j < n && j - i < left && in[j] != '\r' && in[j] != '\n')
+            lim = n - i > left ? i + left : n; /* the run stops at the limit */
+            while (j < lim && in[j] != '\r' && in[j] != '\n')
                 j++;
             if (j - i > room)
                 j = i + room;

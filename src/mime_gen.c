@@ -28,22 +28,42 @@ const char *mime_gen_cte_name(int cte)
 
 int mime_gen_cte_plain(const char *body, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)body;
+    const char *p = body, *end = body + n;
+    /* memchr does the per-octet work (word at a time): a NUL anywhere,
+     * then, from each line start, an LF within the next 999 octets */
+    if (n > 0 && memchr(body, 0, n) != NULL)
+        return mime_cte_choose((const unsigned char *)body, n);
+    while ((size_t)(end - p) > MIME_BODY_LINE_MAX) {
+        const char *lf = memchr(p, '\n', MIME_BODY_LINE_MAX + 1);
+        size_t k = MIME_BODY_LINE_MAX + 1;
+        if (lf != NULL) {
+            p = lf + 1; /* every line up to it is shorter (CRs split it more) */
+            continue;
+        }
+        /* no LF in those 999 octets: the last bare CR among them ends a
+         * line; none, and a line is longer than 998 */
+        while (k > 0 && p[k - 1] != '\r')
+            k--;
+        if (k == 0)
+            return mime_cte_choose((const unsigned char *)body, n);
+        p += k;
+    }
+    return MIME_GEN_RAW;
+}
+
+size_t mime_gen_line_over(const char *s, size_t n)
+{
     size_t i, line = 0;
-    for (i = 0; i < n; i++) {
-        unsigned c = p[i];
-        if (c > '\r') {
-            if (++line > MIME_BODY_LINE_MAX)
-                break;
-        } else if (c == '\r' || c == '\n') {
+    for (i = 0; i <= n; i++) {
+        if (i == n || s[i] == '\r' || s[i] == '\n') {
+            if (line > MIME_BODY_LINE_MAX)
+                return line;
             line = 0;
-        } else if (c == 0 || ++line > MIME_BODY_LINE_MAX) {
-            break;
+        } else {
+            line++;
         }
     }
-    if (i == n)
-        return MIME_GEN_RAW;
-    return mime_cte_choose(p, n);
+    return 0;
 }
 
 void mime_gen_init(mime_gen *g, char *out, size_t outcap)
@@ -475,4 +495,25 @@ int mime_gen_feed_end(mime_gen *g)
 int mime_gen_raw_body(const mime_gen *g)
 {
     return g->body && g->cte == MIME_GEN_RAW;
+}
+
+int mime_gen_encodable(const char *ctype, size_t n)
+{
+    static const char *const composite[] = {"multipart/", "message/"};
+    size_t i = 0, k, j;
+    while (i < n && (ctype[i] == ' ' || ctype[i] == '\t' || ctype[i] == '\r' || ctype[i] == '\n'))
+        i++;
+    for (k = 0; k < 2; k++) {
+        const char *p = composite[k];
+        for (j = 0; p[j] != '\0' && i + j < n; j++) {
+            char c = ctype[i + j];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if (c != p[j])
+                break;
+        }
+        if (p[j] == '\0')
+            return 0;
+    }
+    return 1;
 }

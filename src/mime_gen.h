@@ -187,7 +187,21 @@ int mime_gen_raw_body(const mime_gen *g);
  * caller then writes. RFC 5321 4.5.3.1.6: such a line must not be sent. */
 int mime_gen_cte_plain(const char *body, size_t n);
 
+/* Text that cannot be encoded (a preamble, an epilogue): 0 when no line
+ * of s[0..n) is longer than 998 octets (MIME_BODY_LINE_MAX; CR and LF end
+ * lines), else the length of the first longer line. */
+size_t mime_gen_line_over(const char *s, size_t n);
+
 /* The Content-Transfer-Encoding header value of MIME_CTE_* cte. */
 const char *mime_gen_cte_name(int cte);
+
+/* Whether a leaf given no encoding may be encoded by the generator
+ * (mime_gen_cte_plain) when its body cannot go out as given: 0 when its
+ * Content-Type value ctype[0..n) names a composite type, "multipart/..."
+ * or "message/..." (any case, after white space). RFC 2045 6.4 forbids any
+ * encoding but 7bit, 8bit and binary for those (a base64 multipart has no
+ * parts for its reader): such a body is sent as given, and the DATA
+ * filter refuses a line over 998 octets. */
+int mime_gen_encodable(const char *ctype, size_t n);
 
 #endif

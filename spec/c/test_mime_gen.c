@@ -428,6 +428,28 @@ static void plain_checks(void)
                    "the second of 999 octets (break %zu): encoded", k);
         }
     }
+    /* one or two line breaks at every position of 2100 octets */
+    {
+        static const char *const brk[] = {"\r", "\n", "\r\n", "\n\r"};
+        int all = 1;
+        size_t pos, b2;
+        for (k = 0; k < 4 && all; k++)
+            for (pos = 0; pos < 2100 && all; pos++)
+                for (b2 = 0; b2 < 3 && all; b2++) {
+                    size_t n = 2100, second = b2 == 0 ? n : b2 == 1 ? pos + 999 : pos + 1000;
+                    int want;
+                    memset(in, 'a', n);
+                    memcpy(in + pos, brk[k], pos + strlen(brk[k]) <= n ? strlen(brk[k]) : n - pos);
+                    if (second < n)
+                        in[second] = (unsigned char)brk[k][0];
+                    want = model_plain(in, n) ? MIME_GEN_RAW : mime_cte_choose(in, n);
+                    all = mime_gen_cte_plain((const char *)in, n) == want;
+                    if (!all)
+                        diag("break %zu at %zu (second %zu): got %d want %d", k, pos, second,
+                             mime_gen_cte_plain((const char *)in, n), want);
+                }
+        ok(all, "2100 octets with one or two breaks (CR, LF, CRLF, LF CR) at every position");
+    }
     /* random inputs: the model, and mime_cte_choose when not plain */
     {
         int all = 1, j;
@@ -478,6 +500,25 @@ static void plain_checks(void)
             tgen_free(&t);
         }
     }
+}
+
+/* Text that cannot be encoded: the first line over 998 octets. */
+static void line_over_checks(void)
+{
+    static char t[3000];
+    memset(t, 'p', sizeof t);
+    is_int((long)mime_gen_line_over(t, 0), 0, "line_over: empty");
+    is_int((long)mime_gen_line_over(t, 998), 0, "line_over: 998 octets");
+    is_int((long)mime_gen_line_over(t, 999), 999, "line_over: 999 octets");
+    t[500] = '\n';
+    is_int((long)mime_gen_line_over(t, 1498), 0, "line_over: 500 + LF + 997");
+    is_int((long)mime_gen_line_over(t, 1500), 999, "line_over: 500 + LF + 999");
+    t[500] = '\r';
+    is_int((long)mime_gen_line_over(t, 1499), 0, "line_over: a bare CR ends a line");
+    t[1499] = '\r';
+    t[500] = 'p';
+    is_int((long)mime_gen_line_over(t, 2000), 1499, "line_over: the first long line's length");
+    t[1499] = 'p';
 }
 
 /* The streaming choice equals the one-shot one, however the input is cut. */
@@ -576,6 +617,7 @@ int main(void)
     encoding_checks();
     auto_checks();
     plain_checks();
+    line_over_checks();
     scan_checks();
     return done_testing();
 }

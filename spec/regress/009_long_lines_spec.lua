@@ -314,6 +314,58 @@ describe("issue 9 (3): content whose lines are not known before it is sent", fun
     end)
 end)
 
+describe("issue 9 (3): text that cannot be encoded", function()
+    teardown(H.stop_all)
+
+    it("a preamble with a long line: refused before anything is sent, naming it", function()
+        local srv = H.capture()
+        finally(function() srv:stop() end)
+        local mesgt = { body = { preamble = "intro\r\n" .. line_of(2000), { body = "x" } } }
+        local c, err = smtp.message(mesgt)()
+        assert.is_nil(c)
+        assert.are.equal("bad mesgt.body.preamble (a line of 2000 octets, over the limit of 998: "
+            .. "RFC 5321 4.5.3.1.6)", err)
+        local r, err2 = send(srv.port, smtp.message(mesgt))
+        assert.is_nil(r)
+        assert.are.equal(err, err2)
+        H.assert_not_connected(srv)
+    end)
+
+    it("an epilogue of a nested multipart, the same; 998 octets pass", function()
+        local _, err = smtp.message{ body = { { body = { epilogue = line_of(1000), { body = "x" } } } } }()
+        assert.are.equal("bad mesgt.body[1].body.epilogue (a line of 1000 octets, over the limit of 998: "
+            .. "RFC 5321 4.5.3.1.6)", err)
+        local text = drain(smtp.message{ body = { preamble = line_of(998), epilogue = line_of(998),
+                                                  { body = "x" } } })
+        assert.matches(line_of(998), text, 1, true)
+    end)
+
+    it("headers are folded to at most 998 octets, or refused before anything is sent", function()
+        local dir = H.tmpdir()
+        finally(function() H.rmdir(dir) end)
+        local path = dir .. "/f.txt"
+        H.write_file(path, "attached\r\n")
+        local m, e = deliver{
+            headers = { subject = line_of(3000), ["x-long"] = ("word "):rep(1000) .. "end" },
+            body = { { body = "text\r\n" },
+                     { body = smtp.file(path, { filename = ("n"):rep(1500) .. ".txt" }) } },
+        }
+        assert.is_true(longest_line(m.data) <= 998)
+        assert.are.same({}, e.defects)
+        assert.are.equal(line_of(3000), (H.header(e, "Subject"):gsub("\r\n", ""))) -- unfolded
+        assert.are.equal(("n"):rep(1500) .. ".txt", e.parts[2].filename)
+
+        local srv = H.capture()
+        finally(function() srv:stop() end)
+        local r, err = send(srv.port, smtp.message{
+            headers = { ["message-id"] = "<" .. ("m"):rep(1200) .. "@example.com>" }, body = "x" })
+        assert.is_nil(r)
+        assert.are.equal("invalid header Message-ID in mesgt: cannot be folded into lines of at most 998 octets",
+            err)
+        H.assert_not_connected(srv)
+    end)
+end)
+
 describe("issue 9 (3): smtp.file with encoding = \"auto\"", function()
     it("decides from the whole file: a NUL after the first block gives base64", function()
         local dir = H.tmpdir()
