@@ -792,6 +792,14 @@ static hfield *find(hfield *hs, int n, int rank)
     return NULL;
 }
 
+/* A leaf's body given no encoding may be encoded (its Content-Type, the
+ * caller's or the default, is not multipart or message: RFC 2045 6.4). */
+static int encodable(hfield *hs, int n)
+{
+    hfield *h = find(hs, n, R_CONTENT_TYPE);
+    return h == NULL || mime_gen_encodable(h->value, h->vlen);
+}
+
 /* Add (or, with replace, set) a header the generator gives: a known name,
  * by rank. */
 static void set_field(build *B, int *n, int rank, const char *value,
@@ -1162,7 +1170,8 @@ static int build_part(build *B, int part, int depth, int top)
             check_open(B, str, sl);
         if (cte == MIME_GEN_AUTO) {
             cte = mime_cte_choose((const unsigned char *)str, sl);
-        } else if (!has_enc && kind == LUA_TSTRING && find(hs, n, R_CTE) == NULL) {
+        } else if (!has_enc && kind == LUA_TSTRING && find(hs, n, R_CTE) == NULL &&
+                   encodable(hs, n)) {
             /* sent as given (LuaSocket) unless it holds a NUL or a line
              * over 998 octets: then encoded as "auto" would (RFC 5321
              * 4.5.3.1.6), with its header */

@@ -521,6 +521,29 @@ static void line_over_checks(void)
     t[1499] = 'p';
 }
 
+/* A composite type (multipart, message) is never encoded by the generator
+ * on its own (RFC 2045 6.4): mime_gen_encodable says so from the
+ * Content-Type value, in any case, after white space. */
+static void encodable_checks(void)
+{
+    static const char *const composite[] = {
+        "multipart/mixed; boundary=b", "Message/RFC822", " MULTIPART/alternative",
+        "\tmessage/partial", "\r\n message/external-body", "multipart/", "message/"};
+    static const char *const leaf[] = {
+        "text/plain", "application/multipart", "text/message", "multipart", "message",
+        "messages/x", "multipartx/y", "", " ", "x-multipart/mixed"};
+    size_t i;
+    for (i = 0; i < sizeof composite / sizeof composite[0]; i++)
+        is_int(mime_gen_encodable(composite[i], strlen(composite[i])), 0,
+               "composite, not encoded: \"%s\"", composite[i]);
+    for (i = 0; i < sizeof leaf / sizeof leaf[0]; i++)
+        is_int(mime_gen_encodable(leaf[i], strlen(leaf[i])), 1, "a leaf type, encoded: \"%s\"",
+               leaf[i]);
+    /* the length bounds the look: a prefix of "multipart/" is not one */
+    is_int(mime_gen_encodable("multipart/mixed", 9), 1, "only the first 9 octets: not composite");
+    is_int(mime_gen_encodable(NULL, 0), 1, "an empty value (NULL, 0) is not composite");
+}
+
 /* The streaming choice equals the one-shot one, however the input is cut. */
 static void scan_checks(void)
 {
@@ -619,5 +642,6 @@ int main(void)
     plain_checks();
     line_over_checks();
     scan_checks();
+    encodable_checks();
     return done_testing();
 }
