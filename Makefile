@@ -45,7 +45,7 @@ ENGINE_SRC := src/smtp_errors.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c 
 BINDING_SRC := src/lsmtp.c src/lmime.c src/lmime_enc.c src/lsasl.c
 OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC) $(BINDING_SRC))
 
-LUA_FILES := lua/socket/smtp.lua lua/socket/smtp/driver.lua \
+LUA_FILES := lua/smtp_native.lua lua/socket/smtp.lua lua/socket/smtp/driver.lua \
              lua/socket/smtp/transport.lua lua/socket/smtp/message.lua \
              lua/socket/smtp/tls.lua
 
@@ -147,6 +147,7 @@ fuzz:
 install: $(SO)
 	install -d $(DESTDIR)$(LUADIR)/socket/smtp $(DESTDIR)$(LIBDIR)/socket/smtp
 	install -m 644 lua/socket/smtp.lua $(DESTDIR)$(LUADIR)/socket/smtp.lua
+	install -m 644 lua/smtp_native.lua $(DESTDIR)$(LUADIR)/smtp_native.lua
 	install -m 644 $(filter lua/socket/smtp/%,$(LUA_FILES)) $(DESTDIR)$(LUADIR)/socket/smtp/
 	install -m 755 $(SO) $(DESTDIR)$(LIBDIR)/socket/smtp/core.so
 

@@ -24,7 +24,12 @@ dependencies = {
 build = {
     type = "builtin",
     modules = {
-        ["socket.smtp"] = "lua/socket/smtp.lua",
+        -- Not "socket.smtp": the luasocket rock provides that name, and
+        -- LuaRocks would deploy ours under a mangled file name, where
+        -- require() never finds it. One line makes every
+        -- require("socket.smtp") return this module (README, "Install"):
+        --     package.loaded["socket.smtp"] = require("smtp_native")
+        ["smtp_native"] = "lua/smtp_native.lua",
         ["socket.smtp.driver"] = "lua/socket/smtp/driver.lua",
         ["socket.smtp.transport"] = "lua/socket/smtp/transport.lua",
         ["socket.smtp.message"] = "lua/socket/smtp/message.lua",

@@ -17,11 +17,11 @@ for name in $(sed -n 's/^ *{"\([a-z][a-z_]*\)", [a-z_]*},.*/\1/p' src/l*.c); do
     check "$name" "[.:]$name("
 done
 # public fields of socket.smtp (functions and constants)
-for name in $(sed -n 's/^_M\.\([A-Za-z_]*\) = .*/\1/p; s/^function _M\.\([a-z_]*\)(.*/\1/p' lua/socket/smtp.lua); do
+for name in $(sed -n 's/^_M\.\([A-Za-z_]*\) = .*/\1/p; s/^function _M\.\([a-z_]*\)(.*/\1/p' lua/smtp_native.lua); do
     check "smtp.$name" "smtp\.$name"
 done
 # methods of the low-level object
-for name in $(sed -n 's/^function methods:\([a-z_]*\)(.*/\1/p' lua/socket/smtp.lua); do
+for name in $(sed -n 's/^function methods:\([a-z_]*\)(.*/\1/p' lua/smtp_native.lua); do
     check "s:$name" "s:$name("
 done
 if [ "$missing" -eq 0 ]; then echo "ok 1 - every public name is documented"; else

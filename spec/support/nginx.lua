@@ -8,6 +8,9 @@ spec/support/nginx.lua: a private nginx with lua-nginx-module, for specs.
         locations = { ["/send"] = "ngx.say('hi')", ... },  -- Lua code per
                                     -- exact location, run by content_by_lua_block
         http = "extra http{} directives",                  -- optional
+        paths = { lpath = "...", cpath = "..." },          -- optional: what
+                                    -- comes before the system paths instead
+                                    -- of this checkout's lua/ and build/jit/
     }
     finally(function() ngx_srv:stop() end)
     ngx_srv.port, ngx_srv.pid, ngx_srv.prefix
@@ -167,10 +170,10 @@ local function conf(o)
     local p = o.prefix
     local lpath, cpath = system_paths()
     local root = H.root
-    local package_path = table.concat({ root .. "/lua/?.lua", root .. "/lua/?/init.lua",
-        table.concat(lpath, ";") }, ";") .. ";;"
-    local package_cpath = table.concat({ root .. "/build/jit/?.so",
-        table.concat(cpath, ";") }, ";") .. ";;"
+    local own = o.paths or { lpath = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua",
+        cpath = root .. "/build/jit/?.so" }
+    local package_path = table.concat({ own.lpath, table.concat(lpath, ";") }, ";") .. ";;"
+    local package_cpath = table.concat({ own.cpath, table.concat(cpath, ";") }, ";") .. ";;"
     local out = {}
     local function add(line) out[#out + 1] = line end
     add("daemon off;")
@@ -270,7 +273,7 @@ local function start_once(opts, bin, modules)
     os.execute("mkdir -p " .. quote(prefix .. "/logs") .. " " .. quote(prefix .. "/temp"))
     srv.port = opts.port or N.free_port()
     srv.conf = conf({ prefix = prefix, port = srv.port, modules = modules,
-        locations = opts.locations, http = opts.http, log_level = opts.log_level })
+        locations = opts.locations, http = opts.http, log_level = opts.log_level, paths = opts.paths })
     write_file(prefix .. "/nginx.conf", srv.conf)
     local cmd = "echo $$; exec " .. quote(bin) .. " -p " .. quote(prefix .. "/")
         .. " -c " .. quote(prefix .. "/nginx.conf")
