@@ -679,6 +679,15 @@ describe("TLS in nginx on cosockets (issue #4)", function()
         H.stop_all()
     end)
 
+    -- lua-resty-core 0.1.25 (Debian 12) sometimes raises "assertion
+    -- failed!" from sslhandshake instead of returning nginx's reason for a
+    -- refused certificate (its issue #499; timing decides which). tls.lua
+    -- returns that as a refusal too (ETLS_VERIFY), without the reason: the
+    -- nginx cases below accept exactly that text as the other outcome.
+    local RESTY_CORE_499 = "certificate verification failed: nginx refused the handshake (lua-resty-core: "
+        .. "/usr/share/lua/5.1/resty/core/socket.lua:244: assertion failed!; the reason is in nginx's "
+        .. "error log)"
+
     local function get(port, subject)
         http.TIMEOUT = 30
         local body, code = http.request(ngx_srv:url(("/tls?port=%d&sni=localhost&subject=%s"):format(port, subject)))
@@ -712,9 +721,13 @@ describe("TLS in nginx on cosockets (issue #4)", function()
         finally(function() srv:stop() end)
         local res = get(srv.port, "nginx-wrong-host")
         assert.is_nil(res.r)
-        assert.are.equal('certificate does not match host "localhost" (nginx: certificate host mismatch)',
-            res.err)
-        assert.are.same({ stage = "tls", name = "ETLS_HOST" }, res.det)
+        if res.err == RESTY_CORE_499 then
+            assert.are.same({ stage = "tls", name = "ETLS_VERIFY" }, res.det)
+        else
+            assert.are.equal('certificate does not match host "localhost" (nginx: certificate host mismatch)',
+                res.err)
+            assert.are.same({ stage = "tls", name = "ETLS_HOST" }, res.det)
+        end
         stopped_at_starttls(srv)
     end)
 
@@ -723,7 +736,9 @@ describe("TLS in nginx on cosockets (issue #4)", function()
         finally(function() srv:stop() end)
         local res = get(srv.port, "nginx-expired")
         assert.is_nil(res.r)
-        assert.are.equal("certificate verification failed: 10: certificate has expired", res.err)
+        if res.err ~= RESTY_CORE_499 then
+            assert.are.equal("certificate verification failed: 10: certificate has expired", res.err)
+        end
         assert.are.same({ stage = "tls", name = "ETLS_VERIFY" }, res.det)
         stopped_at_starttls(srv)
     end)
