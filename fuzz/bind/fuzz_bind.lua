@@ -811,6 +811,14 @@ local function make_headers(part_info)
         if type(name) == "string" and name:lower() == "content-transfer-encoding" then
             part_info.cte_header = true -- a body given no encoding is then sent as given
         end
+        if type(name) == "string" and name:lower() == "content-type" then
+            -- a multipart or message type: a body given no encoding is sent as given
+            part_info.ct_count = (part_info.ct_count or 0) + 1
+            if type(value) == "string" and (value:lower():match("^[ \t\r\n]*multipart/")
+                or value:lower():match("^[ \t\r\n]*message/")) then
+                part_info.ct_composite = true
+            end
+        end
         if math.type and math.type(value) == "integer" and type(name) == "string"
             and name:match("^X%-Num%-") then
             part_info.ints[#part_info.ints + 1] = value
@@ -1007,7 +1015,11 @@ local function check_output(run)
             if info.kind == "file" and enc == nil then enc = info.file.enc or "base64" end
             if info.kind == "string" and enc == nil and not info.cte_header and content
                 and unsendable(content) then
-                enc = core.choose(content) -- encoded as "auto" would (issue 9, item 3)
+                if info.ct_composite and info.ct_count > 1 then
+                    content = nil -- which Content-Type counts is not this oracle's business
+                elseif not info.ct_composite then
+                    enc = core.choose(content) -- encoded as "auto" would (issue 9, item 3)
+                end
             end
             if content and enc ~= "auto" and (enc == nil or
                 enc == "base64" or enc == "quoted-printable" or enc == "7bit" or enc == "8bit") then
