@@ -298,12 +298,17 @@ typedef struct {
     int in_last;          /* a Lua source said its chunk was the last (nil) */
     FILE *file;           /* the file body being read: owned (file_take) */
     int err;              /* a read error (errno) */
+    int recheck;          /* that file is 7bit by a scan at build: scanned again */
+    mime_cte_scan scan;   /* (as it is read, so that a change cannot go out) */
     char out[LMIME_OUT_MAX];
     char buf[LMIME_READ_MAX];
 } lgen;
 
 /* Slots of the generator's uservalue table. */
 enum { G_CUR = -1, G_ERR = -2 }; /* bodies are at 1..nbodies */
+/* A file body that encoding = "auto" found 7bit when the message was
+ * built: true at G_RECHECK(id); it is scanned again as it is sent. */
+#define G_RECHECK(id) (G_ERR - (int)(id))
 
 static lgen *check_gen(lua_State *L, int idx)
 {
@@ -1030,7 +1035,7 @@ static int build_part(build *B, int part, int depth, int top)
     lua_State *L = B->L;
     hfield *hs = B->hs;
     int n = 0, listed, body, rc, cte = MIME_GEN_RAW, auto_id = 0, has_enc = 0;
-    int kind;
+    int kind, recheck = 0;
     size_t ctlen;
     const char *ct;
     if (depth > MIME_GEN_MAX_DEPTH)
@@ -1144,7 +1149,8 @@ static int build_part(build *B, int part, int depth, int top)
         if (cte == MIME_GEN_AUTO) {
             /* the whole file decides (a first read, in blocks, constant
              * memory: a NUL or a long line anywhere must not go out as
-             * 7bit), then the handle goes back for the second */
+             * 7bit), then the handle goes back for the second; a 7bit
+             * file is scanned again as it is sent (it may change) */
             int err = 0;
             FILE *f = file_take(L, body, &err);
             mime_cte_scan scan;
@@ -1161,6 +1167,7 @@ static int build_part(build *B, int part, int depth, int top)
             if (err != 0)
                 return luaL_error(L, "%s: %s", path(B), push_file_error(L, push_file_path(L, body), err));
             cte = mime_cte_scan_result(&scan);
+            recheck = cte == MIME_CTE_7BIT;
         }
     } else if (kind == LUA_TSTRING || kind == LUA_TNIL) {
         size_t sl = 0;
@@ -1214,6 +1221,10 @@ static int build_part(build *B, int part, int depth, int top)
         unsigned id = new_body(B);
         if (cte == MIME_GEN_AUTO)
             auto_id = (int)id;
+        if (recheck) {
+            lua_pushboolean(L, 1);
+            lua_rawseti(L, B->bodies, G_RECHECK(id));
+        }
         if ((rc = emit_headers(B, hs, n, listed, auto_id)) != 0)
             return rc;
         BUILD(B, mime_gen_body(&B->G->g, id, cte, MIME_QP_SAFE));
@@ -1454,6 +1465,10 @@ static int gen_run(lua_State *L, lgen *G)
                 G->in = IN_FILE;
                 G->in_id = ev.id;
                 G->in_last = 0;
+                lua_rawgeti(L, 2, G_RECHECK(ev.id));
+                G->recheck = lua_toboolean(L, -1);
+                lua_pop(L, 1);
+                mime_cte_scan_init(&G->scan);
             }
             if (G->in_last) {
                 if (mime_gen_feed_end(&G->g) == 0)
@@ -1468,6 +1483,15 @@ static int gen_run(lua_State *L, lgen *G)
                     return gen_fail(L, push_file_error(L, push_file_path(L, body),
                                                        errno ? errno : EIO));
                 G->in_last = 1;
+            }
+            if (G->recheck) {
+                mime_cte_scan_update(&G->scan, (const unsigned char *)G->buf, got);
+                if (mime_cte_scan_result(&G->scan) != MIME_CTE_7BIT) {
+                    const char *where = push_file_path(L, body);
+                    return gen_fail(L, lua_pushfstring(L, "%s: changed since encoding = \"auto\" "
+                        "found it 7bit: it now has a NUL, 8-bit data or a line over 998 octets",
+                        where));
+                }
             }
             lua_pop(L, 1);
             G->in_off = 0;
