@@ -82,7 +82,9 @@ describe("issue 8 attack: LuaJIT finalizers run inside lua_push* before the copy
         end
         jit_child(PRELUDE .. [[
 local smtp = require("socket.smtp")
-local pre = ("P"):rep(300000)          -- a long run of program text (direct output)
+-- a long run of program text (direct output), in lines of 998 octets (a
+-- longer line in a preamble is refused: issue 9)
+local pre = (("P"):rep(998) .. "\r\n"):rep(300)
 local keep, foreign = {}, 0
 for _ = 1, 300 do
     local src = smtp.message({ headers = { subject = "x" }, body = { preamble = pre, { body = "a" } } })
