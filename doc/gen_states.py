@@ -51,6 +51,7 @@ def diagram():
         "    READY --> GREETED: EHLO/HELO refused",
         "    TLS --> READY: STARTTLS refused",
         "    TLS --> GREETED: tls_done (after the handshake)",
+        "    LOST --> LOST: reply below 400 (SKIPPED, not the last word)",
         "    CONNECTED --> FAILED: peer fault",
         "    READY --> FAILED: peer fault",
         "    CLOSED --> [*]",

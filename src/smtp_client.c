@@ -51,6 +51,7 @@ static const unsigned char transitions[SMTP_C__COUNT][SMTP_S__COUNT] = {
     [SMTP_C_EOD_ABORT] = {0},
     /* smtp_client_lost: from any live state */
     [SMTP_C_LAST]     = {0, S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), 0, 0},
+    [SMTP_C_SKIPPED]  = {0}, /* never queued: a reply in LOST (on_reply) */
 };
 #undef S
 
@@ -513,6 +514,8 @@ int smtp_client_lost(smtp_client *c)
     burn(c->out, c->outlen);
     c->outlen = c->secret = 0;
     c->sasl = c->challenge = 0;
+    /* positive replies to what was written may still come first */
+    c->skip_left = c->pcount + SMTP_LOST_SKIP_MAX;
     c->phead = c->pcount = 0;
     push(c, SMTP_C_LAST);
     set_state(c, transitions[SMTP_C_LAST][c->state]);
@@ -553,7 +556,8 @@ enum {
     DELIVER,   /* the caller sees the reply */
     ANSWER,    /* answered for the same command: its reply is still to come */
     HIDE,      /* a reply to something the caller did not ask for */
-    CHALLENGE  /* a 334 the caller answers: its command stays at the head */
+    CHALLENGE, /* a 334 the caller answers: its command stays at the head */
+    SKIP       /* shown as SKIPPED: its command stays at the head */
 };
 
 /* A complete reply to the command at the head of the queue: correct the
@@ -654,6 +658,15 @@ static int on_reply(smtp_client *c, int *ok)
         return HIDE;
     case SMTP_C_LAST:
         *ok = 0; /* the connection is gone, whatever the code */
+        if (code < 400) {
+            /* a positive reply is not why it broke: not the last word */
+            if (c->skip_left == 0) {
+                fail(c, SMTP_E_UNEXPECTED_DATA); /* a stream of them */
+                return HIDE;
+            }
+            c->skip_left--;
+            return SKIP;
+        }
         break;
     case SMTP_C_QUIT:
     case SMTP_C_NOOP:
@@ -720,6 +733,12 @@ smtp_act smtp_client_next(smtp_client *c, smtp_event *ev)
             ev->data = c->reply.len > 4 ? c->reply.text + 4 : "";
             ev->len = c->reply.len > 4 ? c->reply.len - 4 : 0;
             return SMTP_ACT_CHALLENGE;
+        }
+        if (what == SKIP) {
+            ev->cmd = SMTP_C_SKIPPED; /* LAST stays at the head */
+            ev->ok = ok;
+            ev->reply = &c->reply;
+            return SMTP_ACT_REPLY;
         }
         ev->cmd = head(c);
         pop(c);

@@ -58,7 +58,8 @@
     X(NOOP, "noop")               \
     X(QUIT, "quit")               \
     X(EOD_ABORT, "eod_abort")     /* hidden: "." after a pointless 354 */ \
-    X(LAST, "last")               /* the server's last reply (smtp_client_lost) */
+    X(LAST, "last")               /* the server's last reply (smtp_client_lost) */ \
+    X(SKIPPED, "skipped")         /* after smtp_client_lost: a reply below 400, not the last word */
 
 enum {
 #define SMTP_STATE_ENUM(id, name) SMTP_S_##id,
@@ -104,6 +105,7 @@ typedef struct {
     int mail_ok;             /* the server accepted MAIL */
     unsigned rcpt_ok;        /* recipients accepted in this transaction */
     unsigned phead, pcount;  /* queue of commands waiting for a reply */
+    unsigned skip_left;      /* LOST: replies below 400 still passed over */
     unsigned char pend[SMTP_PIPELINE_MAX];
     smtp_reply reply;        /* the reply being read or just delivered */
     smtp_caps caps;          /* from the last EHLO reply */
@@ -194,9 +196,17 @@ int smtp_client_body_end(smtp_client *c);
 /* A write failed: the server gave up and closed (Exim's "421 ... SMTP
  * incoming data timeout", OpenSMTPD's "500 5.0.0 Line too long"). What
  * was queued and not written is dropped; the replies still due will not
- * come. The next complete reply read is the server's last word: it is
- * delivered as a REPLY to SMTP_C_LAST, never ok; EOF before it is
+ * come. The next complete reply read with a code of 400 or more is the
+ * server's last word: it is delivered as a REPLY to SMTP_C_LAST, never
+ * ok. A positive reply (2xx, 3xx) cannot be why the connection broke (it
+ * answers a command written before, or is a lie): it is delivered as a
+ * REPLY to SMTP_C_SKIPPED, never ok, and the engine reads on. At most
+ * the replies that were due plus SMTP_LOST_SKIP_MAX are passed over; one
+ * more is SMTP_E_UNEXPECTED_DATA. EOF before the last word is
  * SMTP_E_PEER_CLOSED. Then nothing can be queued (state LOST). */
+#ifndef SMTP_LOST_SKIP_MAX
+#define SMTP_LOST_SKIP_MAX 4
+#endif
 int smtp_client_lost(smtp_client *c);
 
 /* Bytes read from the transport; len 0 means the peer closed. Never more

@@ -186,10 +186,12 @@ end
 -- its last word: core's lost()), for at most LAST_WORD seconds (the step's
 -- timeout when shorter). After a write that timed out the server is still
 -- there and not reading: only what already arrived counts (LAST_WORD_IDLE),
--- so that the send still fails at about the timeout. Returns the error and
--- details of a refusal, with details.socket_error = err; nil without a
--- complete reply (the caller then reports the socket's error as it was).
--- ctx: what was being written.
+-- so that the send still fails at about the timeout. A positive reply (a
+-- "250 Ok queued" before a reset) is not why the connection broke: the
+-- engine shows it as "skipped" (in the transcript) and reads on, a few
+-- times at most. Returns the error and details of a refusal (4xx, 5xx),
+-- with details.socket_error = err; nil without one (the caller then
+-- reports the socket's error as it was). ctx: what was being written.
 local LAST_WORD, LAST_WORD_IDLE = 2, 0.05
 function S:last_word(err, ctx)
     local c, t = self.core, self.t
@@ -203,7 +205,7 @@ function S:last_word(err, ctx)
         if act == "read" then
             local data = t:receive(a, deadline)
             c:feed(data) -- nil (closed, timeout, any error): no more to come
-        elseif act == "reply" and a == "last" then
+        elseif act == "reply" and (a == "last" or a == "skipped") then
             if self.debug then
                 if self.content then
                     self.debug("C", "[message content: " .. self.content .. " bytes, incomplete: " ..
@@ -212,12 +214,14 @@ function S:last_word(err, ctx)
                 end
                 transcript_reply(self, text)
             end
-            local where = ctx and (ctx.line or (ctx.stage and ctx.stage:upper())) or "session"
-            return text .. " (" .. where .. ")", {
-                stage = ctx and ctx.stage or "session", code = code, enhanced = enh, reply = text,
-                command = ctx and ctx.line, name = "EREFUSED", socket_error = err,
-            }
-        else -- the peer closed before a whole reply
+            if a == "last" then
+                local where = ctx and (ctx.line or (ctx.stage and ctx.stage:upper())) or "session"
+                return text .. " (" .. where .. ")", {
+                    stage = ctx and ctx.stage or "session", code = code, enhanced = enh, reply = text,
+                    command = ctx and ctx.line, name = "EREFUSED", socket_error = err,
+                }
+            end
+        else -- the peer closed (or sent too much) before a last word
             return nil
         end
     end
