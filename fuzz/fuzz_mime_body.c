@@ -19,6 +19,10 @@
  * line's 999th octet, with the same output so far, a length of at least
  * 999 (the line's exact length when fed whole and the line ends in the
  * input), and for good: nothing more taken, no end-of-data marker.
+ * NUL (RFC 5322 3.5): no NUL is ever in the output. Content with a NUL
+ * makes the filter stop, however it is split, right before the first one
+ * (unless a line went over the limit before it), with the same output so
+ * far, its position (from 1), and for good, as for a long line.
  */
 #include "fuzz_common.h"
 #include "mime_body.h"
@@ -33,26 +37,32 @@ static uint32_t next_rand(void)
     return rng;
 }
 
-/* Where the filter must stop: the 999th octet of the first line over 998
- * octets (a CR or LF ends a line), or n; *len: that line's length. */
+/* Where the filter must stop: the first NUL, or the 999th octet of the
+ * first line over 998 octets (a CR or LF ends a line) when that comes
+ * first, or n; *len: that line's length (0 for a NUL). */
 static size_t ref_stop(const uint8_t *in, size_t n, size_t *len, int *ends)
 {
-    size_t i, start = 0;
+    size_t i, start = 0, z = n;
+    const uint8_t *p = n > 0 ? memchr(in, 0, n) : NULL;
+    if (p != NULL)
+        z = (size_t)(p - in);
     for (i = 0; i <= n; i++)
         if (i == n || in[i] == '\r' || in[i] == '\n') {
-            if (i - start > MIME_BODY_LINE_MAX) {
+            if (i - start > MIME_BODY_LINE_MAX && start + MIME_BODY_LINE_MAX < z) {
                 *len = i - start;
                 *ends = i < n;
                 return start + MIME_BODY_LINE_MAX;
             }
+            if (i >= z)
+                break;
             start = i + 1;
         }
     *len = 0;
     *ends = 0;
-    return n;
+    return z;
 }
 
-static size_t g_over;
+static size_t g_over, g_nul;
 static int g_open;
 
 /* mode 0: whole; 1: byte by byte (room 2); 2: pattern of splits and rooms.
@@ -88,17 +98,22 @@ static size_t filter(const uint8_t *in, size_t n, size_t stop, int mode, char *o
         off += used;
         free(src);
         free(room);
-        if (mime_body_over(&st) != 0) {
-            /* the limit: exactly where the model says, for good */
+        if (mime_body_over(&st) != 0 || mime_body_nul(&st) != 0) {
+            /* the limit or a NUL: exactly where the model says, for good */
             char tiny[8];
             size_t u2 = 1;
             CHECK(off == stop && stop < n);
-            CHECK(mime_body_over(&st) > MIME_BODY_LINE_MAX);
+            if (in[stop] == 0)
+                CHECK(mime_body_nul(&st) == stop + 1 && mime_body_over(&st) == 0);
+            else
+                CHECK(mime_body_over(&st) > MIME_BODY_LINE_MAX && mime_body_nul(&st) == 0);
             CHECK(mime_body_update(&st, "a", 1, &u2, tiny, sizeof tiny) == 0 && u2 == 0);
             CHECK(mime_body_finish_len(&st) == 0);
             CHECK(mime_body_finish(&st, tiny, sizeof tiny) == 0);
             g_over = mime_body_over(&st);
             g_open = mime_body_over_open(&st);
+            g_nul = mime_body_nul(&st);
+            CHECK(g_nul == mime_body_nul(&st) && (g_nul != 0) == (in[stop] == 0));
             return o;
         }
         if (cap >= 2 * chunk)
@@ -179,7 +194,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rng == 0)
         rng = 1;
     stop = ref_stop(in, n, &linelen, &ends);
-    if (stop < n) {
+    if (stop < n && in[stop] == 0) {
+        /* a NUL: every way stops right before it, with the same output,
+         * and none of it is a NUL */
+        la = filter(in, n, stop, 0, a);
+        CHECK(g_nul == stop + 1);
+        lb = filter(in, n, stop, 1, b);
+        CHECK(g_nul == stop + 1);
+        lc = filter(in, n, stop, 2, c);
+        CHECK(g_nul == stop + 1);
+        CHECK(la == lb && memcmp(a, b, la) == 0);
+        CHECK(la == lc && memcmp(a, c, la) == 0);
+        CHECK(la == 0 || memchr(a, 0, la) == NULL);
+        n = stop;
+    } else if (stop < n) {
         /* a line over the limit: every way stops at the same place, with
          * the same output; fed whole, the line's length is exact */
         la = filter(in, n, stop, 0, a);
@@ -200,6 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(la == lc && memcmp(a, c, la) == 0);
     CHECK(la <= 2 * n + 5);
     for (i = 0; i < la; i++) {
+        CHECK(a[i] != 0); /* no NUL in the output (RFC 5322 3.5) */
         if (a[i] == '\r')
             CHECK(i + 1 < la && a[i + 1] == '\n');
         if (a[i] == '\n')

@@ -936,8 +936,14 @@ static const char *text_field(build *B, const char *name, size_t *len)
         luaL_error(L, "bad %s.body.%s (string expected, got %s)", path(B), name,
                    luaL_typename(L, -1));
     s = lua_tolstring(L, -1, len);
-    /* sent as given, it cannot be encoded: a long line is refused here,
-     * before anything is sent (RFC 5321 4.5.3.1.6) */
+    /* sent as given, it cannot be encoded: a NUL (RFC 5322 3.5) or a long
+     * line is refused here, before anything is sent (RFC 5321 4.5.3.1.6) */
+    if ((over = mime_body_text_nul(s, *len)) != 0) {
+        char num[32];
+        snprintf(num, sizeof num, "%lu", (unsigned long)over);
+        luaL_error(L, "bad %s.body.%s (a NUL byte at octet %s: RFC 5322 3.5)", path(B), name,
+                   num);
+    }
     if ((over = mime_gen_line_over(s, *len)) != 0) {
         char num[32];
         snprintf(num, sizeof num, "%lu", (unsigned long)over);

@@ -1,4 +1,4 @@
-/* mime_body.c -- CRLF normalisation, dot-stuffing, line length,
+/* mime_body.c -- CRLF normalisation, dot-stuffing, line length, NUL,
  * end-of-data. */
 #include <string.h>
 #include "mime_body.h"
@@ -7,8 +7,13 @@ enum {
     B_BOL = 0, /* at the start of a line (or of the body) */
     B_MID,     /* inside a line */
     B_CR,      /* just wrote CRLF for a CR: an LF now is its partner */
-    B_LONG     /* a line went over the limit: nothing more is taken */
+    B_LONG,    /* a line went over the limit: nothing more is taken */
+    B_NUL      /* a NUL came: nothing more is taken */
 };
+
+/* The octets that end a run of ordinary ones: CR, LF and NUL (one load
+ * and one test an octet in the run loop). */
+static const unsigned char run_stop[256] = {[0] = 1, ['\r'] = 1, ['\n'] = 1};
 
 void mime_body_init(mime_body *st)
 {
@@ -16,6 +21,8 @@ void mime_body_init(mime_body *st)
     st->col = 0;
     st->over = 0;
     st->open = 0;
+    st->taken = 0;
+    st->nul = 0;
 }
 
 /* The line holding col octets cannot take in[0]: fail, measuring the line
@@ -35,23 +42,33 @@ size_t mime_body_update(mime_body *st, const char *in, size_t n, size_t *used,
 {
     size_t i = 0, o = 0, col = st->col;
     int state = st->state;
-    if (state == B_LONG) {
+    if (state == B_LONG || state == B_NUL) {
         *used = 0;
         return 0;
     }
     while (i < n) {
         char c = in[i];
         size_t need;
+        if (c == '\0') {
+            /* never valid in message content (RFC 5322 3.5; RFC 2045 2.7,
+             * 2.8 for 7bit and 8bit data): fail before it, for good */
+            st->state = B_NUL;
+            st->nul = st->taken + i + 1;
+            st->taken += i;
+            *used = i;
+            return o;
+        }
         if (state == B_MID && c != '\r' && c != '\n') {
             /* fast path: copy a run of ordinary bytes, up to the limit */
             size_t j = i + 1, room = cap - o, left = MIME_BODY_LINE_MAX - col, lim;
             if (left == 0) {
                 too_long(st, col, in + i, n - i);
+                st->taken += i;
                 *used = i;
                 return o;
             }
             lim = n - i > left ? i + left : n; /* the run stops at the limit */
-            while (j < lim && in[j] != '\r' && in[j] != '\n')
+            while (j < lim && !run_stop[(unsigned char)in[j]])
                 j++;
             if (j - i > room)
                 j = i + room;
@@ -96,6 +113,7 @@ size_t mime_body_update(mime_body *st, const char *in, size_t n, size_t *used,
     }
     st->state = state;
     st->col = col;
+    st->taken += i;
     *used = i;
     return o;
 }
@@ -110,9 +128,20 @@ int mime_body_over_open(const mime_body *st)
     return st->state == B_LONG && st->open;
 }
 
+size_t mime_body_nul(const mime_body *st)
+{
+    return st->nul;
+}
+
+size_t mime_body_text_nul(const char *s, size_t n)
+{
+    const char *z = n > 0 ? memchr(s, 0, n) : NULL;
+    return z != NULL ? (size_t)(z - s) + 1 : 0;
+}
+
 size_t mime_body_finish_len(const mime_body *st)
 {
-    if (st->state == B_LONG)
+    if (st->state == B_LONG || st->state == B_NUL)
         return 0;
     return st->state == B_MID ? 5 : 3;
 }

@@ -477,7 +477,16 @@ size_t smtp_client_body(smtp_client *c, const char *in, size_t n)
 
 int smtp_client_body_error(const smtp_client *c, size_t *linelen, int *open)
 {
-    if (c->state != SMTP_S_BODY || mime_body_over(&c->body) == 0)
+    if (c->state != SMTP_S_BODY)
+        return 0;
+    if (mime_body_nul(&c->body) != 0) {
+        if (linelen != NULL)
+            *linelen = mime_body_nul(&c->body);
+        if (open != NULL)
+            *open = 0;
+        return SMTP_E_CONTENT_NUL;
+    }
+    if (mime_body_over(&c->body) == 0)
         return 0;
     if (linelen != NULL)
         *linelen = mime_body_over(&c->body);

@@ -177,20 +177,24 @@ int smtp_client_auth_cancel(smtp_client *c);
  * smtp_client_next() gives a WRITE to make room. The last bytes stay in
  * the block so that they leave together with the end-of-data marker.
  * Also fewer than n when a line of the content would go over 998 octets
- * (mime_body.h: counted before dot-stuffing, RFC 5321 4.5.3.1.6): then
- * smtp_client_body_error says so, and from then on nothing is taken. */
+ * (mime_body.h: counted before dot-stuffing, RFC 5321 4.5.3.1.6) or a NUL
+ * comes (RFC 5322 3.5): then smtp_client_body_error says so, and from
+ * then on nothing is taken. */
 size_t smtp_client_body(smtp_client *c, const char *in, size_t n);
 /* 0, or SMTP_E_LINE_TOO_LONG once a line of the content went over the
  * limit; *linelen (if not NULL): that line's length as far as it was
  * seen, *open (if not NULL): 1 when the line did not end in the input of
  * the failing smtp_client_body call (its length is then a lower bound).
+ * Or SMTP_E_CONTENT_NUL once a NUL came: *linelen is then the NUL's
+ * position in the content, counted from 1, and *open 0.
  * Such content can never be ended: smtp_client_body_end refuses with the
  * same code, and the caller must close the connection without the
  * end-of-data marker, so that the server drops the message. */
 int smtp_client_body_error(const smtp_client *c, size_t *linelen, int *open);
 /* End the content: append the end-of-data marker and wait for its reply.
  * SMTP_E_BUSY when the block has no room left for it (WRITE first);
- * SMTP_E_LINE_TOO_LONG after a too long line (nothing appended). */
+ * SMTP_E_LINE_TOO_LONG after a too long line, SMTP_E_CONTENT_NUL after a
+ * NUL (nothing appended). */
 int smtp_client_body_end(smtp_client *c);
 
 /* A write failed: the server gave up and closed (Exim's "421 ... SMTP

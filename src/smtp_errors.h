@@ -36,6 +36,7 @@
     X(HDR_SYNTAX, "is not valid for this header")                             \
     X(LINE_TOO_LONG, "message content has a line longer than 998 octets "    \
                      "(RFC 5321 4.5.3.1.6)")                                  \
+    X(CONTENT_NUL, "message content has a NUL byte (RFC 5322 3.5)")           \
     X(BAD_STATE, "not allowed in this state of the session")                  \
     X(BUSY, "pipeline full: write and read what is queued first")
 

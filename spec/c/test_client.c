@@ -1671,6 +1671,64 @@ static void long_line_body(void)
     free(c);
 }
 
+/* RFC 5322 3.5, RFC 2045 2.7/2.8: a NUL in the content fails the body for
+ * good, as a long line does; the error names the NUL's octet. */
+static void nul_body(void)
+{
+    static char big[SMTP_OUT_MAX * 2];
+    smtp_client *c;
+    smtp_event ev;
+    size_t taken, at = 0, off, wl = 0;
+    int open = 7;
+    static char wire[SMTP_OUT_MAX * 3];
+    c = client_in_body();
+    if (c == NULL) {
+        ok(0, "NUL: setup");
+        return;
+    }
+    taken = smtp_client_body(c, "Subject: x\r\n\r\n", 14);
+    is_int(taken, 14, "NUL: the headers are taken");
+    taken = smtp_client_body(c, "ab\0cd\r\n", 7);
+    is_int(taken, 2, "NUL: the octets before it are taken, not the NUL");
+    is_int(smtp_client_body_error(c, &at, &open), SMTP_E_CONTENT_NUL,
+           "NUL: body_error is ECONTENT_NUL");
+    ok(at == 17 && open == 0, "NUL: its octet in the content (17), open 0 (%zu)", at);
+    is_int(smtp_client_body(c, "\r\n", 2), 0, "NUL: nothing more is taken");
+    is_int(smtp_client_body_end(c), SMTP_E_CONTENT_NUL, "NUL: body_end refuses");
+    is_int(smtp_client_body_end(c), SMTP_E_CONTENT_NUL, "NUL: and refuses again");
+    is_int(smtp_client_quit(c), SMTP_E_BAD_STATE, "NUL: nothing can be queued (QUIT)");
+    while (smtp_client_next(c, &ev) == SMTP_ACT_WRITE && wl + ev.len <= sizeof wire) {
+        memcpy(wire + wl, ev.data, ev.len);
+        wl += ev.len;
+    }
+    ok(memchr(wire, 0, wl) == NULL && wl <= 16,
+       "NUL: what is left to write holds no NUL and no marker (%zu bytes)", wl);
+    for (off = 0; off + 5 <= wl && memcmp(wire + off, "\r\n.\r\n", 5) != 0; off++)
+        ;
+    ok(off + 5 > wl, "NUL: no end-of-data marker");
+    free(c);
+
+    /* past a full block (several WRITEs): the octet counts the whole body */
+    c = client_in_body();
+    if (c == NULL)
+        return;
+    memset(big, 'y', sizeof big);
+    for (off = 0; off + 100 < sizeof big; off += 100)
+        big[off + 98] = '\r', big[off + 99] = '\n';
+    big[sizeof big - 3] = '\0';
+    for (off = 0; off < sizeof big;) {
+        taken = smtp_client_body(c, big + off, sizeof big - off);
+        off += taken;
+        if (smtp_client_body_error(c, NULL, NULL) != 0 ||
+            smtp_client_next(c, &ev) != SMTP_ACT_WRITE)
+            break;
+    }
+    ok(smtp_client_body_error(c, &at, NULL) == SMTP_E_CONTENT_NUL && at == sizeof big - 2 &&
+           off == sizeof big - 3,
+       "a NUL past several blocks: its octet (%zu)", at);
+    free(c);
+}
+
 static void pipeline_max(void)
 {
     smtp_client *c;
@@ -2182,6 +2240,7 @@ int main(void)
     large_body(1);
     body_boundaries();
     long_line_body();
+    nul_body();
     pipeline_max();
     misc_checks();
     sticky_with_bad_arguments();

@@ -1,6 +1,6 @@
 /*
- * test_mime_body.c -- mime_body: CRLF normalisation, dot-stuffing and the
- * end-of-data marker.
+ * test_mime_body.c -- mime_body: CRLF normalisation, dot-stuffing, the
+ * line limit, NUL and the end-of-data marker.
  *
  * Three oracles, each independent of mime_body.c:
  *   ref_filter()  a per-byte reference model written from RFC 5321 4.5.2;
@@ -220,13 +220,31 @@ static unsigned char want_buf[MAXOUT], got_buf[MAXOUT], tmp1[MAXOUT], tmp2[MAXOU
 
 /* Check in[0..n) every way; returns 1 when all agree. With report set,
  * failures become TAP lines; otherwise the first failure is printed. */
+static int check_limit(const unsigned char *in, size_t n, const size_t *cuts,
+                       size_t ncuts, size_t cap0, const char *name);
+static size_t ref_stop(const unsigned char *in, size_t n, size_t *linelen, int *ends);
+
 static int check_input(const unsigned char *in, size_t n, int modes, const char *name,
                        int report)
 {
-    size_t wl = ref_filter(in, n, want_buf), gl, nl;
+    size_t wl, gl, nl, stop, linelen;
     long ul;
-    int mode, good = 1;
+    int mode, good = 1, ends;
     const char *why, *bad;
+    stop = ref_stop(in, n, &linelen, &ends);
+    if (stop < n) {
+        /* a NUL (or a long line): the filter stops there, whole, byte by
+         * byte and with small room; what it took is checked as content */
+        static size_t bcuts[MAXIN];
+        size_t k;
+        for (k = 0; k < n; k++)
+            bcuts[k] = k + 1;
+        if (!check_limit(in, n, NULL, 0, 0, name) || !check_limit(in, n, bcuts, n, 0, name) ||
+            (modes > 2 && !check_limit(in, n, NULL, 0, 3, name)))
+            return 0;
+        n = stop;
+    }
+    wl = ref_filter(in, n, want_buf);
     for (mode = 0; mode < modes; mode++) {
         const char *how = mode == 0 ? "whole" : mode == 1 ? "byte by byte" : "random split/cap";
         gl = run(in, n, mode, got_buf, &why);
@@ -297,7 +315,7 @@ static const bcase probes[] = {
     {"smuggled bare-LF end", STR("a\n.\nRSET\n"), STR("a\r\n..\r\nRSET\r\n.\r\n")},
     {"smuggled CR end", STR("a\r.\rRSET\r"), STR("a\r\n..\r\nRSET\r\n.\r\n")},
     {"dot after CR then LF", STR("a\r.\n"), STR("a\r\n..\r\n.\r\n")},
-    {"NUL and 8-bit bytes pass", STR("\0\xff\x80."), STR("\0\xff\x80.\r\n.\r\n")},
+    {"8-bit bytes pass", STR("\x01\xff\x80."), STR("\x01\xff\x80.\r\n.\r\n")},
     {"headers and body", STR("Subject: hi\n\nHello\n.dot\n"),
      STR("Subject: hi\r\n\r\nHello\r\n..dot\r\n.\r\n")},
 };
@@ -387,23 +405,44 @@ static void random_checks(void)
 
 /* The model: where the filter must stop for in[0..n), or n when every
  * line holds at most 998 octets (a CR or LF ends a line; a dot doubled by
- * stuffing counts once), and the length of that line (to its end). */
-static size_t ref_stop(const unsigned char *in, size_t n, size_t *linelen, int *ends)
+ * stuffing counts once) and no octet is a NUL; *linelen: the length of
+ * the long line (to its end); *nul: 1 when the stop is a NUL (the NUL
+ * comes first, or is itself the octet past the limit). */
+static size_t ref_stop_nul(const unsigned char *in, size_t n, size_t *linelen, int *ends,
+                           int *nul)
 {
-    size_t i, start = 0;
+    size_t i, start = 0, z = n, stop = n;
+    for (i = 0; i < n; i++)
+        if (in[i] == 0) {
+            z = i;
+            break;
+        }
+    *linelen = 0;
+    *ends = 0;
     for (i = 0; i <= n; i++) {
         if (i == n || in[i] == '\r' || in[i] == '\n') {
             if (i - start > MIME_BODY_LINE_MAX) {
                 *linelen = i - start;
                 *ends = i < n;
-                return start + MIME_BODY_LINE_MAX;
+                stop = start + MIME_BODY_LINE_MAX;
+                break;
             }
             start = i + 1;
         }
     }
-    *linelen = 0;
-    *ends = 0;
-    return n;
+    *nul = z < n && z <= stop;
+    if (*nul) {
+        *linelen = 0;
+        *ends = 0;
+        return z;
+    }
+    return stop;
+}
+
+static size_t ref_stop(const unsigned char *in, size_t n, size_t *linelen, int *ends)
+{
+    int nul;
+    return ref_stop_nul(in, n, linelen, ends, &nul);
 }
 
 /* Feed in[0..n) in the chunks that cuts[0..ncuts) (ascending offsets)
@@ -433,7 +472,7 @@ static const char *feed_cuts(mime_body *st, const unsigned char *in, size_t n,
         memcpy(out + o, dst, w);
         o += w;
         off += used;
-        if (mime_body_over(st) != 0)
+        if (mime_body_over(st) != 0 || mime_body_nul(st) != 0)
             break;
         if (used == 0 && ++stuck > 100000)
             return "stuck";
@@ -452,9 +491,9 @@ static int check_limit(const unsigned char *in, size_t n, const size_t *cuts,
 {
     mime_body st;
     size_t linelen, stop, olen, taken, wl;
-    int ends_dummy;
+    int ends_dummy, nul;
     const char *why;
-    stop = ref_stop(in, n, &linelen, &ends_dummy);
+    stop = ref_stop_nul(in, n, &linelen, &ends_dummy, &nul);
     mime_body_init(&st);
     why = feed_cuts(&st, in, n, cuts, ncuts, cap0, got_buf, &olen, &taken);
     if (why != NULL) {
@@ -466,7 +505,7 @@ static int check_limit(const unsigned char *in, size_t n, const size_t *cuts,
         /* no line over the limit: everything taken, finished as usual */
         char fin[8];
         size_t fl = mime_body_finish(&st, fin, sizeof fin);
-        if (mime_body_over(&st) != 0 || taken != n || fl == 0) {
+        if (mime_body_over(&st) != 0 || mime_body_nul(&st) != 0 || taken != n || fl == 0) {
             ok(0, "%s: a line within the limit failed (over %lu, taken %lu of %lu)", name,
                (unsigned long)mime_body_over(&st), (unsigned long)taken, (unsigned long)n);
             return 0;
@@ -476,15 +515,26 @@ static int check_limit(const unsigned char *in, size_t n, const size_t *cuts,
     } else {
         char fin[8];
         size_t u2 = 9, w2;
-        /* the model's output for what was taken, without its marker */
-        wl -= 5;
+        /* the model's output for what was taken, without its marker
+         * (".\r\n", and a CRLF before it when that ends mid-line) */
+        wl -= (stop == 0 || in[stop - 1] == '\r' || in[stop - 1] == '\n') ? 3 : 5;
         if (taken != stop) {
             ok(0, "%s: stopped at %lu, the limit is reached at %lu", name,
                (unsigned long)taken, (unsigned long)stop);
             return 0;
         }
-        if (mime_body_over(&st) <= MIME_BODY_LINE_MAX || mime_body_over(&st) > linelen ||
-            (mime_body_over(&st) < linelen && !mime_body_over_open(&st))) {
+        if (nul && (mime_body_nul(&st) != stop + 1 || mime_body_over(&st) != 0 ||
+                    mime_body_over_open(&st))) {
+            ok(0, "%s: a NUL at %lu: nul %lu, over %lu", name, (unsigned long)stop + 1,
+               (unsigned long)mime_body_nul(&st), (unsigned long)mime_body_over(&st));
+            return 0;
+        }
+        if (!nul && mime_body_nul(&st) != 0) {
+            ok(0, "%s: nul %lu without a NUL", name, (unsigned long)mime_body_nul(&st));
+            return 0;
+        }
+        if (!nul && (mime_body_over(&st) <= MIME_BODY_LINE_MAX || mime_body_over(&st) > linelen ||
+                     (mime_body_over(&st) < linelen && !mime_body_over_open(&st)))) {
             ok(0, "%s: over %lu for a line of %lu (open %d)", name,
                (unsigned long)mime_body_over(&st), (unsigned long)linelen,
                mime_body_over_open(&st));
@@ -492,7 +542,8 @@ static int check_limit(const unsigned char *in, size_t n, const size_t *cuts,
         }
         w2 = mime_body_update(&st, "x\r\n", 3, &u2, fin, sizeof fin);
         if (w2 != 0 || u2 != 0 || mime_body_finish_len(&st) != 0 ||
-            mime_body_finish(&st, fin, sizeof fin) != 0 || mime_body_over(&st) == 0) {
+            mime_body_finish(&st, fin, sizeof fin) != 0 ||
+            (nul ? mime_body_nul(&st) != stop + 1 : mime_body_over(&st) == 0)) {
             ok(0, "%s: the failure does not stick (update or finish wrote)", name);
             return 0;
         }
@@ -606,10 +657,131 @@ static void limit_api_checks(void)
     ok(w == 999 && used == 998 && mime_body_over(&st) == 0,
        "a 998-octet line starting with a dot: taken, 999 octets out");
     big[0] = 'x';
-    /* NUL is data to the filter (the generator encodes a NUL body) */
+    /* a NUL is never taken (RFC 5322 3.5): before, it was passed on */
     mime_body_init(&st);
     w = mime_body_update(&st, "a\0b", 3, &used, out, sizeof out);
-    ok(w == 3 && used == 3 && mime_body_over(&st) == 0, "NUL counts as an octet of the line");
+    ok(w == 1 && used == 1 && mime_body_over(&st) == 0 && mime_body_nul(&st) == 2,
+       "a NUL stops the filter before it (at octet 2), not a line failure");
+}
+
+/* ---- NUL (RFC 5322 3.5; RFC 2045 2.7, 2.8) -------------------------------- */
+
+static void nul_api_checks(void)
+{
+    mime_body st;
+    static char big[1200];
+    char out[4096];
+    size_t used = 9, w;
+    memset(big, 'x', sizeof big);
+    mime_body_init(&st);
+    is_int((long)mime_body_nul(&st), 0, "nul: 0 after init");
+    w = mime_body_update(&st, "ab\r\n", 4, &used, out, sizeof out);
+    w = mime_body_update(&st, "cd", 2, &used, out, sizeof out);
+    w = mime_body_update(&st, "e\0f", 3, &used, out, sizeof out);
+    ok(w == 1 && used == 1 && out[0] == 'e', "the octets before the NUL are taken");
+    is_int((long)mime_body_nul(&st), 8, "nul: its octet in the body, counting earlier calls (8)");
+    is_int((long)mime_body_over(&st), 0, "over stays 0");
+    is_int(mime_body_over_open(&st), 0, "over_open stays 0");
+    used = 9;
+    w = mime_body_update(&st, "ok\r\n", 4, &used, out, sizeof out);
+    ok(w == 0 && used == 0, "after a NUL: nothing more taken");
+    is_int((long)mime_body_finish_len(&st), 0, "after a NUL: finish_len 0");
+    w = mime_body_finish(&st, out, sizeof out);
+    ok(w == 0 && mime_body_nul(&st) == 8, "after a NUL: finish writes nothing, the failure stays");
+    mime_body_init(&st);
+    is_int((long)mime_body_nul(&st), 0, "init clears the NUL");
+    w = mime_body_update(&st, "\0", 1, &used, out, sizeof out);
+    ok(w == 0 && used == 0 && mime_body_nul(&st) == 1, "a NUL as the first octet: nul 1");
+    /* a new body after a finished one counts from its own start */
+    mime_body_init(&st);
+    w = mime_body_update(&st, "abc\r\n", 5, &used, out, sizeof out);
+    w = mime_body_finish(&st, out, sizeof out);
+    w = mime_body_update(&st, "x\0", 2, &used, out, sizeof out);
+    ok(w == 1 && mime_body_nul(&st) == 2, "the next body counts from its own start");
+    /* the NUL is the octet past the limit: the NUL is reported */
+    mime_body_init(&st);
+    big[998] = '\0';
+    w = mime_body_update(&st, big, 1000, &used, out, sizeof out);
+    ok(w == 998 && used == 998 && mime_body_nul(&st) == 999 && mime_body_over(&st) == 0,
+       "998 octets then a NUL: the NUL is reported (999), not the line");
+    big[998] = 'x';
+    mime_body_init(&st);
+    big[999] = '\0';
+    w = mime_body_update(&st, big, 1000, &used, out, sizeof out);
+    ok(w == 998 && used == 998 && mime_body_nul(&st) == 0 && mime_body_over(&st) == 1000,
+       "999 octets then a NUL: the line fails first (its length counts the NUL)");
+    big[999] = 'x';
+    /* dot-stuffing: a dot opening a line, then the NUL */
+    mime_body_init(&st);
+    w = mime_body_update(&st, "a\r\n.\0", 5, &used, out, sizeof out);
+    is_mem(out, w, STR("a\r\n.."), "a dot opening a line is doubled, then the NUL stops it");
+    is_int((long)mime_body_nul(&st), 5, "nul 5 (the doubled dot counts once)");
+    /* small room: the NUL is found even when nothing else fits */
+    mime_body_init(&st);
+    w = mime_body_update(&st, "\0", 1, &used, out, 0);
+    ok(w == 0 && used == 0 && mime_body_nul(&st) == 1, "cap 0: a NUL still fails");
+    /* the text check for preambles and epilogues */
+    is_int((long)mime_body_text_nul("", 0), 0, "text_nul: empty");
+    is_int((long)mime_body_text_nul(STR("abc\r\n")), 0, "text_nul: no NUL");
+    is_int((long)mime_body_text_nul(STR("\0")), 1, "text_nul: a NUL first is 1");
+    is_int((long)mime_body_text_nul(STR("ab\0c\0")), 3, "text_nul: the first NUL counts");
+    is_int((long)mime_body_text_nul(big, sizeof big), 0, "text_nul: 1200 octets, none");
+    big[sizeof big - 1] = '\0';
+    is_int((long)mime_body_text_nul(big, sizeof big), (long)sizeof big, "text_nul: the last octet");
+    big[sizeof big - 1] = 'x';
+}
+
+/* A NUL at every position of inputs with short lines, dots opening lines
+ * and every line break, with long runs (the fast path) and short ones;
+ * fed whole, in 2 and 3 chunks cut everywhere, byte by byte and with
+ * small room: the filter stops right before the NUL, with the model's
+ * output up to there. */
+static void nul_checks(void)
+{
+    static unsigned char in[MAXIN];
+    static const char *const bases[] = {
+        "Subject: x\r\n\r\n.dot\r\n..\r\nab\ncd\ref\r\r\n\n.\r.\n.",
+        "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n"
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+    };
+    size_t b;
+    for (b = 0; b < sizeof bases / sizeof bases[0]; b++) {
+        size_t bn = strlen(bases[b]), pos, all_ok = 1;
+        for (pos = 0; pos <= bn && all_ok; pos++) {
+            size_t n = bn + 1, cut, k;
+            size_t cuts[2];
+            static size_t bcuts[MAXIN];
+            char name[96];
+            /* the NUL inserted before base octet pos (or replacing none) */
+            memcpy(in, bases[b], pos);
+            in[pos] = 0;
+            memcpy(in + pos + 1, bases[b] + pos, bn - pos);
+            snprintf(name, sizeof name, "base %lu, a NUL at %lu", (unsigned long)b,
+                     (unsigned long)pos + 1);
+            all_ok = check_limit(in, n, NULL, 0, 0, name);
+            for (cut = 0; cut <= n && all_ok; cut++) {
+                cuts[0] = cut;
+                cuts[1] = cut + 1;
+                all_ok = check_limit(in, n, cuts, 1, 0, name) &&
+                         check_limit(in, n, cuts, 2, 0, name);
+                if (!all_ok)
+                    diag("cut at %lu", (unsigned long)cut);
+            }
+            for (k = 0; k < n; k++)
+                bcuts[k] = k + 1;
+            all_ok = all_ok && check_limit(in, n, bcuts, n, 0, name) &&
+                     check_limit(in, n, NULL, 0, 2, name) && check_limit(in, n, NULL, 0, 3, name);
+            /* a second NUL after the first changes nothing */
+            if (all_ok && pos + 2 < n) {
+                in[n - 1] = 0;
+                all_ok = check_limit(in, n, NULL, 0, 0, name) &&
+                         check_limit(in, n, bcuts, n, 0, name);
+            }
+        }
+        ok(all_ok, "base %lu: a NUL at every position, whole, cut in 2 and 3 everywhere, "
+                   "byte by byte, room 2 and 3: stops before it, output as the model",
+           (unsigned long)b);
+    }
 }
 
 static void api_checks(void)
@@ -654,6 +826,8 @@ int main(void)
     api_checks();
     limit_api_checks();
     limit_checks();
+    nul_api_checks();
+    nul_checks();
     probe_checks();
     exhaustive_checks();
     random_checks();
