@@ -23,6 +23,14 @@
  * over-long answer, and the answer is r&16 the longest one allowed, else
  * a length byte and that many script bytes (CR, LF, NUL included).
  *
+ * Lost connection: an input that ends with "\0LOST" and a byte k has those
+ * 6 bytes cut from the server's stream, and the write number k (from 0)
+ * "fails": right after it the client calls smtp_client_lost() and queues
+ * nothing more. Then no WRITE comes, no queue call is allowed, every
+ * REPLY is SKIPPED (code below 400) or LAST (400 or more), never ok, at
+ * most the replies due plus SMTP_LOST_SKIP_MAX are SKIPPED, and after LAST
+ * the engine is IDLE for good (or it stops with a sticky error).
+ *
  * STARTTLS handshake: on the 220 the client checks state TLS, nothing
  * pending, all input consumed (what was buffered counts in discarded),
  * next() IDLE and every queue call refused with nothing changed. The
@@ -118,6 +126,11 @@ typedef struct {
     int messages;
     int tls_tried;        /* STARTTLS was sent (once per session) */
     int after_tls;        /* tls_done: the next non-WRITE must be a READ */
+    int lost_at;          /* lost() after WRITE number lost_at; -1: never */
+    int writes;           /* WRITEs so far */
+    int lost;             /* lost() was called */
+    int last_seen;        /* the LAST reply came */
+    unsigned skip_max, skipped;
     size_t discarded0;    /* c->discarded when STARTTLS was queued */
     int in_auth;          /* AUTH queued, its final reply not seen yet */
     int auth_cmd;         /* the AUTH line itself is not written yet */
@@ -488,6 +501,47 @@ static int issue(session *s)
     return 1;
 }
 
+static void check_zero(const char *p, size_t from, size_t to);
+
+/* The write number lost_at "failed": the server closed. */
+static void lose(session *s)
+{
+    smtp_client *c = s->c;
+    unsigned due = smtp_client_pending(c);
+    size_t held = c->outlen; /* queued, not written: dropped and wiped */
+    int rc = smtp_client_lost(c);
+    record(s, 'L', rc, (int)due, 0, 0);
+    if (rc != 0) {
+        CHECK(rc == c->err && !SMTP_ERR_IS_CALLER(rc));
+        return;
+    }
+    s->lost = 1;
+    s->nint = 0; /* nothing more is queued */
+    s->expect_set = 0;
+    s->skip_max = due + SMTP_LOST_SKIP_MAX;
+    CHECK(c->state == SMTP_S_LOST && smtp_client_pending(c) == 1);
+    CHECK(c->outlen == 0 && c->secret == 0 && c->authlen == 0 && c->challenge == 0);
+    check_zero(c->out, 0, held);
+    snap_take(c);
+    CHECK(smtp_client_mail(c, "a@b", 3, "", 0) == SMTP_E_BAD_STATE);
+    CHECK(smtp_client_quit(c) == SMTP_E_BAD_STATE);
+    CHECK(smtp_client_lost(c) == SMTP_E_BAD_STATE);
+    snap_same(c);
+}
+
+/* A REPLY after lost(): SKIPPED below 400, LAST from 400, never ok. */
+static void lost_reply(session *s, const smtp_event *ev)
+{
+    CHECK(!s->last_seen && !ev->ok);
+    if (ev->cmd == SMTP_C_SKIPPED) {
+        CHECK(ev->reply->code < 400);
+        CHECK(++s->skipped <= s->skip_max);
+    } else {
+        CHECK(ev->cmd == SMTP_C_LAST && ev->reply->code >= 400);
+        s->last_seen = 1;
+    }
+}
+
 /* The 220 to STARTTLS: check the TLS state, simulate the handshake, and
  * resume the stream after the marker (see the header comment). */
 static void tls_handshake(session *s)
@@ -782,6 +836,10 @@ static void run(session *s)
             CHECK(a == SMTP_ACT_READ);
             s->after_tls = 0;
         }
+        if (s->lost)
+            CHECK(a != SMTP_ACT_WRITE && a != SMTP_ACT_CHALLENGE);
+        if (s->last_seen)
+            CHECK(a == SMTP_ACT_IDLE);
         if (a == SMTP_ACT_WRITE) {
             check_write(&ev);
             record(s, 'W', (int)ev.len, 0, 0, fnv(ev.data, ev.len, FNV0));
@@ -797,6 +855,8 @@ static void run(session *s)
                     s->cred_len = ev.len;
                 }
             }
+            if (s->writes++ == s->lost_at)
+                lose(s);
         } else if (a == SMTP_ACT_READ) {
             CHECK(ev.want >= 1 && ev.want <= SMTP_IN_MAX);
             if (s->srv_pos < s->srv_len) {
@@ -821,7 +881,12 @@ static void run(session *s)
             record(s, 'R', ev.cmd, ev.ok, ev.reply->code,
                    fnv(ev.reply->enhanced, strlen(ev.reply->enhanced),
                        fnv(ev.reply->text, ev.reply->len, FNV0)));
-            decide(s, &ev);
+            if (s->lost) {
+                lost_reply(s, &ev);
+            } else {
+                CHECK(ev.cmd != SMTP_C_LAST && ev.cmd != SMTP_C_SKIPPED);
+                decide(s, &ev);
+            }
         } else if (a == SMTP_ACT_CHALLENGE) {
             on_challenge(s, &ev);
         } else if (a == SMTP_ACT_ERROR) {
@@ -866,6 +931,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     a.srv = data + start;
     a.srv_len = size - start;
+    a.lost_at = -1;
+    if (a.srv_len >= 6 && memcmp(a.srv + a.srv_len - 6, "\0LOST", 5) == 0) {
+        a.lost_at = a.srv[a.srv_len - 1];
+        a.srv_len -= 6;
+    }
     a.maxev = maxev;
     a.ev = malloc(maxev * sizeof *a.ev);
     b = a;
