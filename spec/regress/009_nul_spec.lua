@@ -132,6 +132,20 @@ describe("issue 9: a NUL in content the generator cannot encode", function()
         assert_refused(srv, r, err, det)
     end)
 
+    it("an smtp.file given encoding = \"8bit\", with a NUL past its first block: the same", function()
+        local dir = H.tmpdir()
+        local srv = H.capture()
+        finally(function()
+            srv:stop()
+            H.rmdir(dir)
+        end)
+        local path = dir .. "/late_nul.txt"
+        H.write_file(path, ("plain text line\r\n"):rep(5000) .. "\0" .. "end\r\n")
+        local r, err, det = send(srv.port, smtp.message{
+            headers = { subject = "file" }, body = smtp.file(path, { encoding = "8bit" }) })
+        assert_refused(srv, r, err, det)
+    end)
+
     it("a caller-given Content-Transfer-Encoding: 7bit on a part with a NUL: the same", function()
         local srv = H.capture()
         finally(function() srv:stop() end)
