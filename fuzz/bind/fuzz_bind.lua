@@ -578,7 +578,22 @@ local function client_case()
                 function() return c:starttls() end,
                 function() return c:tls_done() end,
                 function() return c:lost() end,
-                function() return c:body(str()) end,
+                function()
+                    -- a NUL never passes the DATA filter (RFC 5322 3.5)
+                    local chunk = str()
+                    local out, msg, name = c:body(chunk)
+                    if chunk:find("\0", 1, true) then
+                        oracle(out == nil, "c:body took a chunk with a NUL: %s", show(chunk))
+                        if c:state() == "body" then
+                            feature("body_nul")
+                            -- (or the line before it was too long, now or before)
+                            oracle(name == "ECONTENT_NUL" or name == "ELINE_TOO_LONG",
+                                   "c:body refused a NUL with %s", show(name))
+                        end
+                    end
+                    oracle(out == nil or not out:find("\0", 1, true), "c:body wrote a NUL")
+                    return out, msg, name
+                end,
                 function() return c:body_end() end,
                 function() return c:has(pick(EHLO_LINES)) end,
                 function() return c:caps() end,
