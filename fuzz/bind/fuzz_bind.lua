@@ -42,6 +42,11 @@ checked cheaply after an operation (exit status 1):
   - the top-level header block of such a message has MIME-Version: 1.0 and
     a Content-Type; an integer header value is written exactly;
   - a header value or name holding CR, LF or NUL never builds;
+  - c:body never takes a chunk with a NUL; a client brought to state body
+    and fed random content in random chunks writes what a per-octet model
+    of the DATA filter writes, and stops where it does at a NUL
+    (ECONTENT_NUL, its octet) or a line's 999th octet (ELINE_TOO_LONG),
+    for good, with no NUL on the wire and no end-of-data marker;
   - g:feed is refused when the generator is not waiting for a source chunk;
   - after __close/__gc (called directly, by a <close> variable or by the
     collector, the object then resurrected) a generator never hands out a
@@ -523,6 +528,107 @@ local function challenge_for(last_write)
     return "334 " .. pick({ "", "!!!", rep("QUFB", R(600)), str(9) }) .. "\r\n"
 end
 
+-- The DATA filter as RFC 5321 4.5.2 and 4.5.3.1.6 and RFC 5322 3.5 say,
+-- one octet at a time: the wire bytes for content s (with the end-of-data
+-- marker), or those before the octet where it must stop, that octet and
+-- the error's name (a NUL first; then a line's 999th octet).
+local function body_model(s)
+    local out, col, state = {}, 0, "bol"
+    for i = 1, #s do
+        local ch = s:sub(i, i)
+        if ch == "\0" then return concat(out), i, "ECONTENT_NUL" end
+        if ch == "\r" then
+            out[#out + 1] = "\r\n"
+            state, col = "cr", 0
+        elseif ch == "\n" then
+            if state ~= "cr" then out[#out + 1] = "\r\n" end
+            state, col = "bol", 0
+        else
+            if col == 998 then return concat(out), i, "ELINE_TOO_LONG" end
+            out[#out + 1] = (ch == "." and state ~= "mid") and ".." or ch
+            state, col = "mid", col + 1
+        end
+    end
+    out[#out + 1] = state == "mid" and "\r\n.\r\n" or ".\r\n"
+    return concat(out)
+end
+
+-- A client brought to state body, fed content in random chunks (NULs,
+-- long lines, dots, every line break): the wire is the model's; a NUL or
+-- a long line stops it where the model does, with the model's error and
+-- (for a NUL) octet, no NUL on the wire and no end-of-data marker ever.
+local function body_case()
+    local c = core.new() -- not tracked: no finalizer of the case may call it
+    local function answer(reply)
+        local fed = false
+        for _ = 1, 10 do
+            local act = c:next()
+            if act == "read" then
+                if fed then return end
+                c:feed(reply)
+                fed = true
+            elseif act == "idle" then
+                return
+            end
+        end
+    end
+    c:greeting()
+    answer("220 mx.example.com ok\r\n")
+    c:ehlo("client.example.com")
+    answer("250 ok\r\n")
+    c:mail("<a@example.com>")
+    answer("250 ok\r\n")
+    c:rcpt("<b@example.com>")
+    answer("250 ok\r\n")
+    c:data()
+    answer("354 go ahead\r\n")
+    oracle(c:state() == "body", "body case: not in state body (%s)", tostring(c:state()))
+    feature("body_case")
+    local pieces = {}
+    for i = 1, R(40) do
+        local r = R(100)
+        pieces[i] = r <= 30 and randbytes(R(60), 97, 122) or r <= 45 and pick({ "\r\n", "\n", "\r" })
+            or r <= 55 and "." or r <= 60 and "\0" or r <= 68 and rep("x", 900 + R(200))
+            or r <= 80 and randbytes(R(30)) or str()
+    end
+    local content = concat(pieces)
+    local want, at, why = body_model(content)
+    local wire, off = {}, 0
+    while off < #content do
+        local n = math.min(#content - off, chance(0.2) and 1 or R(3000))
+        local chunk = content:sub(off + 1, off + n)
+        local out, msg, name = c:body(chunk)
+        if out == nil then
+            local got = concat(wire)
+            oracle(why ~= nil, "body case: c:body refused content the model takes: %s %s",
+                   show(msg), show(content))
+            oracle(name == why, "body case: %s where the model says %s", show(name), show(why))
+            if why == "ELINE_TOO_LONG" then feature("body_case_long") end
+            if why == "ECONTENT_NUL" then
+                feature("body_case_nul")
+                oracle(msg:find("at octet " .. at .. " ", 1, true) ~= nil,
+                       "body case: %s for a NUL at octet %d", show(msg), at)
+            end
+            oracle(want:sub(1, #got) == got and not got:find("\0", 1, true),
+                   "body case: the wire before the refusal is not the model's")
+            local again, _, name2 = c:body("x\r\n")
+            local ended, _, name3 = c:body_end()
+            oracle(again == nil and name2 == why and ended == nil and name3 == why,
+                   "body case: the failure did not stick (%s, %s)", show(name2), show(name3))
+            return
+        end
+        wire[#wire + 1] = out
+        off = off + n
+    end
+    oracle(why == nil, "body case: %s content taken whole: %s", tostring(why), show(content))
+    feature("body_case_whole")
+    oracle(c:body_end() == true, "body case: body_end refused content the model takes")
+    local act, data = c:next()
+    if act == "write" then wire[#wire + 1] = data end
+    local got = concat(wire)
+    oracle(got == want, "body case: wire %s, model %s", show(got), show(want))
+end
+
 local function client_case()
     local c = track(core.new())
     local x                     -- a SASL client, maybe
@@ -646,6 +752,8 @@ local function client_case()
             input = input .. reply_text()
         end
     end
+    -- drawn after the case, so that what it did before stays the same
+    if chance(0.3) then try(body_case) end
 end
 
 ---------------------------------------------------------------------------
