@@ -228,22 +228,14 @@ static int client_body(lua_State *L)
     SET_BUSY(c, 1);
     while (used < n) {
         smtp_event ev;
-        size_t linelen = 0;
-        int open = 0, rc;
+        int rc;
         used += smtp_client_body(c, s + used, n - used);
-        if ((rc = smtp_client_body_error(c, &linelen, &open)) != 0) {
+        if ((rc = smtp_client_body_error(c, NULL, NULL)) != 0) {
             /* nothing of this chunk is handed out: the connection is to
              * be closed without the end-of-data marker */
-            char msg[160];
+            char msg[SMTP_BODY_ERROR_TEXT_MAX];
             SET_BUSY(c, 0);
-            if (rc == SMTP_E_CONTENT_NUL)
-                snprintf(msg, sizeof msg, "message content has a NUL byte at octet %zu "
-                         "(RFC 5322 3.5; send binary data encoded, e.g. encoding = "
-                         "\"base64\")", linelen);
-            else
-                snprintf(msg, sizeof msg, "message content has a line of %s%zu octets, over "
-                         "the limit of %d (RFC 5321 4.5.3.1.6)", open ? "at least " : "",
-                         linelen, MIME_BODY_LINE_MAX);
+            smtp_client_body_error_text(c, msg, sizeof msg);
             luaL_pushfail(L);
             lua_pushstring(L, msg);
             lua_pushstring(L, smtp_errname(rc));

@@ -1,4 +1,5 @@
 /* smtp_client.c -- the SMTP client state machine; see smtp_client.h. */
+#include <stdio.h>
 #include <string.h>
 #include "smtp_client.h"
 #include "smtp_cmd.h"
@@ -493,6 +494,22 @@ int smtp_client_body_error(const smtp_client *c, size_t *linelen, int *open)
     if (open != NULL)
         *open = mime_body_over_open(&c->body);
     return SMTP_E_LINE_TOO_LONG;
+}
+
+size_t smtp_client_body_error_text(const smtp_client *c, char *buf, size_t n)
+{
+    size_t len = 0;
+    int open = 0, rc = smtp_client_body_error(c, &len, &open), w;
+    if (rc == SMTP_E_CONTENT_NUL)
+        w = snprintf(buf, n, "message content has a NUL byte at octet %lu (RFC 5322 3.5; "
+                     "send binary data encoded, e.g. encoding = \"base64\")", (unsigned long)len);
+    else if (rc == SMTP_E_LINE_TOO_LONG)
+        w = snprintf(buf, n, "message content has a line of %s%lu octets, over the limit of "
+                     "%d (RFC 5321 4.5.3.1.6)", open ? "at least " : "", (unsigned long)len,
+                     MIME_BODY_LINE_MAX);
+    else
+        w = snprintf(buf, n, "%s", "");
+    return w < 0 ? 0 : (size_t)w;
 }
 
 int smtp_client_body_end(smtp_client *c)

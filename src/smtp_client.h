@@ -191,6 +191,13 @@ size_t smtp_client_body(smtp_client *c, const char *in, size_t n);
  * same code, and the caller must close the connection without the
  * end-of-data marker, so that the server drops the message. */
 int smtp_client_body_error(const smtp_client *c, size_t *linelen, int *open);
+
+/* The message for smtp_client_body_error's failure, naming the octet or
+ * the line's length and the limit, into buf (n bytes, NUL-terminated;
+ * SMTP_BODY_ERROR_TEXT_MAX is room enough); "" when there is none.
+ * Returns its length, as snprintf does. */
+#define SMTP_BODY_ERROR_TEXT_MAX 160
+size_t smtp_client_body_error_text(const smtp_client *c, char *buf, size_t n);
 /* End the content: append the end-of-data marker and wait for its reply.
  * SMTP_E_BUSY when the block has no room left for it (WRITE first);
  * SMTP_E_LINE_TOO_LONG after a too long line, SMTP_E_CONTENT_NUL after a

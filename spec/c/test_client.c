@@ -1636,6 +1636,14 @@ static void long_line_body(void)
     is_int(smtp_client_body_error(c, &len, &open), SMTP_E_LINE_TOO_LONG,
            "long line: body_error is ELINE_TOO_LONG");
     ok(len == 1000 && open == 1, "long line: its length as far as seen (1000, open)");
+    {
+        char text[SMTP_BODY_ERROR_TEXT_MAX];
+        const char *got = text;
+        size_t tl = smtp_client_body_error_text(c, text, sizeof text);
+        is_str(got, "message content has a line of at least 1000 octets, over the limit of 998 "
+               "(RFC 5321 4.5.3.1.6)", "long line: the error's text names the length and the limit");
+        ok(tl == strlen(text) && tl < sizeof text, "long line: the text fits its room (%zu)", tl);
+    }
     is_int(smtp_client_body(c, "\r\n", 2), 0, "long line: nothing more is taken");
     is_int(smtp_client_body_end(c), SMTP_E_LINE_TOO_LONG, "long line: body_end refuses");
     is_int(smtp_client_body_end(c), SMTP_E_LINE_TOO_LONG, "long line: and refuses again");
@@ -1693,6 +1701,13 @@ static void nul_body(void)
     is_int(smtp_client_body_error(c, &at, &open), SMTP_E_CONTENT_NUL,
            "NUL: body_error is ECONTENT_NUL");
     ok(at == 17 && open == 0, "NUL: its octet in the content (17), open 0 (%zu)", at);
+    {
+        char text[SMTP_BODY_ERROR_TEXT_MAX];
+        const char *got = text;
+        smtp_client_body_error_text(c, text, sizeof text);
+        is_str(got, "message content has a NUL byte at octet 17 (RFC 5322 3.5; send binary data "
+               "encoded, e.g. encoding = \"base64\")", "NUL: the error's text names its octet");
+    }
     is_int(smtp_client_body(c, "\r\n", 2), 0, "NUL: nothing more is taken");
     is_int(smtp_client_body_end(c), SMTP_E_CONTENT_NUL, "NUL: body_end refuses");
     is_int(smtp_client_body_end(c), SMTP_E_CONTENT_NUL, "NUL: and refuses again");
