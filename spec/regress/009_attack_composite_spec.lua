@@ -17,17 +17,8 @@ local smtp = require("socket.smtp")
 local FROM, TO = "<a@example.com>", "<b@example.com>"
 local LONG = string.rep("h", 1500)
 
-local function drain(src)
-    local t = {}
-    while true do
-        local c, err = src()
-        if c == nil then
-            assert(err == nil, err)
-            return table.concat(t)
-        end
-        t[#t + 1] = c
-    end
-end
+local R = require("support.regress8")
+local function drain(src) return assert(R.drain(src)) end
 
 local function cte_headers(text)
     local head = text:sub(1, (text:find("\r\n\r\n", 1, true)))

@@ -22,25 +22,11 @@ local FROM, TO = "<a@example.com>", "<b@example.com>"
 local LIMIT_MSG = "^message content has a line of (%a* ?%a* ?)(%d+) octets, over the limit of 998 "
     .. "%(RFC 5321 4%.5%.3%.1%.6%)$"
 
-local function send(port, source, extra)
-    local t = { from = FROM, rcpt = TO, server = "127.0.0.1", port = port, domain = "client.test",
-                timeout = 5, source = source }
-    for k, v in pairs(extra or {}) do t[k] = v end
-    return smtp.send(t)
-end
+local send = require("support.mailspec").send_source
 
 -- The whole output of a message source.
-local function drain(src)
-    local t = {}
-    while true do
-        local c, err = src()
-        if c == nil then
-            assert(err == nil, err)
-            return table.concat(t)
-        end
-        t[#t + 1] = c
-    end
-end
+local R = require("support.regress8")
+local function drain(src) return assert(R.drain(src)) end
 
 -- The longest line of s (a CR or an LF ends a line).
 local function longest_line(s)

@@ -27,24 +27,10 @@ local function nul_msg(at)
 end
 
 -- The whole output of a message source.
-local function drain(src)
-    local t = {}
-    while true do
-        local c, err = src()
-        if c == nil then
-            assert(err == nil, err)
-            return table.concat(t)
-        end
-        t[#t + 1] = c
-    end
-end
+local R = require("support.regress8")
+local function drain(src) return assert(R.drain(src)) end
 
-local function send(port, source, extra)
-    local t = { from = FROM, rcpt = TO, server = "127.0.0.1", port = port, domain = "client.test",
-                timeout = 5, source = source }
-    for k, v in pairs(extra or {}) do t[k] = v end
-    return smtp.send(t)
-end
+local send = require("support.mailspec").send_source
 
 -- The send fails naming the NUL, the server got DATA but no end of it,
 -- and no NUL reached the wire. Returns the octet the error names.

@@ -24,6 +24,13 @@ function M.merge(t, extra)
     return t
 end
 
+-- smtp.send of `source` from <a@example.com> to <b@example.com> on
+-- 127.0.0.1:port (domain "client.test", 5 s per step); `extra` overrides.
+function M.send_source(port, source, extra)
+    return smtp.send(M.merge({ from = "<a@example.com>", rcpt = "<b@example.com>", server = "127.0.0.1",
+        port = port, domain = "client.test", timeout = 5, source = source }, extra))
+end
+
 -- smtp.send of a generated message with subject `subject` (server
 -- "localhost", domain "client.test", 5 s per step); `extra` overrides.
 function M.send(port, subject, extra)
