@@ -19,6 +19,7 @@
 -- closes without reading the rest; the content is 8 MiB, far more than
 -- the socket buffers hold, so the write really fails.
 local H = require("helper")
+local M = require("support.mailspec")
 local N = require("support.nginx")
 local smtp = require("socket.smtp")
 local socket = require("socket")
@@ -171,20 +172,7 @@ describe("issue 9 (9): the server's last reply after a failed write", function()
     it("a write of a command into a connection the server reset: its last reply", function()
         -- Low-level API: the server says 421 and resets while the client is
         -- idle; the next command's write fails, and its last word is read.
-        local srv = H.scripted({
-            { send = "220 mx.example.com ESMTP\r\n" },
-            { expect = "EHLO" }, { send = "250-mx.example.com\r\n250 8BITMIME\r\n" },
-            { sleep = 0.1 }, -- (the 421 is not read with the EHLO reply)
-            { send = "421 4.4.2 mx.example.com Error: timeout exceeded\r\n" },
-            { reset_close = true },
-        })
-        local s = smtp.open("127.0.0.1", srv.port, nil, { timeout = 10 })
-        s:greet("client.test")
-        socket.sleep(0.4) -- the 421 and the RST have arrived
-        local ok, err = socket.protect(function() return s:noop() end)()
-        s:close()
-        srv:assert_clean()
-        srv:stop()
+        local ok, err, s = M.noop_after_reset("421 4.4.2 mx.example.com Error: timeout exceeded")
         assert.is_nil(ok)
         assert.matches("^421 4%.4%.2 mx%.example%.com Error: timeout exceeded", err)
         assert.are.equal(421, s.error and s.error.code)

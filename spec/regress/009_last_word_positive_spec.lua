@@ -15,6 +15,7 @@
 -- The scripted server reads the first 64 KiB of the 8 MiB content, answers
 -- and closes without reading the rest (RST), so the write really fails.
 local H = require("helper")
+local M = require("support.mailspec")
 local smtp = require("socket.smtp")
 local socket = require("socket")
 
@@ -106,20 +107,7 @@ describe("issue 9 attack: a positive reply is not the last word", function()
     end)
 
     it("low-level API: a 250 then a reset while idle; the next command: \"closed\", no code", function()
-        local srv = H.scripted({
-            { send = "220 mx.example.com ESMTP\r\n" },
-            { expect = "EHLO" }, { send = "250-mx.example.com\r\n250 8BITMIME\r\n" },
-            { sleep = 0.1 }, -- (the 250 is not read with the EHLO reply)
-            { send = "250 2.0.0 Ok\r\n" },
-            { reset_close = true },
-        })
-        local s = smtp.open("127.0.0.1", srv.port, nil, { timeout = 10 })
-        s:greet("client.test")
-        socket.sleep(0.4) -- the 250 and the RST have arrived
-        local ok, err = socket.protect(function() return s:noop() end)()
-        s:close()
-        srv:assert_clean()
-        srv:stop()
+        local ok, err, s = M.noop_after_reset("250 2.0.0 Ok")
         assert.is_nil(ok)
         assert.are.equal("closed", err)
         assert.is_nil(s.error and s.error.code)

@@ -24,6 +24,29 @@ function M.merge(t, extra)
     return t
 end
 
+-- Low-level API: after EHLO, the scripted server says `said` (a reply
+-- line) and resets the connection while the client is idle; then s:noop(),
+-- whose write fails. Returns what s:noop() gave (ok, err) and the object
+-- (s.error holds the details).
+function M.noop_after_reset(said)
+    local socket = require("socket")
+    local srv = H.scripted({
+        { send = "220 mx.example.com ESMTP\r\n" },
+        { expect = "EHLO" }, { send = "250-mx.example.com\r\n250 8BITMIME\r\n" },
+        { sleep = 0.1 }, -- (the reply is not read with the EHLO reply)
+        { send = said .. "\r\n" },
+        { reset_close = true },
+    })
+    local s = smtp.open("127.0.0.1", srv.port, nil, { timeout = 10 })
+    s:greet("client.test")
+    socket.sleep(0.4) -- the reply and the RST have arrived
+    local ok, err = socket.protect(function() return s:noop() end)()
+    s:close()
+    srv:assert_clean()
+    srv:stop()
+    return ok, err, s
+end
+
 -- smtp.send of `source` from <a@example.com> to <b@example.com> on
 -- 127.0.0.1:port (domain "client.test", 5 s per step); `extra` overrides.
 function M.send_source(port, source, extra)
