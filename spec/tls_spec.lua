@@ -38,21 +38,7 @@ local M = require("support.mailspec")
 local USER, PASSWORD, CLEAR = M.USER, M.PASSWORD, M.CLEAR
 local b64, send, transaction, steps = M.b64, M.send, M.transaction, M.steps
 
--- The one message srv captured, checked against what send() made.
-local function delivered(srv, subject)
-    local msgs, err = srv:wait_messages(1)
-    assert.is_nil(err, "no message arrived")
-    assert.are.equal(1, #msgs)
-    return M.check_message(msgs[1], subject)
-end
-
--- A failed TLS setup: the server got EHLO and STARTTLS in clear text and
--- nothing else, in clear or encrypted; no message.
-local function stopped_at_starttls(srv)
-    assert.are.same({ CLEAR }, srv:clear_sessions())
-    assert.are.same({ CLEAR }, srv:sessions())
-    assert.are.same({}, srv:messages())
-end
+local delivered, stopped_at_starttls = M.delivered, M.stopped_at_starttls
 
 local function starttls(srv, subject, ssl, extra)
     local t = { tls = "starttls", ssl = ssl }

@@ -24,7 +24,6 @@
 local H = require("helper")
 local N = require("support.nginx")
 local M = require("support.mailspec")
-local socket = require("socket")
 local http = require("socket.http")
 local json = require("dkjson")
 
@@ -100,23 +99,9 @@ local function urlencode(s)
     return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
 
-local function delivered(srv, subject)
-    local msgs, err = srv:wait_messages(1)
-    assert.is_nil(err, "no message arrived")
-    assert.are.equal(1, #msgs)
-    return M.check_message(msgs[1], subject)
-end
-
-local function listener()
-    local l = assert(socket.bind("127.0.0.1", 0))
-    local _, port = l:getsockname()
-    return l, tonumber(port)
-end
+local delivered, listener = M.delivered, M.listener
 local function assert_no_connection(l)
-    l:settimeout(0.2)
-    local c = l:accept()
-    if c then c:close() end
-    assert.is_nil(c, "nginx connected although the ssl table was refused")
+    M.assert_no_connection(l, 0.2, "nginx connected although the ssl table was refused")
 end
 
 -- Each refused field, a value for it, and the directive its error names.

@@ -59,40 +59,14 @@ local function luasec_sample()
     }
 end
 
-local function delivered(srv, subject)
-    local msgs, err = srv:wait_messages(1)
-    assert.is_nil(err, "no message arrived")
-    assert.are.equal(1, #msgs)
-    return M.check_message(msgs[1], subject)
-end
-
--- A failed handshake after STARTTLS: nothing but EHLO and STARTTLS was
--- sent, in clear or encrypted, and no message arrived.
-local function stopped_at_starttls(srv)
-    assert.are.same({ CLEAR }, srv:clear_sessions())
-    assert.are.same({ CLEAR }, srv:sessions())
-    assert.are.same({}, srv:messages())
-end
-
--- A listening socket nobody should connect to: refusals happen before
--- connect.
-local function listener()
-    local l = assert(socket.bind("127.0.0.1", 0))
-    local _, port = l:getsockname()
-    return l, tonumber(port)
-end
+local delivered, stopped_at_starttls, listener = M.delivered, M.stopped_at_starttls, M.listener
 -- What the low-level object raised: LuaSocket's exception ({ message })
 -- when LuaSocket is there.
 local function raised(e)
     if type(e) == "table" then return e[1] end
     return e
 end
-local function assert_no_connection(l)
-    l:settimeout(0.1)
-    local c = l:accept()
-    if c then c:close() end
-    assert.is_nil(c, "a connection was made")
-end
+local function assert_no_connection(l) M.assert_no_connection(l, 0.1) end
 
 describe("LuaSec parameter tables (issue 9, item 1)", function()
     teardown(H.stop_all)

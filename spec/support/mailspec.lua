@@ -24,6 +24,39 @@ function M.merge(t, extra)
     return t
 end
 
+-- The one message the capture server srv got, checked against what
+-- M.send made with `subject` (M.check_message).
+function M.delivered(srv, subject)
+    local msgs, err = srv:wait_messages(1)
+    assert.is_nil(err, "no message arrived")
+    assert.are.equal(1, #msgs)
+    return M.check_message(msgs[1], subject)
+end
+
+-- A failed TLS setup: the server got EHLO and STARTTLS in clear text and
+-- nothing else, in clear or encrypted; no message.
+function M.stopped_at_starttls(srv)
+    assert.are.same({ M.CLEAR }, srv:clear_sessions())
+    assert.are.same({ M.CLEAR }, srv:sessions())
+    assert.are.same({}, srv:messages())
+end
+
+-- A listening socket on 127.0.0.1 that nobody should connect to (a
+-- refusal happens before connect), and its port.
+function M.listener()
+    local l = assert(require("socket").bind("127.0.0.1", 0))
+    local _, port = l:getsockname()
+    return l, tonumber(port)
+end
+
+-- Nobody connected to listener l within `wait` seconds (default 0.2).
+function M.assert_no_connection(l, wait, why)
+    l:settimeout(wait or 0.2)
+    local c = l:accept()
+    if c then c:close() end
+    assert.is_nil(c, why or "a connection was made")
+end
+
 -- Low-level API: after EHLO, the scripted server says `said` (a reply
 -- line) and resets the connection while the client is idle; then s:noop(),
 -- whose write fails. Returns what s:noop() gave (ok, err) and the object
