@@ -1,6 +1,7 @@
--- What spec/tls_spec.lua and spec/auth_spec.lua share: the test account,
--- the generated message and its checks, and the scripted server's side
--- of a plain delivery.
+-- What the delivery specs share (spec/tls_spec.lua, spec/auth_spec.lua,
+-- the issue-9 specs): the test account, the generated message and its
+-- checks, TLS refusal checks, and the scripted server's side of a plain
+-- delivery.
 local H = require("helper")
 local smtp = require("socket.smtp")
 local mime = require("mime")
