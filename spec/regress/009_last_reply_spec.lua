@@ -178,6 +178,30 @@ describe("issue 9 (9): the server's last reply after a failed write", function()
         assert.are.equal(421, s.error and s.error.code)
         assert.are.equal("closed", s.error.socket_error)
     end)
+
+    it("a write that fails while the server is still there (no hang-up) waits for no last word", function()
+        -- the socket's send returns nil without an error on its 3rd call
+        -- (MAIL...): the connection is up and the server silent, so there
+        -- is nothing to wait for; the send fails at once, not after 2 s
+        local srv = H.capture()
+        finally(function() srv:stop() end)
+        local log = {}
+        local t0 = socket.gettime()
+        local r, err, det = smtp.send{
+            from = FROM, rcpt = TO, server = "127.0.0.1", port = srv.port, domain = "client.test",
+            timeout = 10, source = smtp.message{ headers = { subject = "x" }, body = "x\r\n" },
+            create = function()
+                return require("support.regress8").odd_socket({ "connect", "settimeout", "setoption",
+                    "send", "receive", "close" }, { method = "send", call = 3, ret = {} }, log, true)
+            end,
+        }
+        local took = socket.gettime() - t0
+        assert.is_nil(r)
+        assert.are.equal("socket send returned nil without an error", err)
+        assert.are.equal("ESOCKET", det.name)
+        assert.is_nil(det.code)
+        assert.is_true(took < 1, ("took %.2f s"):format(took))
+    end)
 end)
 
 describe("issue 9 (9): the last reply over STARTTLS (LuaSec)", function()

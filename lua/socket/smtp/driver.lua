@@ -184,20 +184,24 @@ end
 -- timeout", Postfix's "421 4.4.2 ... timeout exceeded", OpenSMTPD's "500
 -- 5.0.0 Line too long"). Read what it already sent (the engine takes it as
 -- its last word: core's lost()), for at most LAST_WORD seconds (the step's
--- timeout when shorter). After a write that timed out the server is still
--- there and not reading: only what already arrived counts (LAST_WORD_IDLE),
--- so that the send still fails at about the timeout. A positive reply (a
+-- timeout when shorter) when the write failed because the connection went
+-- (PEER_GONE: LuaSocket's and nginx's words for it). After any other
+-- failure (a write that timed out: the server is still there and not
+-- reading; a socket that returned something odd) only what already
+-- arrived counts (LAST_WORD_IDLE), so that the send still fails at about
+-- the timeout, and at once when nobody hung up. A positive reply (a
 -- "250 Ok queued" before a reset) is not why the connection broke: the
 -- engine shows it as "skipped" (in the transcript) and reads on, a few
 -- times at most. Returns the error and details of a refusal (4xx, 5xx),
 -- with details.socket_error = err; nil without one (the caller then
 -- reports the socket's error as it was). ctx: what was being written.
 local LAST_WORD, LAST_WORD_IDLE = 2, 0.05
+local PEER_GONE = { closed = true, ["connection reset by peer"] = true, ["broken pipe"] = true }
 function S:last_word(err, ctx)
     local c, t = self.core, self.t
     self.broken = true
     if t.closed or not c:lost() then return nil end
-    local wait = err == "timeout" and LAST_WORD_IDLE or LAST_WORD
+    local wait = PEER_GONE[err] and LAST_WORD or LAST_WORD_IDLE
     if self.timeout < wait then wait = self.timeout end
     local deadline = t:deadline(wait)
     while true do
