@@ -23,9 +23,11 @@ suite() { # name command...
     shift
     log="$log_dir/$name.log"
     echo "== $name"
+    t0=$(date +%s)
     "$@" >"$log" 2>&1
     rc=$?
     cat "$log"
+    echo "# $name took $(( $(date +%s) - t0 )) s"
     p=$(grep -c '^ok ' "$log")
     s=$(grep -c -i -E '^ok [^#]*#[[:space:]]*skip([[:space:]]|$)' "$log")
     f=$(grep -c '^not ok ' "$log")
