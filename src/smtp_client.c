@@ -738,11 +738,11 @@ smtp_act smtp_client_next(smtp_client *c, smtp_event *ev)
             return SMTP_ACT_READ;
         }
         rc = smtp_reply_parse(&c->reply, c->in + c->inpos, c->inlen - c->inpos, &used);
-        c->inpos += used;
         if (rc < 0) {
             fail(c, -rc);
             continue;
         }
+        c->inpos += used;
         if (rc == SMTP_REPLY_MORE)
             continue; /* all input taken: READ next time round */
         c->reply_taken = 1;

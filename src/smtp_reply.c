@@ -87,6 +87,13 @@ static int end_line(smtp_reply *r)
     return SMTP_REPLY_MORE;
 }
 
+/* Every return of smtp_reply_parse says how much it took: i bytes. */
+static int taken(size_t *used, size_t i, int rc)
+{
+    *used = i;
+    return rc;
+}
+
 int smtp_reply_parse(smtp_reply *r, const char *buf, size_t len, size_t *used)
 {
     size_t i = 0;
@@ -101,11 +108,11 @@ int smtp_reply_parse(smtp_reply *r, const char *buf, size_t len, size_t *used)
             /* the same error as byte by byte: whichever bound the
              * first excess byte crosses, the line's checked first */
             if (j - i > room || j - i > SMTP_REPLY_MAX - 1 - r->len)
-                return room <= SMTP_REPLY_MAX - 1 - r->len
-                           ? -SMTP_E_REPLY_LINE_TOO_LONG
-                           : -SMTP_E_REPLY_TOO_LONG;
+                return taken(used, i, room <= SMTP_REPLY_MAX - 1 - r->len
+                                          ? -SMTP_E_REPLY_LINE_TOO_LONG
+                                          : -SMTP_E_REPLY_TOO_LONG);
             if ((rc = put(r, buf + i, j - i)) < 0)
-                return rc;
+                return taken(used, i, rc);
             r->linelen += j - i;
             i = j;
             if (i == len)
@@ -113,20 +120,20 @@ int smtp_reply_parse(smtp_reply *r, const char *buf, size_t len, size_t *used)
         }
         c = (unsigned char)buf[i++];
         if (++r->linelen > SMTP_REPLY_LINE_MAX)
-            return -SMTP_E_REPLY_LINE_TOO_LONG;
+            return taken(used, i, -SMTP_E_REPLY_LINE_TOO_LONG);
         switch (r->state) {
         case R_CODE0:
             if (c < '2' || c > '5')
-                return -SMTP_E_REPLY_SYNTAX;
+                return taken(used, i, -SMTP_E_REPLY_SYNTAX);
             if (r->nlines > 0 && (rc = put(r, "\n", 1)) < 0)
-                return rc;
+                return taken(used, i, rc);
             r->linecode = c - '0';
             r->state = R_CODE1;
             break;
         case R_CODE1:
         case R_CODE2:
             if (!is_digit(c))
-                return -SMTP_E_REPLY_SYNTAX;
+                return taken(used, i, -SMTP_E_REPLY_SYNTAX);
             r->linecode = r->linecode * 10 + (c - '0');
             r->state++;
             break;
@@ -137,7 +144,7 @@ int smtp_reply_parse(smtp_reply *r, const char *buf, size_t len, size_t *used)
                 break;
             }
             if (c != '\r' && c != '\n')
-                return -SMTP_E_REPLY_SYNTAX;
+                return taken(used, i, -SMTP_E_REPLY_SYNTAX);
             r->last = 1; /* "250" alone ends the reply */
             /* fall through */
         case R_TEXT: /* c is CR or LF */
@@ -149,19 +156,19 @@ int smtp_reply_parse(smtp_reply *r, const char *buf, size_t len, size_t *used)
         case R_CR:
             if (c == '\n')
                 goto line_end;
-            return -SMTP_E_REPLY_SYNTAX; /* bare CR */
+            return taken(used, i, -SMTP_E_REPLY_SYNTAX); /* bare CR */
         default:
-            return -SMTP_E_REPLY_SYNTAX;
+            return taken(used, i, -SMTP_E_REPLY_SYNTAX);
         }
         /* keep the code digit or separator just read */
         if ((rc = put(r, (const char *)&c, 1)) < 0)
-            return rc;
+            return taken(used, i, rc);
         continue;
     line_end:
         rc = end_line(r);
         if (rc != SMTP_REPLY_MORE) {
             *used = i;
-            return rc;
+            return taken(used, i, rc);
         }
     }
     *used = i;

@@ -34,7 +34,10 @@ void smtp_reply_init(smtp_reply *r);
 /* Parse from buf. Returns SMTP_REPLY_DONE when a reply is complete (*used
  * tells how much of buf it took; the rest belongs to the next reply),
  * SMTP_REPLY_MORE when all of buf was taken and more is needed, or a
- * negative smtp_err code (-SMTP_E_REPLY_...) when the reply is malformed. */
+ * negative smtp_err code (-SMTP_E_REPLY_...) when the reply is malformed
+ * (*used is then what was taken up to and including the byte at which
+ * it was refused; for a fault of a whole line, its end).
+ * *used is set on every return. */
 int smtp_reply_parse(smtp_reply *r, const char *buf, size_t len, size_t *used);
 
 #endif

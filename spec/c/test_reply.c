@@ -457,6 +457,28 @@ static void api_checks(void)
     is_int(r->len, 0, "init: empty text");
     is_str(r->enhanced, "", "init: no enhanced code");
 
+    /* *used is set on every return, errors included: up to and
+     * including the byte at which the reply was refused (a fault of a
+     * whole line, at the line's end) */
+    {
+        static const struct { const char *in; size_t used; int rc; const char *name; } bad[] = {
+            {"2x0 x\r\n", 2, -SMTP_E_REPLY_SYNTAX, "a letter in the code"},
+            {"250 x\rx", 7, -SMTP_E_REPLY_SYNTAX, "a bare CR"},
+            {"650 x\r\n", 1, -SMTP_E_REPLY_SYNTAX, "a bad first digit"},
+            {"250-a\r\n251 b\r\n", 14, -SMTP_E_REPLY_MISMATCH, "a code that changes (at its line end)"},
+        };
+        size_t k;
+        for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            size_t n = strlen(bad[k].in);
+            smtp_reply_init(r);
+            used = 9999;
+            p = guard_put(&g_in, bad[k].in, n);
+            is_int(smtp_reply_parse(r, p, n, &used), bad[k].rc, "%s: refused", bad[k].name);
+            is_int(used, bad[k].used, "%s: *used is set (%zu)", bad[k].name, used);
+        }
+    }
+    smtp_reply_init(r);
+
     for (e = 0; e < SMTP_E__COUNT; e++)
         ok(smtp_errname(e)[0] == 'E' && smtp_errmsg(e)[0] != '\0',
            "error %d has a name (%s) and a message", e, smtp_errname(e));
