@@ -13,7 +13,7 @@ check() { # name, pattern
     fi
 }
 # luaL_Reg entries of the binding
-for name in $(sed -n 's/^ *{"\([a-z][a-z_]*\)", [a-z_]*},.*/\1/p' src/l*.c); do
+for name in $(sed -n 's/^ *{"\([a-z][a-z_]*\)", [a-z_]*},.*/\1/p' src/lua/l*.c); do
     check "$name" "[.:]$name("
 done
 # public fields of socket.smtp (functions and constants)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Generate the state diagram of doc/design.md from the transition table
-in src/smtp_client.c (h11 style: the diagram cannot drift from the code).
+in src/smtp/smtp_client.c (h11 style: the diagram cannot drift from the code).
 
   doc/gen_states.py           rewrite the diagram in doc/design.md
   doc/gen_states.py --check   exit 1 if doc/design.md is out of date
@@ -10,8 +10,8 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SRC = os.path.join(ROOT, "src", "smtp_client.c")
-HDR = os.path.join(ROOT, "src", "smtp_client.h")
+SRC = os.path.join(ROOT, "src", "smtp", "smtp_client.c")
+HDR = os.path.join(ROOT, "src", "smtp", "smtp_client.h")
 DOC = os.path.join(ROOT, "doc", "design.md")
 BEGIN, END = "<!-- states:begin -->", "<!-- states:end -->"
 

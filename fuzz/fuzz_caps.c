@@ -14,9 +14,9 @@
  * must give identical caps.
  */
 #include "fuzz_common.h"
-#include "smtp_caps.h"
-#include "smtp_reply.h"
-#include "smtp_errors.h"
+#include "smtp/smtp_caps.h"
+#include "smtp/smtp_reply.h"
+#include "base/smtp_errors.h"
 
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
 

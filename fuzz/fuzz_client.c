@@ -82,7 +82,7 @@
  * where the byte-by-byte run goes on with the same events before it.
  */
 #include "fuzz_common.h"
-#include "smtp_client.h"
+#include "smtp/smtp_client.h"
 
 enum {
     F_FALLBACK = 1, F_PLAIN = 2, F_LOGIN = 4, F_RSET = 8, F_RCPT2 = 16,

@@ -25,7 +25,7 @@
  * far, its position (from 1), and for good, as for a long line.
  */
 #include "fuzz_common.h"
-#include "mime_body.h"
+#include "mime/mime_body.h"
 
 static uint32_t rng;
 

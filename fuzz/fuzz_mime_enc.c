@@ -28,7 +28,7 @@
  * write past the room given.
  */
 #include "fuzz_common.h"
-#include "mime_enc.h"
+#include "mime/mime_enc.h"
 #include "../spec/c/oracle.h"
 
 typedef struct {

@@ -19,9 +19,9 @@
  * (raw text, preamble, epilogue, a body forced to raw, 7bit or 8bit).
  */
 #include "fuzz_common.h"
-#include "mime_gen.h"
-#include "mime_enc.h"
-#include "smtp_errors.h"
+#include "mime/mime_gen.h"
+#include "mime/mime_enc.h"
+#include "base/smtp_errors.h"
 
 #define MAXOPS 64
 #define MAXBODIES 16

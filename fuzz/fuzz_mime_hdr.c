@@ -22,8 +22,8 @@
  * past the bound.
  */
 #include "fuzz_common.h"
-#include "mime_hdr.h"
-#include "smtp_errors.h"
+#include "mime/mime_hdr.h"
+#include "base/smtp_errors.h"
 #include "../spec/c/oracle.h"
 
 static const char *const names[16] = {

@@ -15,8 +15,8 @@
  * exactly the same replies, end offsets and final outcome.
  */
 #include "fuzz_common.h"
-#include "smtp_reply.h"
-#include "smtp_errors.h"
+#include "smtp/smtp_reply.h"
+#include "base/smtp_errors.h"
 
 typedef struct {
     size_t end;

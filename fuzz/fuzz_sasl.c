@@ -35,7 +35,7 @@
  * SASL_CHALLENGE_MAX and SASL_OUT_MAX so those bounds are a few bytes away.
  */
 #include "fuzz_common.h"
-#include "sasl.h"
+#include "sasl/sasl.h"
 
 static const char NONCE[] = "rOprNGfwEbeRWgbNEkqO";
 

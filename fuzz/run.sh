@@ -28,6 +28,7 @@ set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
+. tools/engine-src.sh
 
 SECS=30
 TARGETS=""
@@ -63,14 +64,14 @@ fi
 
 sources() {
     case "$1" in
-        fuzz_reply) echo "src/smtp_reply.c src/smtp_errors.c" ;;
-        fuzz_caps) echo "src/smtp_caps.c src/smtp_reply.c src/smtp_errors.c" ;;
-        fuzz_client) echo "src/smtp_client.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c src/mime_body.c src/mime_enc.c src/smtp_errors.c" ;;
-        fuzz_mime_body) echo "src/mime_body.c" ;;
-        fuzz_mime_enc) echo "src/mime_enc.c" ;;
-        fuzz_mime_hdr) echo "src/mime_hdr.c src/smtp_errors.c" ;;
-        fuzz_mime_gen) echo "src/mime_gen.c src/mime_hdr.c src/mime_enc.c src/smtp_errors.c" ;;
-        fuzz_sasl) echo "src/sasl.c src/sasl_hash.c src/mime_enc.c" ;;
+        fuzz_reply) engine_src smtp_reply smtp_errors ;;
+        fuzz_caps) engine_src smtp_caps smtp_reply smtp_errors ;;
+        fuzz_client) engine_src smtp_client smtp_reply smtp_caps smtp_cmd mime_body mime_enc smtp_errors ;;
+        fuzz_mime_body) engine_src mime_body ;;
+        fuzz_mime_enc) engine_src mime_enc ;;
+        fuzz_mime_hdr) engine_src mime_hdr smtp_errors ;;
+        fuzz_mime_gen) engine_src mime_gen mime_hdr mime_enc smtp_errors ;;
+        fuzz_sasl) engine_src sasl sasl_hash mime_enc ;;
         *) return 1 ;;
     esac
 }

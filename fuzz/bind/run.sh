@@ -91,8 +91,8 @@ signature() { # log
     [ -n "$s" ] && { echo "oracle: $s"; return; }
     kind=$(grep -o -m 1 -E 'ERROR: AddressSanitizer: [a-zA-Z-]+' "$1" | sed 's/ERROR: //')
     grep -q 'runtime error:' "$1" && kind="UndefinedBehaviorSanitizer"
-    frame=$(grep -o -m 1 -E ' in [A-Za-z_0-9]+ (src|fuzz)/[a-z_0-9]+\.[ch]:[0-9]+' "$1" | sed 's/^ in //')
-    [ -n "$frame" ] || frame=$(grep -o -m 1 -E '^src/[a-z_0-9]+\.c:[0-9]+' "$1")
+    frame=$(grep -o -m 1 -E ' in [A-Za-z_0-9]+ (src|fuzz)/[a-z_0-9/]+\.[ch]:[0-9]+' "$1" | sed 's/^ in //')
+    [ -n "$frame" ] || frame=$(grep -o -m 1 -E '^src/[a-z_0-9/]+\.c:[0-9]+' "$1")
     echo "${kind:-crash} at ${frame:-?}"
 }
 

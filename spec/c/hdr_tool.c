@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "mime_hdr.h"
-#include "smtp_errors.h"
+#include "mime/mime_hdr.h"
+#include "base/smtp_errors.h"
 
 static int one(unsigned flags, const char *name, size_t nlen, const char *value,
                size_t vlen, FILE *out, int batch)

@@ -2,7 +2,7 @@
 """
 ref_sasl.py -- reference values for test_sasl_hash.c and test_sasl.c,
 computed with Python's hashlib, hmac and base64 (independent of
-src/sasl_hash.c and src/sasl.c). Prints them as C; paste them into the
+src/sasl/sasl_hash.c and src/sasl/sasl.c). Prints them as C; paste them into the
 tests when a case changes.
 
     /usr/bin/python3 spec/c/ref_sasl.py

@@ -14,6 +14,7 @@ set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 2
+. tools/engine-src.sh
 
 CC=${CC:-cc}
 WARN="-std=c99 -Wall -Wextra -Werror"
@@ -35,18 +36,18 @@ done
 # The engine files each test links, and nothing more.
 engines() {
     case "$1" in
-        test_reply)     echo "src/smtp_reply.c src/smtp_errors.c" ;;
-        test_caps)      echo "src/smtp_caps.c src/smtp_reply.c src/smtp_errors.c" ;;
-        test_cmd)       echo "src/smtp_cmd.c src/smtp_errors.c" ;;
-        test_mime_body) echo "src/mime_body.c" ;;
-        test_mime_enc)  echo "src/mime_enc.c" ;;
-        test_mime_enc_ref) echo "src/mime_enc.c" ;; # runs spec/c/ref_enc.py
-        test_mime_hdr)  echo "src/mime_hdr.c src/smtp_errors.c" ;;
-        test_mime_gen)  echo "src/mime_gen.c src/mime_hdr.c src/mime_enc.c src/smtp_errors.c" ;;
-        test_client)    echo "src/smtp_client.c src/smtp_reply.c src/smtp_caps.c src/smtp_cmd.c src/mime_body.c src/mime_enc.c src/smtp_errors.c" ;;
-        test_host)      echo "src/smtp_host.c" ;;
-        test_sasl_hash) echo "src/sasl_hash.c" ;;
-        test_sasl)      echo "src/sasl.c src/sasl_hash.c src/smtp_caps.c src/mime_enc.c" ;;
+        test_reply) engine_src smtp_reply smtp_errors ;;
+        test_caps) engine_src smtp_caps smtp_reply smtp_errors ;;
+        test_cmd) engine_src smtp_cmd smtp_errors ;;
+        test_mime_body) engine_src mime_body ;;
+        test_mime_enc) engine_src mime_enc ;;
+        test_mime_enc_ref) engine_src mime_enc ;; # runs spec/c/ref_enc.py
+        test_mime_hdr) engine_src mime_hdr smtp_errors ;;
+        test_mime_gen) engine_src mime_gen mime_hdr mime_enc smtp_errors ;;
+        test_client) engine_src smtp_client smtp_reply smtp_caps smtp_cmd mime_body mime_enc smtp_errors ;;
+        test_host) engine_src smtp_host ;;
+        test_sasl_hash) engine_src sasl_hash ;;
+        test_sasl) engine_src sasl sasl_hash smtp_caps mime_enc ;;
         *) return 1 ;;
     esac
 }
@@ -111,7 +112,7 @@ case " $TESTS " in
     echo "# ---- hdr_oracle (spec/c/hdr_oracle.py + spec/c/hdr_tool.c)"
     if [ ! -x /usr/bin/python3 ]; then
         echo "# hdr_oracle: /usr/bin/python3 not found, skipped"
-    elif ! $CC $CFLAGS -Isrc -o "$BIN/hdr_tool" spec/c/hdr_tool.c src/mime_hdr.c src/smtp_errors.c; then
+    elif ! $CC $CFLAGS -Isrc -o "$BIN/hdr_tool" spec/c/hdr_tool.c $(engine_src mime_hdr smtp_errors); then
         echo "not ok - hdr_oracle: build failed"
         bad="$bad hdr_oracle(build)"
     else

@@ -11,9 +11,9 @@
  */
 #include "guard.h"
 #include "tap.h"
-#include "smtp_caps.h"
-#include "smtp_reply.h"
-#include "smtp_errors.h"
+#include "smtp/smtp_caps.h"
+#include "smtp/smtp_reply.h"
+#include "base/smtp_errors.h"
 
 #define STR(s) s, sizeof(s) - 1
 #define NSPLITS 3

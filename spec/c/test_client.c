@@ -17,7 +17,7 @@
  */
 #include "guard.h"
 #include "tap.h"
-#include "smtp_client.h"
+#include "smtp/smtp_client.h"
 #ifdef SPEC_VALGRIND
 #include <valgrind/memcheck.h>
 #endif

@@ -10,9 +10,9 @@
  */
 #include "guard.h"
 #include "tap.h"
-#include "smtp_cmd.h"
-#include "smtp_errors.h"
-#include "smtp_config.h"
+#include "smtp/smtp_cmd.h"
+#include "base/smtp_errors.h"
+#include "base/smtp_config.h"
 
 #define STR(s) s, sizeof(s) - 1
 

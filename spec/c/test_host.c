@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "tap.h"
-#include "smtp_host.h"
+#include "smtp/smtp_host.h"
 
 static guard g_a, g_b;
 

@@ -15,7 +15,7 @@
  */
 #include "guard.h"
 #include "tap.h"
-#include "mime_body.h"
+#include "mime/mime_body.h"
 #include <stdio.h>
 
 #define STR(s) s, sizeof(s) - 1

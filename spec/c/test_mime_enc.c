@@ -25,7 +25,7 @@
  */
 #include "guard.h"
 #include "tap.h"
-#include "mime_enc.h"
+#include "mime/mime_enc.h"
 #include "oracle.h"
 
 #define STR(s) s, sizeof(s) - 1

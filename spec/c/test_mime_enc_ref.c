@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mime_enc.h"
+#include "mime/mime_enc.h"
 
 #ifndef REF_PYTHON
 #define REF_PYTHON "/usr/bin/python3"

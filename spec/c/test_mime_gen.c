@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
-#include "mime_gen.h"
-#include "mime_enc.h"
-#include "smtp_errors.h"
+#include "mime/mime_gen.h"
+#include "mime/mime_enc.h"
+#include "base/smtp_errors.h"
 
 #define STR(s) s, sizeof(s) - 1
 

@@ -24,8 +24,8 @@
  */
 #include "guard.h"
 #include "tap.h"
-#include "mime_hdr.h"
-#include "smtp_errors.h"
+#include "mime/mime_hdr.h"
+#include "base/smtp_errors.h"
 
 #include <stdint.h>
 #include "oracle.h"

@@ -13,8 +13,8 @@
  */
 #include "guard.h"
 #include "tap.h"
-#include "smtp_reply.h"
-#include "smtp_errors.h"
+#include "smtp/smtp_reply.h"
+#include "base/smtp_errors.h"
 
 #define STR(s) s, sizeof(s) - 1
 #define NSPLITS 4 /* random split runs per case */

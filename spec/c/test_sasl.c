@@ -21,8 +21,8 @@
 #include "guard.h"
 #include "tap.h"
 #include "oracle.h"
-#include "sasl.h"
-#include "smtp_caps.h"
+#include "sasl/sasl.h"
+#include "smtp/smtp_caps.h"
 
 #define STR(s) s, sizeof(s) - 1
 

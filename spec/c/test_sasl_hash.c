@@ -19,7 +19,7 @@
  */
 #include "guard.h"
 #include "tap.h"
-#include "sasl_hash.h"
+#include "sasl/sasl_hash.h"
 
 #define STR(s) s, sizeof(s) - 1
 

@@ -3,7 +3,7 @@
 -- copies the bytes (lj_api.c: lj_gc_check(L) first, then lj_str_new). The
 -- bindings hand out engine memory that way:
 --
---   * gen_next (src/lmime.c): lua_pushlstring(L, ev.data, ev.len), where
+--   * gen_next (src/lua/lmime.c): lua_pushlstring(L, ev.data, ev.len), where
 --     ev.data points into the generator's output block or, for a run of
 --     program text of 4 KiB or more, into the program itself. A finalizer
 --     that drives the same message source to its end (MIME_GEN_DONE ->
@@ -12,7 +12,7 @@
 --     the memory reused, freed bytes go out as message content. A
 --     finalizer that only takes one more chunk makes the outer call return
 --     that chunk's bytes instead of its own.
---   * client_next (src/lsmtp.c): lua_pushliteral(L, "write") runs first,
+--   * client_next (src/lua/lsmtp.c): lua_pushliteral(L, "write") runs first,
 --     then lua_pushlstring(L, ev.data, ...) copies c->out. Any engine call
 --     made by a finalizer in between (even a refused c:noop()) wipes the
 --     credentials of that very WRITE first, so the AUTH PLAIN line goes on

@@ -180,7 +180,7 @@ def build(cwd, log):
     # LuaJIT too: specs with an nginx part (tls_spec) load build/jit in
     # their setup, whatever --filter selects
     for lua in [LUA] + (["jit"] if LUA != "jit" else []):
-        if run(["make", "-s", "LUA=" + lua], cwd, 600, log) != "ok":
+        if run(["make", "-s", "WERROR=-Werror", "LUA=" + lua], cwd, 600, log) != "ok":
             return False
     return True
 

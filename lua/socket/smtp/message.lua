@@ -17,7 +17,7 @@ local os_time, os_date = os.time, os.date
 
 local _M = {}
 
--- The generator's bounds (src/lmime.c, src/mime_gen.h): headers a part,
+-- The generator's bounds (src/lua/lmime.c, src/mime/mime_gen.h): headers a part,
 -- multiparts nested.
 local MAX_HEADERS = 128
 local MAX_DEPTH = 32

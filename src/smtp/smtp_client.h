@@ -23,11 +23,11 @@
 #define SMTP_CLIENT_H
 
 #include <stddef.h>
-#include "smtp_config.h"
-#include "smtp_errors.h"
+#include "base/smtp_config.h"
+#include "base/smtp_errors.h"
 #include "smtp_reply.h"
 #include "smtp_caps.h"
-#include "mime_body.h"
+#include "mime/mime_body.h"
 
 /* Session states; the transitions are the table in smtp_client.c. */
 #define SMTP_STATES(X)                                                  \

@@ -23,9 +23,9 @@
 #include "lmime_enc.h"
 #include "lsasl.h"
 #include "lsmtp.h"
-#include "smtp_client.h"
-#include "smtp_cmd.h"
-#include "smtp_host.h"
+#include "smtp/smtp_client.h"
+#include "smtp/smtp_cmd.h"
+#include "smtp/smtp_host.h"
 
 #define SMTP_CORE_VERSION "smtp-native 0.1.0"
 #define CLIENT_MT "socket.smtp.core.client"

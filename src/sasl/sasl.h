@@ -57,8 +57,8 @@
 
 #include <stddef.h>
 #include "sasl_hash.h"
-#include "smtp_caps.h"
-#include "smtp_config.h"
+#include "sasl_mechs.h"
+#include "base/smtp_config.h"
 
 /* ---- limits (STYLE.md 6; each can be overridden with -D) ---------------- */
 
@@ -146,10 +146,7 @@ enum { SASL_OK = 0, SASL_REFUSED = 1 };
 
 /* ---- mechanisms --------------------------------------------------------- */
 
-/* The list of smtp_caps.h itself, so that smtp_caps.mechs bits are also
- * sasl_mech bits. */
-#define SASL_MECHS(X) SMTP_MECHS(X)
-
+/* The mechanisms: SASL_MECHS in sasl_mechs.h. */
 typedef enum {
 #define SASL_MECH_ENUM(id, name) SASL_MECH_##id,
     SASL_MECHS(SASL_MECH_ENUM)

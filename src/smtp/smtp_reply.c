@@ -1,7 +1,7 @@
 /* smtp_reply.c -- incremental SMTP reply parser; see smtp_reply.h. */
 #include <string.h>
 #include "smtp_reply.h"
-#include "smtp_errors.h"
+#include "base/smtp_errors.h"
 
 enum {
     R_CODE0 = 0, /* first digit of a line */

@@ -3,7 +3,7 @@
 #include <string.h>
 #include "smtp_client.h"
 #include "smtp_cmd.h"
-#include "mime_enc.h"
+#include "mime/mime_enc.h"
 
 /* The output block must hold the longest AUTH line. */
 typedef char smtp_out_holds_auth[(SMTP_OUT_MAX >= SMTP_AUTH_CMD_MAX) ? 1 : -1];

@@ -16,7 +16,7 @@
 
 #include "compat.h"
 #include "lmime_enc.h"
-#include "mime_enc.h"
+#include "mime/mime_enc.h"
 
 #define ENCODER_MT "socket.smtp.core.encoder"
 

@@ -37,7 +37,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "mime_hdr.h"
-#include "smtp_errors.h"
+#include "base/smtp_errors.h"
 
 #define LINE_SOFT 78     /* RFC 5322 2.1.1: SHOULD, CRLF excluded */
 #define LINE_HARD 998    /* RFC 5322 2.1.1: MUST, CRLF excluded */

@@ -1,7 +1,7 @@
 /* smtp_cmd.c -- command formatter and argument checks; see smtp_cmd.h. */
 #include <string.h>
 #include "smtp_cmd.h"
-#include "smtp_errors.h"
+#include "base/smtp_errors.h"
 
 int smtp_cmd_check(const char *s, size_t n)
 {

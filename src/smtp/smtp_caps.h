@@ -11,7 +11,8 @@
 #define SMTP_CAPS_H
 
 #include <stddef.h>
-#include "smtp_config.h"
+#include "base/smtp_config.h"
+#include "sasl/sasl_mechs.h"
 
 #define SMTP_EXTS(X)                  \
     X(PIPELINING, "PIPELINING")       \
@@ -26,15 +27,8 @@
     X(DSN, "DSN")                     \
     X(REQUIRETLS, "REQUIRETLS")
 
-#define SMTP_MECHS(X)                 \
-    X(PLAIN, "PLAIN")                 \
-    X(LOGIN, "LOGIN")                 \
-    X(CRAM_MD5, "CRAM-MD5")           \
-    X(DIGEST_MD5, "DIGEST-MD5")       \
-    X(SCRAM_SHA_1, "SCRAM-SHA-1")     \
-    X(SCRAM_SHA_256, "SCRAM-SHA-256") \
-    X(XOAUTH2, "XOAUTH2")             \
-    X(OAUTHBEARER, "OAUTHBEARER")
+/* The AUTH mechanisms: the SASL engine's list. */
+#define SMTP_MECHS(X) SASL_MECHS(X)
 
 enum {
 #define SMTP_EXT_BIT(id, name) SMTP_EXTBIT_##id,

@@ -1,6 +1,6 @@
 /* sasl.c -- SASL client mechanisms; see sasl.h. */
 #include <string.h>
-#include "mime_enc.h"
+#include "mime/mime_enc.h"
 #include "sasl.h"
 
 /* ---- names -------------------------------------------------------------- */

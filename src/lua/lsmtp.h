@@ -5,7 +5,7 @@
 #ifndef LSMTP_H
 #define LSMTP_H
 
-#include "smtp_client.h"
+#include "smtp/smtp_client.h"
 struct lua_State; /* lua.h is for the binding files (l*.c) only */
 
 /* The engine of the client userdata at idx; raises when it is not one, or

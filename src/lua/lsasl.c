@@ -20,9 +20,9 @@
 #include "lmime.h"
 #include "lsasl.h"
 #include "lsmtp.h"
-#include "mime_enc.h"
-#include "sasl.h"
-#include "smtp_client.h"
+#include "mime/mime_enc.h"
+#include "sasl/sasl.h"
+#include "smtp/smtp_client.h"
 
 #define SASL_MT "socket.smtp.core.sasl"
 

@@ -12,7 +12,7 @@
 #define SMTP_REPLY_H
 
 #include <stddef.h>
-#include "smtp_config.h"
+#include "base/smtp_config.h"
 
 typedef struct {
     int state;         /* position inside the current line (smtp_reply.c) */

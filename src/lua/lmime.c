@@ -26,10 +26,10 @@
 
 #include "compat.h"
 #include "lmime.h"
-#include "mime_body.h"
-#include "mime_gen.h"
-#include "mime_hdr.h"
-#include "smtp_errors.h"
+#include "mime/mime_body.h"
+#include "mime/mime_gen.h"
+#include "mime/mime_hdr.h"
+#include "base/smtp_errors.h"
 
 #define GEN_MT "socket.smtp.core.generator"
 #define FILE_MT "socket.smtp.core.file"

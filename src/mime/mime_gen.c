@@ -3,7 +3,7 @@
 #include "mime_body.h"
 #include "mime_gen.h"
 #include "mime_hdr.h"
-#include "smtp_errors.h"
+#include "base/smtp_errors.h"
 
 enum {
     MIME_OP_TEXT = 1, /* literal bytes: text[off .. off+len) */
