@@ -38,6 +38,7 @@ build = {
             -- src/sources.mk is the list; spec/build_spec.lua checks this copy.
             sources = {
                 "src/base/smtp_errors.c",
+                "src/base/smtp_random.c",
                 "src/smtp/smtp_reply.c",
                 "src/smtp/smtp_caps.c",
                 "src/smtp/smtp_cmd.c",
@@ -53,6 +54,7 @@ build = {
                 "src/lua/lmime.c",
                 "src/lua/lmime_enc.c",
                 "src/lua/lsasl.c",
+                "src/lua/lbind.c",
             },
             incdirs = { "src" },
         },

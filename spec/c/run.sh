@@ -31,7 +31,7 @@ for arg in "$@"; do
         *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
-[ -n "$TESTS" ] || TESTS="test_reply test_caps test_cmd test_mime_body test_mime_enc test_mime_enc_ref test_mime_hdr test_mime_gen test_client test_host test_sasl_hash test_sasl"
+[ -n "$TESTS" ] || TESTS="test_reply test_caps test_cmd test_mime_body test_mime_enc test_mime_enc_ref test_mime_hdr test_mime_gen test_client test_host test_sasl_hash test_sasl test_random"
 
 # The engine files each test links, and nothing more.
 engines() {
@@ -48,6 +48,7 @@ engines() {
         test_host) engine_src smtp_host ;;
         test_sasl_hash) engine_src sasl_hash ;;
         test_sasl) engine_src sasl sasl_hash smtp_caps mime_enc ;;
+        test_random) engine_src smtp_random ;;
         *) return 1 ;;
     esac
 }

@@ -30,6 +30,7 @@
 #include "mime/mime_gen.h"
 #include "mime/mime_hdr.h"
 #include "base/smtp_errors.h"
+#include "base/smtp_random.h"
 
 #define GEN_MT "socket.smtp.core.generator"
 #define FILE_MT "socket.smtp.core.file"

@@ -1,0 +1,39 @@
+/*
+ * lbind.h -- helpers shared by the binding files (src/lua/l*.c), private
+ * to them: class registration, the fail convention, optional fields.
+ *
+ * Nothing here knows a binding file or an engine's policy; the shims for
+ * older Lua versions are in compat.h (included from here).
+ */
+#ifndef LBIND_H
+#define LBIND_H
+
+#include <stddef.h>
+#include "compat.h"
+
+/* Registers the metatable tname (once per state): meta's functions as
+ * metamethods (__gc, __close, __tostring, ...; meta may be NULL), a table
+ * of methods as __index, and __name = tname (5.1-5.2 do not set it). The
+ * nup values on top of the stack become upvalues of every function of
+ * methods and meta, and are popped. Leaves the stack as it was below them. */
+void lbind_class(lua_State *L, const char *tname, const luaL_Reg *methods,
+                 const luaL_Reg *meta, int nup);
+
+/* nil, msg, name: the fail convention of every binding. Returns 3. */
+int lbind_fail(lua_State *L, const char *msg, const char *name);
+
+/* nil, message, name for an smtp_errors.h code (SMTP_E_*). Returns 3. */
+int lbind_fail_code(lua_State *L, int err);
+
+/* true, or lbind_fail_code(rc) when rc != 0. Returns 1 or 3. */
+int lbind_rc(lua_State *L, int rc);
+
+/* t[field] (t an absolute index) as a string left on the stack, so that it
+ * stays alive; NULL, nothing pushed and *len = 0 (len may be NULL) when the
+ * field is nil. Any other type raises "bad <what> (string expected, got
+ * <type>)", what being the format `what` with the field name for its %s
+ * (e.g. "params.%s", "option '%s'"). */
+const char *lbind_opt_lstring(lua_State *L, int t, const char *field, const char *what,
+                              size_t *len);
+
+#endif
