@@ -52,16 +52,16 @@ static int all_zero(const void *p, size_t n)
 static int peer_fault(int rc)
 {
     switch (-rc) {
-    case SASL_E_CHALLENGE_TOO_LONG:
-    case SASL_E_UNEXPECTED:
-    case SASL_E_MALFORMED:
-    case SASL_E_UNSUPPORTED:
-    case SASL_E_NONCE_MISMATCH:
-    case SASL_E_ITERATIONS:
-    case SASL_E_SERVER_ERROR:
-    case SASL_E_SERVER_PROOF:
-    case SASL_E_NO_SERVER_PROOF:
-    case SASL_E_RESPONSE_TOO_LONG:
+    case SMTP_E_SASL_CHALLENGE_TOO_LONG:
+    case SMTP_E_SASL_UNEXPECTED:
+    case SMTP_E_SASL_MALFORMED:
+    case SMTP_E_SASL_UNSUPPORTED:
+    case SMTP_E_SASL_NONCE_MISMATCH:
+    case SMTP_E_SASL_ITERATIONS:
+    case SMTP_E_SASL_SERVER_ERROR:
+    case SMTP_E_SASL_SERVER_PROOF:
+    case SMTP_E_SASL_NO_SERVER_PROOF:
+    case SMTP_E_SASL_RESPONSE_TOO_LONG:
         return 1;
     }
     return 0;
@@ -165,10 +165,10 @@ static void run_choose(const uint8_t *data, size_t size)
         CHECK(m < SASL_MECH__COUNT && (mask & (1u << m)));
         CHECK(tok ? (have & SASL_HAVE_TOKEN) : (have & SASL_HAVE_PASSWORD));
     } else {
-        CHECK(m == -SASL_E_NO_MECH || m == -SASL_E_BAD_MECH);
+        CHECK(m == -SMTP_E_SASL_NO_MECH || m == -SMTP_E_SASL_BAD_MECH);
     }
     m = sasl_choose(mask, NULL, 0, have);
-    CHECK(m == -SASL_E_NO_MECH || (m >= 0 && (mask & (1u << m))));
+    CHECK(m == -SMTP_E_SASL_NO_MECH || (m >= 0 && (mask & (1u << m))));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -267,7 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(!needs || proof_acked || (add != NULL && round == 1));
             CHECK(all_zero(c->secret, sizeof c->secret));
             CHECK(all_zero(c->out, sizeof c->out));
-            CHECK(sasl_client_step(c, "", 0, &out, &n) == -SASL_E_BAD_STATE);
+            CHECK(sasl_client_step(c, "", 0, &out, &n) == -SMTP_E_SASL_BAD_STATE);
         } else {
             check_failed(c, rc);
         }

@@ -71,7 +71,7 @@ sources() {
         fuzz_mime_enc) engine_src mime_enc ;;
         fuzz_mime_hdr) engine_src mime_hdr smtp_errors ;;
         fuzz_mime_gen) engine_src mime_gen mime_hdr mime_enc smtp_errors ;;
-        fuzz_sasl) engine_src sasl sasl_hash mime_enc ;;
+        fuzz_sasl) engine_src sasl sasl_hash mime_enc smtp_errors ;;
         *) return 1 ;;
     esac
 }

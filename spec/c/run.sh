@@ -47,7 +47,7 @@ engines() {
         test_client) engine_src smtp_client smtp_reply smtp_caps smtp_cmd mime_body mime_enc smtp_errors ;;
         test_host) engine_src smtp_host ;;
         test_sasl_hash) engine_src sasl_hash ;;
-        test_sasl) engine_src sasl sasl_hash smtp_caps mime_enc ;;
+        test_sasl) engine_src sasl sasl_hash smtp_caps mime_enc smtp_errors ;;
         test_random) engine_src smtp_random ;;
         *) return 1 ;;
     esac

@@ -330,7 +330,7 @@ static int run_step(drv *d, const step *s)
     char got[300];
     int rc;
     if (s->op >= Q_GREETING && s->op <= Q_EOD) {
-        int caller = s->i1 != 0 && SMTP_ERR_IS_CALLER(s->i1);
+        int caller = s->i1 != 0 && smtp_err_is_caller(s->i1);
         size_t pending = c->wipe; /* credentials written, to be wiped now */
         if (caller)
             memcpy(g_snap, c, sizeof *c);

@@ -486,9 +486,9 @@ static void api_checks(void)
     is_str(smtp_errname(-1), "EUNKNOWN", "errname(-1)");
     is_str(smtp_errname(SMTP_E__COUNT), "EUNKNOWN", "errname(count)");
     is_str(smtp_errmsg(SMTP_E__COUNT), "unknown error", "errmsg(count)");
-    ok(!SMTP_ERR_IS_CALLER(SMTP_E_REPLY_SYNTAX) && !SMTP_ERR_IS_CALLER(SMTP_E_PEER_CLOSED) &&
-       !SMTP_ERR_IS_CALLER(SMTP_E_INPUT_OVERFLOW) && SMTP_ERR_IS_CALLER(SMTP_E_ARG_CRLF) &&
-       SMTP_ERR_IS_CALLER(SMTP_E_BUSY), "peer faults and caller faults are told apart");
+    ok(!smtp_err_is_caller(SMTP_E_REPLY_SYNTAX) && !smtp_err_is_caller(SMTP_E_PEER_CLOSED) &&
+       !smtp_err_is_caller(SMTP_E_INPUT_OVERFLOW) && smtp_err_is_caller(SMTP_E_ARG_CRLF) &&
+       smtp_err_is_caller(SMTP_E_BUSY), "peer faults and caller faults are told apart");
     free(r);
 }
 

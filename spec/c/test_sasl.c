@@ -86,7 +86,7 @@ static void start_ok(int mech, const sasl_params *p, const char **out,
 {
     int rc = init(mech, p);
     if (!is_int(rc, 0, "%s: init", what))
-        diag("%s %s", sasl_errname(rc), sasl_client_field(C) ? sasl_client_field(C) : "");
+        diag("%s %s", smtp_errname(-rc), sasl_client_field(C) ? sasl_client_field(C) : "");
     is_int(sasl_client_start(C, out, outlen), 0, "%s: start", what);
 }
 
@@ -96,8 +96,8 @@ static void step_fails(const char *in, size_t n, int err, const char *what)
     const char *out = (const char *)1;
     size_t outlen = 1;
     int rc = step(in, n, &out, &outlen);
-    if (!is_int(rc, -err, "%s: %s", what, sasl_errname(err)))
-        diag("got %s", rc < 0 ? sasl_errname(rc) : "a response");
+    if (!is_int(rc, -err, "%s: %s", what, smtp_errname(err)))
+        diag("got %s", rc < 0 ? smtp_errname(-rc) : "a response");
     ok(out == NULL && outlen == 0, "%s: no response", what);
     ok(wiped(), "%s: secrets wiped", what);
     is_int(sasl_client_error(C), err, "%s: sasl_client_error", what);
@@ -128,12 +128,12 @@ static void test_names(void)
                SASL_MECHBIT(XOAUTH2),
            "mask of an AUTH line: known names, any case, unknown ignored");
     is_int(sasl_mech_mask(NULL, 5), 0, "mask of NULL");
-    is_str(sasl_errname(SASL_E_SERVER_PROOF), "ESASL_SERVER_PROOF", "errname");
-    is_str(sasl_errname(-SASL_E_NONCE_MISMATCH), "ESASL_NONCE_MISMATCH", "errname of -code");
-    is_str(sasl_errname(999), "ESASL_UNKNOWN", "errname out of range");
-    is_str(sasl_errmsg(SASL_E_NO_SERVER_PROOF),
+    is_str(smtp_errname(SMTP_E_SASL_SERVER_PROOF), "ESASL_SERVER_PROOF", "errname");
+    is_str(smtp_errname(SMTP_E_SASL_NONCE_MISMATCH), "ESASL_NONCE_MISMATCH", "errname");
+    is_str(smtp_errname(999), "EUNKNOWN", "errname out of range");
+    is_str(smtp_errmsg(SMTP_E_SASL_NO_SERVER_PROOF),
            "server reported success without proving that it knows the password", "errmsg");
-    is_str(sasl_errmsg(-999), "unknown error", "errmsg out of range");
+    is_str(smtp_errmsg(-999), "unknown error", "errmsg out of range");
 }
 
 static void test_choose(void)
@@ -154,28 +154,28 @@ static void test_choose(void)
     is_int(sasl_choose(all, NULL, 0, pw | tok), SASL_MECH_SCRAM_SHA_256,
            "password and token: the password mechanisms");
     is_int(sasl_choose(SASL_MECHBIT(XOAUTH2) | SASL_MECHBIT(OAUTHBEARER), NULL, 0, pw | tok),
-           -SASL_E_NO_MECH, "password and token, only OAuth offered: none (force it)");
+           -SMTP_E_SASL_NO_MECH, "password and token, only OAuth offered: none (force it)");
     is_int(sasl_choose(all, NULL, 0, tok), SASL_MECH_OAUTHBEARER, "token: OAUTHBEARER");
     is_int(sasl_choose(sasl_mech_mask(STR("PLAIN XOAUTH2")), NULL, 0, tok), SASL_MECH_XOAUTH2,
            "token: then XOAUTH2");
-    is_int(sasl_choose(SASL_MECHBIT(PLAIN), NULL, 0, tok), -SASL_E_NO_MECH,
+    is_int(sasl_choose(SASL_MECHBIT(PLAIN), NULL, 0, tok), -SMTP_E_SASL_NO_MECH,
            "token only, PLAIN offered: none");
-    is_int(sasl_choose(all, NULL, 0, 0), -SASL_E_NO_MECH, "no credentials: none");
-    is_int(sasl_choose(0, NULL, 0, pw), -SASL_E_NO_MECH, "nothing offered: none");
+    is_int(sasl_choose(all, NULL, 0, 0), -SMTP_E_SASL_NO_MECH, "no credentials: none");
+    is_int(sasl_choose(0, NULL, 0, pw), -SMTP_E_SASL_NO_MECH, "nothing offered: none");
     is_int(sasl_choose(all, STR("PLAIN"), pw), SASL_MECH_PLAIN, "forced PLAIN");
     is_int(sasl_choose(all, STR("login, plain"), pw), SASL_MECH_LOGIN,
            "forced list: the caller's order");
     is_int(sasl_choose(SASL_MECHBIT(PLAIN), STR("LOGIN PLAIN"), pw), SASL_MECH_PLAIN,
            "forced list: the first one offered");
-    is_int(sasl_choose(SASL_MECHBIT(LOGIN), STR("PLAIN"), pw), -SASL_E_NO_MECH,
+    is_int(sasl_choose(SASL_MECHBIT(LOGIN), STR("PLAIN"), pw), -SMTP_E_SASL_NO_MECH,
            "forced, not offered: none");
     is_int(sasl_choose(all, STR("XOAUTH2 PLAIN"), pw), SASL_MECH_PLAIN,
            "forced list: a token mechanism needs a token");
     is_int(sasl_choose(all, STR("XOAUTH2"), pw | tok), SASL_MECH_XOAUTH2,
            "forced XOAUTH2 with password and token");
-    is_int(sasl_choose(all, STR("PLAIN NTLM"), pw), -SASL_E_BAD_MECH,
+    is_int(sasl_choose(all, STR("PLAIN NTLM"), pw), -SMTP_E_SASL_BAD_MECH,
            "forced list with an unknown name");
-    is_int(sasl_choose(all, STR(" , "), pw), -SASL_E_NO_MECH, "forced list of separators");
+    is_int(sasl_choose(all, STR(" , "), pw), -SMTP_E_SASL_NO_MECH, "forced list of separators");
     is_int(sasl_choose(all, "", 0, pw), SASL_MECH_SCRAM_SHA_256, "empty forced: automatic");
 }
 
@@ -213,7 +213,7 @@ static void test_plain(void)
     ok(all_zero(C->secret, sizeof C->secret), "PLAIN: the password is not kept past init");
     is_int(sasl_client_success(C, NULL, 0), 0, "PLAIN: success");
     ok(wiped(), "PLAIN: wiped on success");
-    is_int(step(STR(""), &out, &n), -SASL_E_BAD_STATE, "PLAIN: step after success");
+    is_int(step(STR(""), &out, &n), -SMTP_E_SASL_BAD_STATE, "PLAIN: step after success");
     sasl_client_clear(C);
     ok(all_zero(C, sizeof *C), "clear wipes the whole struct");
 
@@ -221,7 +221,7 @@ static void test_plain(void)
     p.authzidlen = 5;
     start_ok(SASL_MECH_PLAIN, &p, &out, &n, "PLAIN with authzid");
     is_mem(out, n, STR("admin\0tim\0tanstaaftanstaaf"), "PLAIN with authzid: initial response");
-    step_fails(STR(""), SASL_E_UNEXPECTED, "PLAIN: a challenge after the initial response");
+    step_fails(STR(""), SMTP_E_SASL_UNEXPECTED, "PLAIN: a challenge after the initial response");
     sasl_client_clear(C);
 }
 
@@ -245,7 +245,7 @@ static void test_login(void)
     start_ok(SASL_MECH_LOGIN, &p, &out, &n, "LOGIN, third challenge");
     step(STR("VXNlcm5hbWU6"), &out, &n);
     step(STR("UGFzc3dvcmQ6"), &out, &n);
-    step_fails(STR("more?"), SASL_E_UNEXPECTED, "LOGIN: third challenge");
+    step_fails(STR("more?"), SMTP_E_SASL_UNEXPECTED, "LOGIN: third challenge");
     sasl_client_clear(C);
 }
 
@@ -266,12 +266,12 @@ static void test_cram(void)
     sasl_client_clear(C);
 
     start_ok(SASL_MECH_CRAM_MD5, &p, &out, &n, "CRAM-MD5 empty");
-    step_fails(STR(""), SASL_E_MALFORMED, "CRAM-MD5: empty challenge");
+    step_fails(STR(""), SMTP_E_SASL_MALFORMED, "CRAM-MD5: empty challenge");
     sasl_client_clear(C);
 
     start_ok(SASL_MECH_CRAM_MD5, &p, &out, &n, "CRAM-MD5 twice");
     step(STR("<1.2@x>"), &out, &n);
-    step_fails(STR("<1.3@x>"), SASL_E_UNEXPECTED, "CRAM-MD5: second challenge");
+    step_fails(STR("<1.3@x>"), SMTP_E_SASL_UNEXPECTED, "CRAM-MD5: second challenge");
     sasl_client_clear(C);
 }
 
@@ -317,7 +317,7 @@ static void test_digest(void)
     is_int(step(STR(rfc2831_challenge), &out, &n), 0, "DIGEST-MD5 RFC 2831: first challenge");
     is_mem(out, n, STR(rfc2831_response), "DIGEST-MD5 RFC 2831: response");
     ok(all_zero(C->secret, sizeof C->secret), "DIGEST-MD5: password wiped once used");
-    is_int(sasl_client_success(C, NULL, 0), -SASL_E_NO_SERVER_PROOF,
+    is_int(sasl_client_success(C, NULL, 0), -SMTP_E_SASL_NO_SERVER_PROOF,
            "DIGEST-MD5: success before rspauth is refused");
     ok(wiped(), "DIGEST-MD5: wiped");
     sasl_client_clear(C);
@@ -334,7 +334,7 @@ static void test_digest(void)
     step(STR(rfc2831_challenge), &out, &n);
     is_int(step(STR(" rspauth = \"EA40F60335C427B5527B84DBABCDFFFD\" "), &out, &n), 0,
            "DIGEST-MD5: rspauth quoted, upper-case hex, spaces");
-    step_fails(STR("rspauth=ea40f60335c427b5527b84dbabcdfffd"), SASL_E_UNEXPECTED,
+    step_fails(STR("rspauth=ea40f60335c427b5527b84dbabcdfffd"), SMTP_E_SASL_UNEXPECTED,
                "DIGEST-MD5: a third challenge");
     sasl_client_clear(C);
 
@@ -346,14 +346,14 @@ static void test_digest(void)
 
     digest_start(&p, "DIGEST-MD5 wrong rspauth");
     step(STR(rfc2831_challenge), &out, &n);
-    step_fails(STR("rspauth=ea40f60335c427b5527b84dbabcdfffe"), SASL_E_SERVER_PROOF,
+    step_fails(STR("rspauth=ea40f60335c427b5527b84dbabcdfffe"), SMTP_E_SASL_SERVER_PROOF,
                "DIGEST-MD5: wrong rspauth");
     sasl_client_clear(C);
 
     digest_start(&p, "DIGEST-MD5 wrong rspauth with success");
     step(STR(rfc2831_challenge), &out, &n);
     is_int(sasl_client_success(C, STR("rspauth=00000000000000000000000000000000")),
-           -SASL_E_SERVER_PROOF, "DIGEST-MD5: wrong rspauth with success");
+           -SMTP_E_SASL_SERVER_PROOF, "DIGEST-MD5: wrong rspauth with success");
     sasl_client_clear(C);
 
     {
@@ -362,14 +362,14 @@ static void test_digest(void)
             int err;
             const char *what;
         } bad2[] = {
-            {"rspauth=ea40f60335c427b5527b84dbabcdff", SASL_E_SERVER_PROOF, "short rspauth"},
-            {"rspauth=ea40f60335c427b5527b84dbabcdfffdff", SASL_E_SERVER_PROOF, "long rspauth"},
-            {"rspauth=ga40f60335c427b5527b84dbabcdfffd", SASL_E_SERVER_PROOF, "non-hex rspauth"},
-            {"realm=\"x\"", SASL_E_MALFORMED, "no rspauth"},
+            {"rspauth=ea40f60335c427b5527b84dbabcdff", SMTP_E_SASL_SERVER_PROOF, "short rspauth"},
+            {"rspauth=ea40f60335c427b5527b84dbabcdfffdff", SMTP_E_SASL_SERVER_PROOF, "long rspauth"},
+            {"rspauth=ga40f60335c427b5527b84dbabcdfffd", SMTP_E_SASL_SERVER_PROOF, "non-hex rspauth"},
+            {"realm=\"x\"", SMTP_E_SASL_MALFORMED, "no rspauth"},
             {"rspauth=ea40f60335c427b5527b84dbabcdfffd,rspauth=ea40f60335c427b5527b84dbabcdfffd",
-             SASL_E_MALFORMED, "two rspauth"},
-            {"", SASL_E_MALFORMED, "empty second challenge"},
-            {"rspauth", SASL_E_MALFORMED, "rspauth without value"},
+             SMTP_E_SASL_MALFORMED, "two rspauth"},
+            {"", SMTP_E_SASL_MALFORMED, "empty second challenge"},
+            {"rspauth", SMTP_E_SASL_MALFORMED, "rspauth without value"},
         };
         size_t i;
         for (i = 0; i < sizeof bad2 / sizeof bad2[0]; i++) {
@@ -436,7 +436,7 @@ static void test_digest(void)
 
         digest_start(&q, "DIGEST-MD5 non-ASCII without charset");
         step_fails(STR("realm=\"example.org\",nonce=\"n0nce\",algorithm=md5-sess"),
-                   SASL_E_UNSUPPORTED, "DIGEST-MD5: non-ASCII user without charset=utf-8");
+                   SMTP_E_SASL_UNSUPPORTED, "DIGEST-MD5: non-ASCII user without charset=utf-8");
         sasl_client_clear(C);
     }
 
@@ -458,38 +458,38 @@ static void test_digest(void)
             int err;
             const char *what;
         } bad1[] = {
-            {"realm=\"r\",qop=\"auth\",algorithm=md5-sess", SASL_E_MALFORMED, "no nonce"},
-            {"nonce=\"a\",nonce=\"b\",algorithm=md5-sess", SASL_E_MALFORMED, "two nonces"},
-            {"nonce=\"\",algorithm=md5-sess", SASL_E_MALFORMED, "empty nonce"},
-            {"nonce=\"abc\"", SASL_E_MALFORMED, "no algorithm"},
-            {"nonce=\"abc\",algorithm=md5-sess,algorithm=md5-sess", SASL_E_MALFORMED,
+            {"realm=\"r\",qop=\"auth\",algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "no nonce"},
+            {"nonce=\"a\",nonce=\"b\",algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "two nonces"},
+            {"nonce=\"\",algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "empty nonce"},
+            {"nonce=\"abc\"", SMTP_E_SASL_MALFORMED, "no algorithm"},
+            {"nonce=\"abc\",algorithm=md5-sess,algorithm=md5-sess", SMTP_E_SASL_MALFORMED,
              "two algorithms"},
-            {"nonce=\"abc\",algorithm=md5", SASL_E_UNSUPPORTED, "algorithm=md5"},
-            {"nonce=\"abc\",algorithm=md5-sess,qop=\"auth-int,auth-conf\"", SASL_E_UNSUPPORTED,
+            {"nonce=\"abc\",algorithm=md5", SMTP_E_SASL_UNSUPPORTED, "algorithm=md5"},
+            {"nonce=\"abc\",algorithm=md5-sess,qop=\"auth-int,auth-conf\"", SMTP_E_SASL_UNSUPPORTED,
              "qop without auth"},
-            {"nonce=\"abc\",algorithm=md5-sess,qop=auth,qop=auth", SASL_E_MALFORMED, "two qop"},
-            {"nonce=\"abc\",algorithm=md5-sess,charset=iso-8859-1", SASL_E_MALFORMED,
+            {"nonce=\"abc\",algorithm=md5-sess,qop=auth,qop=auth", SMTP_E_SASL_MALFORMED, "two qop"},
+            {"nonce=\"abc\",algorithm=md5-sess,charset=iso-8859-1", SMTP_E_SASL_MALFORMED,
              "charset other than utf-8"},
-            {"nonce=\"abc\",algorithm=md5-sess,charset=utf-8,charset=utf-8", SASL_E_MALFORMED,
+            {"nonce=\"abc\",algorithm=md5-sess,charset=utf-8,charset=utf-8", SMTP_E_SASL_MALFORMED,
              "two charsets"},
-            {"nonce=\"abc\",algorithm=md5-sess,maxbuf=1,maxbuf=2", SASL_E_MALFORMED,
+            {"nonce=\"abc\",algorithm=md5-sess,maxbuf=1,maxbuf=2", SMTP_E_SASL_MALFORMED,
              "two maxbuf"},
-            {"nonce=\"abc\",algorithm=md5-sess,stale=true,stale=true", SASL_E_MALFORMED,
+            {"nonce=\"abc\",algorithm=md5-sess,stale=true,stale=true", SMTP_E_SASL_MALFORMED,
              "two stale"},
-            {"nonce=\"abc,algorithm=md5-sess", SASL_E_MALFORMED, "unterminated quote"},
-            {"nonce=\"abc\\", SASL_E_MALFORMED, "backslash at the end"},
-            {"nonce=abc algorithm=md5-sess", SASL_E_MALFORMED, "missing comma"},
-            {"nonce=,algorithm=md5-sess", SASL_E_MALFORMED, "empty token value"},
-            {"=abc,algorithm=md5-sess", SASL_E_MALFORMED, "empty directive name"},
-            {"nonce\"abc\",algorithm=md5-sess", SASL_E_MALFORMED, "no '='"},
-            {"nonce=\"abc\"x,algorithm=md5-sess", SASL_E_MALFORMED, "junk after a quote"},
-            {"nonce=\"a\r\nb\",algorithm=md5-sess", SASL_E_MALFORMED, "CRLF in a quoted nonce"},
-            {"nonce=\"a\001b\",algorithm=md5-sess", SASL_E_MALFORMED, "^A in a quoted nonce"},
-            {"nonce=\"a\\\001b\",algorithm=md5-sess", SASL_E_MALFORMED,
+            {"nonce=\"abc,algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "unterminated quote"},
+            {"nonce=\"abc\\", SMTP_E_SASL_MALFORMED, "backslash at the end"},
+            {"nonce=abc algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "missing comma"},
+            {"nonce=,algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "empty token value"},
+            {"=abc,algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "empty directive name"},
+            {"nonce\"abc\",algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "no '='"},
+            {"nonce=\"abc\"x,algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "junk after a quote"},
+            {"nonce=\"a\r\nb\",algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "CRLF in a quoted nonce"},
+            {"nonce=\"a\001b\",algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "^A in a quoted nonce"},
+            {"nonce=\"a\\\001b\",algorithm=md5-sess", SMTP_E_SASL_MALFORMED,
              "an escaped ^A in a quoted nonce"},
-            {"nonce=\"a\177b\",algorithm=md5-sess", SASL_E_MALFORMED, "DEL in a quoted nonce"},
-            {"rspauth=ea40f60335c427b5527b84dbabcdfffd", SASL_E_MALFORMED, "rspauth first"},
-            {"", SASL_E_MALFORMED, "empty challenge"},
+            {"nonce=\"a\177b\",algorithm=md5-sess", SMTP_E_SASL_MALFORMED, "DEL in a quoted nonce"},
+            {"rspauth=ea40f60335c427b5527b84dbabcdfffd", SMTP_E_SASL_MALFORMED, "rspauth first"},
+            {"", SMTP_E_SASL_MALFORMED, "empty challenge"},
         };
         size_t i;
         for (i = 0; i < sizeof bad1 / sizeof bad1[0]; i++) {
@@ -500,7 +500,7 @@ static void test_digest(void)
     }
 
     digest_start(&p, "NUL in nonce");
-    step_fails(STR("nonce=\"a\0b\",algorithm=md5-sess"), SASL_E_MALFORMED,
+    step_fails(STR("nonce=\"a\0b\",algorithm=md5-sess"), SMTP_E_SASL_MALFORMED,
                "DIGEST-MD5: NUL in a quoted nonce");
     sasl_client_clear(C);
     digest_start(&p, "tab in nonce");
@@ -518,7 +518,7 @@ static void test_digest(void)
             rc = step(rfc2831_challenge, cut, &out, &n);
             if (rc == 0)
                 okcount++;
-            else if (rc != -SASL_E_MALFORMED && rc != -SASL_E_UNSUPPORTED)
+            else if (rc != -SMTP_E_SASL_MALFORMED && rc != -SMTP_E_SASL_UNSUPPORTED)
                 bad++;
             sasl_client_clear(C);
         }
@@ -593,7 +593,7 @@ static void test_scram_rfc(void)
         is_mem(out, n, "", 0, "%s: empty response", s->name);
         is_int(sasl_client_success(C, NULL, 0), 0, "%s: success", s->name);
         ok(wiped(), "%s: wiped on success", s->name);
-        is_int(sasl_client_success(C, NULL, 0), -SASL_E_BAD_STATE, "%s: success twice",
+        is_int(sasl_client_success(C, NULL, 0), -SMTP_E_SASL_BAD_STATE, "%s: success twice",
                s->name);
         sasl_client_clear(C);
 
@@ -649,67 +649,67 @@ static void test_scram_hostile(void)
         const char *what;
     } bad1[] = {
         {"r=fyko+d2lbbFgONRv9qkxdawX3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096",
-         SASL_E_NONCE_MISMATCH, "server nonce does not start with ours"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL,s=QSXCR+Q6sek8bf92,i=4096", SASL_E_NONCE_MISMATCH,
+         SMTP_E_SASL_NONCE_MISMATCH, "server nonce does not start with ours"},
+        {"r=fyko+d2lbbFgONRv9qkxdawL,s=QSXCR+Q6sek8bf92,i=4096", SMTP_E_SASL_NONCE_MISMATCH,
          "server nonce equal to ours"},
-        {"r=fyko+d2lbb,s=QSXCR+Q6sek8bf92,i=4096", SASL_E_NONCE_MISMATCH,
+        {"r=fyko+d2lbb,s=QSXCR+Q6sek8bf92,i=4096", SMTP_E_SASL_NONCE_MISMATCH,
          "server nonce shorter than ours"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=0", SASL_E_ITERATIONS,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=0", SMTP_E_SASL_ITERATIONS,
          "zero iterations"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=10000001", SASL_E_ITERATIONS,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=10000001", SMTP_E_SASL_ITERATIONS,
          "10,000,001 iterations"},
         {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=99999999999999999999999",
-         SASL_E_ITERATIONS, "an iteration count that overflows"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=04096", SASL_E_MALFORMED,
+         SMTP_E_SASL_ITERATIONS, "an iteration count that overflows"},
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=04096", SMTP_E_SASL_MALFORMED,
          "leading zero"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=-1", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=-1", SMTP_E_SASL_MALFORMED,
          "negative count"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=", SMTP_E_SASL_MALFORMED,
          "empty count"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=40 96", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=40 96", SMTP_E_SASL_MALFORMED,
          "space in count"},
-        {"m=x,r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=4096", SASL_E_UNSUPPORTED,
+        {"m=x,r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=4096", SMTP_E_SASL_UNSUPPORTED,
          "mandatory extension"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,i=4096", SASL_E_MALFORMED, "no salt"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=,i=4096", SASL_E_MALFORMED, "empty salt"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf9,i=4096", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,i=4096", SMTP_E_SASL_MALFORMED, "no salt"},
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=,i=4096", SMTP_E_SASL_MALFORMED, "empty salt"},
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf9,i=4096", SMTP_E_SASL_MALFORMED,
          "salt not base64 (length)"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR*Q6sek8bf92,i=4096", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR*Q6sek8bf92,i=4096", SMTP_E_SASL_MALFORMED,
          "salt not base64 (character)"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QR==,i=4096", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QR==,i=4096", SMTP_E_SASL_MALFORMED,
          "salt with padding bits set"},
-        {"s=QSXCR+Q6sek8bf92,r=fyko+d2lbbFgONRv9qkxdawL3rfc,i=4096", SASL_E_MALFORMED,
+        {"s=QSXCR+Q6sek8bf92,r=fyko+d2lbbFgONRv9qkxdawL3rfc,i=4096", SMTP_E_SASL_MALFORMED,
          "attributes out of order"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92", SASL_E_MALFORMED, "no count"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=4096,", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92", SMTP_E_SASL_MALFORMED, "no count"},
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=4096,", SMTP_E_SASL_MALFORMED,
          "trailing comma"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=4096,1=x", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=4096,1=x", SMTP_E_SASL_MALFORMED,
          "extension name not a letter"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=4096,xy", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3rfc,s=QSXCR+Q6sek8bf92,i=4096,xy", SMTP_E_SASL_MALFORMED,
          "extension without '='"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3r c,s=QSXCR+Q6sek8bf92,i=4096", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3r c,s=QSXCR+Q6sek8bf92,i=4096", SMTP_E_SASL_MALFORMED,
          "space in the nonce"},
-        {"r=fyko+d2lbbFgONRv9qkxdawL3r\x01,s=QSXCR+Q6sek8bf92,i=4096", SASL_E_MALFORMED,
+        {"r=fyko+d2lbbFgONRv9qkxdawL3r\x01,s=QSXCR+Q6sek8bf92,i=4096", SMTP_E_SASL_MALFORMED,
          "control character in the nonce"},
-        {"e=other-error", SASL_E_MALFORMED, "e= in place of server-first"},
-        {"", SASL_E_MALFORMED, "empty server-first"},
+        {"e=other-error", SMTP_E_SASL_MALFORMED, "e= in place of server-first"},
+        {"", SMTP_E_SASL_MALFORMED, "empty server-first"},
     };
     static const struct {
         const char *sf;
         int err;
         const char *what;
     } bad2[] = {
-        {"v=rmF9pqV8S7suAoZWja4dJRkFsKM=", SASL_E_SERVER_PROOF, "wrong server signature"},
-        {"v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=", SASL_E_SERVER_PROOF, "zero server signature"},
-        {"v=rmF9pqV8S7suAoZWja4dJRk", SASL_E_MALFORMED, "server signature cut (not base64)"},
-        {"v=rmF9pqV8S7suAoZWja4d", SASL_E_SERVER_PROOF, "server signature of 15 bytes"},
-        {"v=rmF9pqV8S7suAoZWja4dJRkFsKQA", SASL_E_SERVER_PROOF,
+        {"v=rmF9pqV8S7suAoZWja4dJRkFsKM=", SMTP_E_SASL_SERVER_PROOF, "wrong server signature"},
+        {"v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=", SMTP_E_SASL_SERVER_PROOF, "zero server signature"},
+        {"v=rmF9pqV8S7suAoZWja4dJRk", SMTP_E_SASL_MALFORMED, "server signature cut (not base64)"},
+        {"v=rmF9pqV8S7suAoZWja4d", SMTP_E_SASL_SERVER_PROOF, "server signature of 15 bytes"},
+        {"v=rmF9pqV8S7suAoZWja4dJRkFsKQA", SMTP_E_SASL_SERVER_PROOF,
          "server signature of 21 bytes"},
-        {"v=", SASL_E_SERVER_PROOF, "empty server signature"},
-        {"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=x", SASL_E_MALFORMED, "junk after v="},
-        {"e=invalid-proof", SASL_E_SERVER_ERROR, "e="},
-        {"x=rmF9pqV8S7suAoZWja4dJRkFsKQ=", SASL_E_MALFORMED, "neither v= nor e="},
-        {"", SASL_E_MALFORMED, "empty server-final"},
+        {"v=", SMTP_E_SASL_SERVER_PROOF, "empty server signature"},
+        {"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=x", SMTP_E_SASL_MALFORMED, "junk after v="},
+        {"e=invalid-proof", SMTP_E_SASL_SERVER_ERROR, "e="},
+        {"x=rmF9pqV8S7suAoZWja4dJRkFsKQ=", SMTP_E_SASL_MALFORMED, "neither v= nor e="},
+        {"", SMTP_E_SASL_MALFORMED, "empty server-final"},
     };
     size_t i;
 
@@ -735,13 +735,13 @@ static void test_scram_hostile(void)
 
     /* a SHA-1 signature for a SHA-256 exchange */
     scram_to_final(s256, "SHA-1 signature");
-    step_fails(STR("v=rmF9pqV8S7suAoZWja4dJRkFsKQ="), SASL_E_SERVER_PROOF,
+    step_fails(STR("v=rmF9pqV8S7suAoZWja4dJRkFsKQ="), SMTP_E_SASL_SERVER_PROOF,
                "SCRAM-SHA-256: a 20-byte signature");
     sasl_client_clear(C);
 
     /* success without server-final; with a wrong one; e= with success */
     scram_to_final(s256, "no server-final");
-    is_int(sasl_client_success(C, NULL, 0), -SASL_E_NO_SERVER_PROOF,
+    is_int(sasl_client_success(C, NULL, 0), -SMTP_E_SASL_NO_SERVER_PROOF,
            "SCRAM: success without server-final is refused");
     ok(wiped(), "SCRAM: wiped after NO_SERVER_PROOF");
     sasl_client_clear(C);
@@ -749,22 +749,22 @@ static void test_scram_hostile(void)
         sasl_params p = scram_params(s256);
         start_ok(s256->mech, &p, &out, &n, "success at once");
         is_int(sasl_client_success(C, s256->server_final, strlen(s256->server_final)),
-               -SASL_E_NO_SERVER_PROOF, "SCRAM: success before server-first is refused");
+               -SMTP_E_SASL_NO_SERVER_PROOF, "SCRAM: success before server-first is refused");
         sasl_client_clear(C);
     }
     scram_to_final(s256, "wrong with success");
     is_int(sasl_client_success(C, STR("v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")),
-           -SASL_E_SERVER_PROOF, "SCRAM: a wrong signature with success is refused");
+           -SMTP_E_SASL_SERVER_PROOF, "SCRAM: a wrong signature with success is refused");
     sasl_client_clear(C);
     scram_to_final(s256, "e= with success");
-    is_int(sasl_client_success(C, STR("e=other-error")), -SASL_E_SERVER_ERROR,
+    is_int(sasl_client_success(C, STR("e=other-error")), -SMTP_E_SASL_SERVER_ERROR,
            "SCRAM: e= with success");
     sasl_client_clear(C);
 
     /* after the proof, nothing more may come */
     scram_to_final(s1, "after proof");
     step(s1->server_final, strlen(s1->server_final), &out, &n);
-    step_fails(s1->server_final, strlen(s1->server_final), SASL_E_UNEXPECTED,
+    step_fails(s1->server_final, strlen(s1->server_final), SMTP_E_SASL_UNEXPECTED,
                "SCRAM: a challenge after server-final");
     sasl_client_clear(C);
 
@@ -782,7 +782,7 @@ static void test_scram_hostile(void)
                 passed++;
                 if (cut <= ipos)
                     bad++;
-            } else if (rc != -SASL_E_MALFORMED && rc != -SASL_E_NONCE_MISMATCH) {
+            } else if (rc != -SMTP_E_SASL_MALFORMED && rc != -SMTP_E_SASL_NONCE_MISMATCH) {
                 bad++;
             }
             sasl_client_clear(C);
@@ -797,7 +797,7 @@ static void test_scram_hostile(void)
             int rc;
             scram_to_final(s1, "truncated server-final");
             rc = step(s1->server_final, cut, &out, &n);
-            if (rc != -SASL_E_MALFORMED && rc != -SASL_E_SERVER_PROOF)
+            if (rc != -SMTP_E_SASL_MALFORMED && rc != -SMTP_E_SASL_SERVER_PROOF)
                 bad++;
             sasl_client_clear(C);
         }
@@ -834,7 +834,7 @@ static void test_oauth(void)
     is_mem(out, n, "", 0, "XOAUTH2: answered with an empty response");
     txt = sasl_client_errtext(C, &n);
     is_str(txt, "{\"status\":\"401\",??\"schemes\":\"Bearer\"}", "XOAUTH2: errtext, made printable");
-    is_int(sasl_client_success(C, NULL, 0), -SASL_E_SERVER_ERROR,
+    is_int(sasl_client_success(C, NULL, 0), -SMTP_E_SASL_SERVER_ERROR,
            "XOAUTH2: success after the error is refused");
     sasl_client_clear(C);
 
@@ -865,7 +865,7 @@ static void test_oauth(void)
     is_mem(out, n, STR("\001"), "OAUTHBEARER: answered with %%x01");
     ok(strstr(sasl_client_errtext(C, NULL), "invalid_token") != NULL,
        "OAUTHBEARER: errtext has the status");
-    step_fails(STR("again"), SASL_E_UNEXPECTED, "OAUTHBEARER: a second challenge");
+    step_fails(STR("again"), SMTP_E_SASL_UNEXPECTED, "OAUTHBEARER: a second challenge");
     sasl_client_clear(C);
 
     /* no user, no host, port 65535; an authzid wins over the user in a= */
@@ -905,7 +905,7 @@ static void expect_init(int mech, const sasl_params *p, int err, const char *fie
                         const char *what)
 {
     int rc = init(mech, p);
-    is_int(rc, -err, "%s: %s", what, sasl_errname(err));
+    is_int(rc, -err, "%s: %s", what, smtp_errname(err));
     if (field == NULL)
         ok(sasl_client_field(C) == NULL, "%s: no field", what);
     else
@@ -914,7 +914,7 @@ static void expect_init(int mech, const sasl_params *p, int err, const char *fie
         const char *out;
         size_t n;
         ok(all_zero(C->user, sizeof C->user) && wiped(), "%s: nothing kept", what);
-        is_int(sasl_client_start(C, &out, &n), -SASL_E_BAD_STATE, "%s: dead", what);
+        is_int(sasl_client_start(C, &out, &n), -SMTP_E_SASL_BAD_STATE, "%s: dead", what);
     }
     sasl_client_clear(C);
 }
@@ -925,49 +925,49 @@ static void test_init_faults(void)
     sasl_params p = P_user_pw("user", "pencil"), q;
     memset(big, 'a', sizeof big);
 
-    expect_init(-1, &p, SASL_E_BAD_MECH, "mechanism", "mechanism -1");
-    expect_init(SASL_MECH_PLAIN, NULL, SASL_E_MISSING, "user", "no parameters at all");
-    expect_init(SASL_MECH__COUNT, &p, SASL_E_BAD_MECH, "mechanism", "mechanism past the end");
+    expect_init(-1, &p, SMTP_E_SASL_BAD_MECH, "mechanism", "mechanism -1");
+    expect_init(SASL_MECH_PLAIN, NULL, SMTP_E_SASL_MISSING, "user", "no parameters at all");
+    expect_init(SASL_MECH__COUNT, &p, SMTP_E_SASL_BAD_MECH, "mechanism", "mechanism past the end");
 
     q = p;
     q.user = NULL;
-    expect_init(SASL_MECH_PLAIN, &q, SASL_E_MISSING, "user", "PLAIN without user");
+    expect_init(SASL_MECH_PLAIN, &q, SMTP_E_SASL_MISSING, "user", "PLAIN without user");
     q = p;
     q.userlen = 0;
-    expect_init(SASL_MECH_LOGIN, &q, SASL_E_MISSING, "user", "LOGIN with an empty user");
+    expect_init(SASL_MECH_LOGIN, &q, SMTP_E_SASL_MISSING, "user", "LOGIN with an empty user");
     q = p;
     q.password = NULL;
-    expect_init(SASL_MECH_CRAM_MD5, &q, SASL_E_MISSING, "password", "CRAM-MD5 without password");
+    expect_init(SASL_MECH_CRAM_MD5, &q, SMTP_E_SASL_MISSING, "password", "CRAM-MD5 without password");
     q = p;
-    expect_init(SASL_MECH_XOAUTH2, &q, SASL_E_MISSING, "token", "XOAUTH2 without token");
-    expect_init(SASL_MECH_OAUTHBEARER, &q, SASL_E_MISSING, "token", "OAUTHBEARER without token");
-    expect_init(SASL_MECH_SCRAM_SHA_1, &q, SASL_E_MISSING, "nonce", "SCRAM without nonce");
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_MISSING, "host", "DIGEST-MD5 without host");
+    expect_init(SASL_MECH_XOAUTH2, &q, SMTP_E_SASL_MISSING, "token", "XOAUTH2 without token");
+    expect_init(SASL_MECH_OAUTHBEARER, &q, SMTP_E_SASL_MISSING, "token", "OAUTHBEARER without token");
+    expect_init(SASL_MECH_SCRAM_SHA_1, &q, SMTP_E_SASL_MISSING, "nonce", "SCRAM without nonce");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_MISSING, "host", "DIGEST-MD5 without host");
     q.host = "h";
     q.hostlen = 1;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_MISSING, "nonce", "DIGEST-MD5 without nonce");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_MISSING, "nonce", "DIGEST-MD5 without nonce");
 
     q = p;
     q.userlen = SMTP_CRED_MAX + 1;
     q.user = big;
-    expect_init(SASL_MECH_PLAIN, &q, SASL_E_ARG_TOO_LONG, "user", "user too long");
+    expect_init(SASL_MECH_PLAIN, &q, SMTP_E_SASL_ARG_TOO_LONG, "user", "user too long");
     q = p;
     q.password = big;
     q.passwordlen = SMTP_CRED_MAX + 1;
-    expect_init(SASL_MECH_LOGIN, &q, SASL_E_ARG_TOO_LONG, "password", "password too long");
+    expect_init(SASL_MECH_LOGIN, &q, SMTP_E_SASL_ARG_TOO_LONG, "password", "password too long");
     q = p;
     q.token = big;
     q.tokenlen = SASL_TOKEN_MAX + 1;
-    expect_init(SASL_MECH_XOAUTH2, &q, SASL_E_ARG_TOO_LONG, "token", "token too long");
+    expect_init(SASL_MECH_XOAUTH2, &q, SMTP_E_SASL_ARG_TOO_LONG, "token", "token too long");
     q.tokenlen = SASL_TOKEN_MAX;
     q.user = big;
     q.userlen = SMTP_CRED_MAX;
-    expect_init(SASL_MECH_XOAUTH2, &q, SASL_E_RESPONSE_TOO_LONG, "response",
+    expect_init(SASL_MECH_XOAUTH2, &q, SMTP_E_SASL_RESPONSE_TOO_LONG, "response",
                 "a user and token that do not fit a response");
     q.user = "user";
     q.userlen = 4;
     q.tokenlen = SASL_TOKEN_MAX;
-    expect_init(SASL_MECH_XOAUTH2, &q, SASL_E_OK, NULL, "the longest token fits");
+    expect_init(SASL_MECH_XOAUTH2, &q, SMTP_E_OK, NULL, "the longest token fits");
     q = p;
     q.user = big;
     q.userlen = SMTP_CRED_MAX;
@@ -975,82 +975,82 @@ static void test_init_faults(void)
     q.authzidlen = SMTP_CRED_MAX;
     q.password = big;
     q.passwordlen = SMTP_CRED_MAX;
-    expect_init(SASL_MECH_PLAIN, &q, SASL_E_RESPONSE_TOO_LONG, "response",
+    expect_init(SASL_MECH_PLAIN, &q, SMTP_E_SASL_RESPONSE_TOO_LONG, "response",
                 "PLAIN longer than a response");
 
     q = p;
     q.user = "us\0er";
     q.userlen = 5;
-    expect_init(SASL_MECH_PLAIN, &q, SASL_E_ARG_CHARS, "user", "PLAIN: NUL in user");
+    expect_init(SASL_MECH_PLAIN, &q, SMTP_E_SASL_ARG_CHARS, "user", "PLAIN: NUL in user");
     q.nonce = "abcdefghij";
     q.noncelen = 10;
-    expect_init(SASL_MECH_SCRAM_SHA_256, &q, SASL_E_ARG_CHARS, "user", "SCRAM: NUL in user");
+    expect_init(SASL_MECH_SCRAM_SHA_256, &q, SMTP_E_SASL_ARG_CHARS, "user", "SCRAM: NUL in user");
     q = p;
     q.password = "pen\0cil";
     q.passwordlen = 7;
-    expect_init(SASL_MECH_PLAIN, &q, SASL_E_ARG_CHARS, "password", "PLAIN: NUL in password");
+    expect_init(SASL_MECH_PLAIN, &q, SMTP_E_SASL_ARG_CHARS, "password", "PLAIN: NUL in password");
     q = p;
     q.authzid = "a\0";
     q.authzidlen = 2;
-    expect_init(SASL_MECH_PLAIN, &q, SASL_E_ARG_CHARS, "authzid", "PLAIN: NUL in authzid");
+    expect_init(SASL_MECH_PLAIN, &q, SMTP_E_SASL_ARG_CHARS, "authzid", "PLAIN: NUL in authzid");
     q = p;
     q.user = "a\001b";
     q.userlen = 3;
     q.token = "tok";
     q.tokenlen = 3;
-    expect_init(SASL_MECH_XOAUTH2, &q, SASL_E_ARG_CHARS, "user", "XOAUTH2: ^A in user");
+    expect_init(SASL_MECH_XOAUTH2, &q, SMTP_E_SASL_ARG_CHARS, "user", "XOAUTH2: ^A in user");
     q = p;
     q.token = "to\001k";
     q.tokenlen = 4;
-    expect_init(SASL_MECH_OAUTHBEARER, &q, SASL_E_ARG_CHARS, "token", "OAUTHBEARER: ^A in token");
+    expect_init(SASL_MECH_OAUTHBEARER, &q, SMTP_E_SASL_ARG_CHARS, "token", "OAUTHBEARER: ^A in token");
     q.token = "to k";
-    expect_init(SASL_MECH_OAUTHBEARER, &q, SASL_E_ARG_CHARS, "token", "OAUTHBEARER: space in token");
+    expect_init(SASL_MECH_OAUTHBEARER, &q, SMTP_E_SASL_ARG_CHARS, "token", "OAUTHBEARER: space in token");
     q.token = "tok";
     q.tokenlen = 3;
     q.host = "h\r\nx";
     q.hostlen = 4;
-    expect_init(SASL_MECH_OAUTHBEARER, &q, SASL_E_ARG_CHARS, "host", "OAUTHBEARER: CRLF in host");
+    expect_init(SASL_MECH_OAUTHBEARER, &q, SMTP_E_SASL_ARG_CHARS, "host", "OAUTHBEARER: CRLF in host");
     q.host = NULL;
     q.port = 65536;
-    expect_init(SASL_MECH_OAUTHBEARER, &q, SASL_E_ARG_TOO_LONG, "port", "OAUTHBEARER: port 65536");
+    expect_init(SASL_MECH_OAUTHBEARER, &q, SMTP_E_SASL_ARG_TOO_LONG, "port", "OAUTHBEARER: port 65536");
 
     q = digest_params();
     q.user = "ch\nris";
     q.userlen = 6;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_CHARS, "user", "DIGEST-MD5: LF in user");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_CHARS, "user", "DIGEST-MD5: LF in user");
     q = digest_params();
     q.service = "sm\ttp";
     q.servicelen = 5;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_CHARS, "service", "DIGEST-MD5: tab in service");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_CHARS, "service", "DIGEST-MD5: tab in service");
     q = digest_params();
     q.realm = "r\x7f";
     q.realmlen = 2;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_CHARS, "realm", "DIGEST-MD5: DEL in realm");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_CHARS, "realm", "DIGEST-MD5: DEL in realm");
     q = digest_params();
     q.service = big;
     q.servicelen = SASL_SERVICE_MAX + 1;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_TOO_LONG, "service", "DIGEST-MD5: long service");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_TOO_LONG, "service", "DIGEST-MD5: long service");
 
     q = digest_params();
     q.nonce = "short";
     q.noncelen = 5;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_NONCE, "nonce", "nonce of 5 characters");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_NONCE, "nonce", "nonce of 5 characters");
     q.nonce = "abcdefg,h";
     q.noncelen = 9;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_NONCE, "nonce", "nonce with a comma");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_NONCE, "nonce", "nonce with a comma");
     q.nonce = "abcdefg\"h";
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_NONCE, "nonce", "nonce with a quote");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_NONCE, "nonce", "nonce with a quote");
     q.nonce = "abcdefg h";
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_NONCE, "nonce", "nonce with a space");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_NONCE, "nonce", "nonce with a space");
     q.nonce = "abcdefg\\h";
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_NONCE, "nonce", "nonce with a backslash");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_NONCE, "nonce", "nonce with a backslash");
     q.nonce = big;
     q.noncelen = SASL_NONCE_MAX + 1;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_ARG_TOO_LONG, "nonce", "nonce too long");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_SASL_ARG_TOO_LONG, "nonce", "nonce too long");
     q.noncelen = SASL_NONCE_MAX;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_OK, NULL, "nonce of SASL_NONCE_MAX");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_OK, NULL, "nonce of SASL_NONCE_MAX");
     q.noncelen = SASL_NONCE_MIN;
-    expect_init(SASL_MECH_DIGEST_MD5, &q, SASL_E_OK, NULL, "nonce of SASL_NONCE_MIN");
+    expect_init(SASL_MECH_DIGEST_MD5, &q, SMTP_E_OK, NULL, "nonce of SASL_NONCE_MIN");
 
     /* a failed init wipes what an earlier init left */
     {
@@ -1060,7 +1060,7 @@ static void test_init_faults(void)
         start_ok(SASL_MECH_DIGEST_MD5, &r, &out, &n, "reinit");
         r.nonce = "x";
         r.noncelen = 1;
-        is_int(init(SASL_MECH_DIGEST_MD5, &r), -SASL_E_ARG_NONCE, "reinit with a bad nonce");
+        is_int(init(SASL_MECH_DIGEST_MD5, &r), -SMTP_E_SASL_ARG_NONCE, "reinit with a bad nonce");
         ok(all_zero(C->user, sizeof C->user) && wiped(), "the previous secrets are gone");
         sasl_client_clear(C);
     }
@@ -1071,15 +1071,15 @@ static void test_order(void)
     sasl_params p = P_user_pw("tim", "tanstaaftanstaaf");
     const char *out;
     size_t n;
-    is_int(sasl_client_start(C, &out, &n), -SASL_E_BAD_STATE, "start on a cleared engine");
-    is_int(step(STR("x"), &out, &n), -SASL_E_BAD_STATE, "step on a cleared engine");
-    is_int(sasl_client_success(C, NULL, 0), -SASL_E_BAD_STATE, "success on a cleared engine");
+    is_int(sasl_client_start(C, &out, &n), -SMTP_E_SASL_BAD_STATE, "start on a cleared engine");
+    is_int(step(STR("x"), &out, &n), -SMTP_E_SASL_BAD_STATE, "step on a cleared engine");
+    is_int(sasl_client_success(C, NULL, 0), -SMTP_E_SASL_BAD_STATE, "success on a cleared engine");
     is_int(init(SASL_MECH_CRAM_MD5, &p), 0, "init");
-    is_int(step(STR("<1@x>"), &out, &n), -SASL_E_BAD_STATE, "step before start");
-    is_int(sasl_client_success(C, NULL, 0), -SASL_E_BAD_STATE, "success before start");
+    is_int(step(STR("<1@x>"), &out, &n), -SMTP_E_SASL_BAD_STATE, "step before start");
+    is_int(sasl_client_success(C, NULL, 0), -SMTP_E_SASL_BAD_STATE, "success before start");
     is_int(sasl_client_error(C), 0, "BAD_STATE is not sticky");
     is_int(sasl_client_start(C, &out, &n), 0, "start");
-    is_int(sasl_client_start(C, &out, &n), -SASL_E_BAD_STATE, "start twice");
+    is_int(sasl_client_start(C, &out, &n), -SMTP_E_SASL_BAD_STATE, "start twice");
     is_int(step(STR("<1896.697170952@postoffice.reston.mci.net>"), &out, &n), 0,
            "the exchange goes on after BAD_STATE");
     is_mem(out, n, STR("tim b913a602c7eda7a495b4e6e7334d3890"), "with the right response");
@@ -1101,18 +1101,18 @@ static void test_oversized(void)
         p.tokenlen = 3;
         snprintf(what, sizeof what, "%s oversized challenge", sasl_mech_name(m));
         start_ok(m, &p, &out, &n, what);
-        step_fails(big, sizeof big, SASL_E_CHALLENGE_TOO_LONG, what);
+        step_fails(big, sizeof big, SMTP_E_SASL_CHALLENGE_TOO_LONG, what);
         sasl_client_clear(C);
         start_ok(m, &p, &out, &n, what);
         n = 0;
         if (m == SASL_MECH_PLAIN) {
             /* PLAIN said it all: any challenge is UNEXPECTED, and one of
              * exactly SASL_CHALLENGE_MAX gets that far (not TOO_LONG) */
-            is_int(step(big, SASL_CHALLENGE_MAX, &out, &n), -SASL_E_UNEXPECTED,
+            is_int(step(big, SASL_CHALLENGE_MAX, &out, &n), -SMTP_E_SASL_UNEXPECTED,
                    "%s: exactly SASL_CHALLENGE_MAX is read (UNEXPECTED)", what);
         } else {
             int rc = step(big, SASL_CHALLENGE_MAX, &out, &n);
-            ok(rc != -SASL_E_CHALLENGE_TOO_LONG, "%s: exactly SASL_CHALLENGE_MAX is read", what);
+            ok(rc != -SMTP_E_SASL_CHALLENGE_TOO_LONG, "%s: exactly SASL_CHALLENGE_MAX is read", what);
         }
         sasl_client_clear(C);
     }

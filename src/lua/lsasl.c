@@ -35,10 +35,10 @@ static int push_sasl_err(lua_State *L, int err, const char *field)
 {
     luaL_pushfail(L);
     if (field != NULL)
-        lua_pushfstring(L, "%s %s", field, sasl_errmsg(err));
+        lua_pushfstring(L, "%s %s", field, smtp_errmsg(err));
     else
-        lua_pushstring(L, sasl_errmsg(err));
-    lua_pushstring(L, sasl_errname(err));
+        lua_pushstring(L, smtp_errmsg(err));
+    lua_pushstring(L, smtp_errname(err));
     return 3;
 }
 
@@ -48,11 +48,11 @@ static int push_peer_err(lua_State *L, const sasl_client *x, int err)
 {
     size_t en = 0;
     const char *et = sasl_client_errtext(x, &en);
-    if (err != SASL_E_SERVER_ERROR || et == NULL || en == 0)
+    if (err != SMTP_E_SASL_SERVER_ERROR || et == NULL || en == 0)
         return push_sasl_err(L, err, NULL);
     luaL_pushfail(L);
-    lua_pushfstring(L, "%s: %s", sasl_errmsg(err), et);
-    lua_pushstring(L, sasl_errname(err));
+    lua_pushfstring(L, "%s: %s", smtp_errmsg(err), et);
+    lua_pushstring(L, smtp_errname(err));
     return 3;
 }
 
@@ -113,7 +113,7 @@ static int core_sasl(lua_State *L)
     lua_settop(L, 2);
     m = sasl_mech_find(mech, mn);
     if (m < 0)
-        return push_sasl_err(L, SASL_E_BAD_MECH, NULL);
+        return push_sasl_err(L, SMTP_E_SASL_BAD_MECH, NULL);
     memset(&p, 0, sizeof p);
     p.user = opt_field(L, 2, "user", &p.userlen);
     p.password = opt_field(L, 2, "password", &p.passwordlen);
@@ -154,7 +154,7 @@ static int sasl_start(lua_State *L)
     if (rc < 0)
         return push_sasl_err(L, -rc, NULL);
     if (name == NULL)
-        return push_sasl_err(L, SASL_E_BAD_STATE, NULL);
+        return push_sasl_err(L, SMTP_E_SASL_BAD_STATE, NULL);
     rc = smtp_client_auth(c, name, strlen(name), (const unsigned char *)out, n, out != NULL);
     if (rc != 0)
         return push_smtp_err(L, rc);
@@ -181,7 +181,7 @@ static int sasl_step(lua_State *L)
         arc = smtp_client_auth_cancel(c);
         if (arc != 0)
             return push_smtp_err(L, arc);
-        return push_sasl_err(L, SASL_E_CHALLENGE_TOO_LONG, NULL);
+        return push_sasl_err(L, SMTP_E_SASL_CHALLENGE_TOO_LONG, NULL);
     }
     dn = mime_b64_decode(text, tn, ch);
     if (dn < 0) {
@@ -190,7 +190,7 @@ static int sasl_step(lua_State *L)
             return push_smtp_err(L, arc);
         luaL_pushfail(L);
         lua_pushliteral(L, "malformed server challenge (not base64)");
-        lua_pushliteral(L, "ESASL_MALFORMED");
+        lua_pushstring(L, smtp_errname(SMTP_E_SASL_MALFORMED));
         return 3;
     }
     rc = sasl_client_step(x, (const char *)ch, (size_t)dn, &out, &n);
@@ -205,7 +205,7 @@ static int sasl_step(lua_State *L)
     if (arc != 0)
         return push_smtp_err(L, arc);
     if (rc == SASL_REFUSED)
-        return push_peer_err(L, x, SASL_E_SERVER_ERROR);
+        return push_peer_err(L, x, SMTP_E_SASL_SERVER_ERROR);
     lua_pushboolean(L, 1);
     return 1;
 }

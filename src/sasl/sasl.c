@@ -5,32 +5,6 @@
 
 /* ---- names -------------------------------------------------------------- */
 
-static const char *const err_names[] = {
-#define SASL_ERR_NAME(name, msg) "ESASL_" #name,
-    SASL_ERRORS(SASL_ERR_NAME)
-#undef SASL_ERR_NAME
-};
-
-static const char *const err_msgs[] = {
-#define SASL_ERR_MSG(name, msg) msg,
-    SASL_ERRORS(SASL_ERR_MSG)
-#undef SASL_ERR_MSG
-};
-
-const char *sasl_errname(int err)
-{
-    if (err < 0)
-        err = -err;
-    return err < SASL_E__COUNT ? err_names[err] : "ESASL_UNKNOWN";
-}
-
-const char *sasl_errmsg(int err)
-{
-    if (err < 0)
-        err = -err;
-    return err < SASL_E__COUNT ? err_msgs[err] : "unknown error";
-}
-
 static const char *const mech_names[] = {
 #define SASL_MECH_NAME(id, name) name,
     SASL_MECHS(SASL_MECH_NAME)
@@ -120,12 +94,12 @@ int sasl_choose(unsigned offered, const char *forced, size_t flen, unsigned have
     if (forced != NULL && flen > 0) {
         size_t pos = 0, n;
         const char *name;
-        int found = -SASL_E_NO_MECH;
+        int found = -SMTP_E_SASL_NO_MECH;
         /* every name must be known, even after a usable one */
         while ((name = next_name(forced, flen, &pos, &n)) != NULL) {
             int m = sasl_mech_find(name, n);
             if (m < 0)
-                return -SASL_E_BAD_MECH;
+                return -SMTP_E_SASL_BAD_MECH;
             if (found < 0 && (offered & (1u << m)) && usable(m, have))
                 found = m;
         }
@@ -140,7 +114,7 @@ int sasl_choose(unsigned offered, const char *forced, size_t flen, unsigned have
             if (offered & (1u << by_token[i]))
                 return by_token[i];
     }
-    return -SASL_E_NO_MECH;
+    return -SMTP_E_SASL_NO_MECH;
 }
 
 /* ---- base64 (RFC 4648 4), for SCRAM's fields and nonces ----------------- */
@@ -303,7 +277,7 @@ static int fail(sasl_client *c, int err)
 static int set_state(sasl_client *c, int s)
 {
     if (c->state < 0 || c->state >= S__COUNT || !(allowed[c->state] & (1u << s)))
-        return fail(c, SASL_E_BAD_STATE);
+        return fail(c, SMTP_E_SASL_BAD_STATE);
     c->state = s;
     if (s == S_DONE)
         wipe_secrets(c);
@@ -370,12 +344,12 @@ static int take(sasl_client *c, const char *field, const char *s, size_t n,
         n = 0;
     if (n == 0) {
         *len = 0;
-        return required ? bad_arg(c, SASL_E_MISSING, field) : 0;
+        return required ? bad_arg(c, SMTP_E_SASL_MISSING, field) : 0;
     }
     if (n > cap)
-        return bad_arg(c, SASL_E_ARG_TOO_LONG, field);
+        return bad_arg(c, SMTP_E_SASL_ARG_TOO_LONG, field);
     if (!chars_ok(s, n, rules))
-        return bad_arg(c, (rules & F_NONCE) ? SASL_E_ARG_NONCE : SASL_E_ARG_CHARS,
+        return bad_arg(c, (rules & F_NONCE) ? SMTP_E_SASL_ARG_NONCE : SMTP_E_SASL_ARG_CHARS,
                        field);
     memcpy(dst, s, n);
     *len = n;
@@ -463,7 +437,7 @@ int sasl_client_init(sasl_client *c, int mech, const sasl_params *params)
     sasl_wipe(c, sizeof *c);
     c->state = S_DEAD;
     if (m < 0 || m >= SASL_MECH__COUNT)
-        return bad_arg(c, SASL_E_BAD_MECH, "mechanism");
+        return bad_arg(c, SMTP_E_SASL_BAD_MECH, "mechanism");
     tokenmech = is_token_mech(m);
     c->mech = m;
     switch (m) {
@@ -505,14 +479,14 @@ int sasl_client_init(sasl_client *c, int mech, const sasl_params *params)
     if (rc == 0 && (m == SASL_MECH_DIGEST_MD5 || m == SASL_MECH_SCRAM_SHA_1 ||
                     m == SASL_MECH_SCRAM_SHA_256)) {
         if (p->nonce != NULL && p->noncelen > 0 && p->noncelen < SASL_NONCE_MIN)
-            rc = bad_arg(c, SASL_E_ARG_NONCE, "nonce");
+            rc = bad_arg(c, SMTP_E_SASL_ARG_NONCE, "nonce");
         else
             rc = take(c, "nonce", p->nonce, p->noncelen, 1, F_NONCE, c->nonce,
                       sizeof c->nonce, &c->noncelen);
     }
     if (rc == 0 && m == SASL_MECH_OAUTHBEARER) {
         if (p->port > 65535)
-            rc = bad_arg(c, SASL_E_ARG_TOO_LONG, "port");
+            rc = bad_arg(c, SMTP_E_SASL_ARG_TOO_LONG, "port");
         c->port = p->port;
     }
     if (rc != 0)
@@ -529,7 +503,7 @@ int sasl_client_init(sasl_client *c, int mech, const sasl_params *params)
     default: break;
     }
     if (w.over)
-        return bad_arg(c, SASL_E_RESPONSE_TOO_LONG, "response");
+        return bad_arg(c, SMTP_E_SASL_RESPONSE_TOO_LONG, "response");
     c->outlen = w.len;
     /* the secret of a mechanism that has said everything is not kept */
     if (m == SASL_MECH_PLAIN || tokenmech) {
@@ -554,7 +528,7 @@ int sasl_client_start(sasl_client *c, const char **out, size_t *outlen)
     if (c->state == S_ERROR)
         return -c->err;
     if (c->state != S_READY)
-        return -SASL_E_BAD_STATE;
+        return -SMTP_E_SASL_BAD_STATE;
     if ((rc = set_state(c, S_WAIT)) != 0)
         return rc;
     if (has_first(c->mech)) {
@@ -577,7 +551,7 @@ static int step_login(sasl_client *c, wbuf *w)
         sasl_wipe(c->secret, sizeof c->secret);
         c->secretlen = 0;
     } else {
-        return fail(c, SASL_E_UNEXPECTED);
+        return fail(c, SMTP_E_SASL_UNEXPECTED);
     }
     return 0;
 }
@@ -587,9 +561,9 @@ static int step_cram(sasl_client *c, const char *in, size_t n, wbuf *w)
 {
     unsigned char d[SASL_MD5_LEN];
     if (c->round > 0)
-        return fail(c, SASL_E_UNEXPECTED);
+        return fail(c, SMTP_E_SASL_UNEXPECTED);
     if (n == 0)
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     sasl_hmac(SASL_HASH_MD5, c->secret, c->secretlen, in, n, d);
     sasl_wipe(c->secret, sizeof c->secret);
     c->secretlen = 0;
@@ -823,26 +797,26 @@ static int digest_first(sasl_client *c, const char *in, size_t n, wbuf *w)
         } else if (ieq(d.name, d.nlen, "charset")) {
             ncharset++;
             if (!ieq(d.val, d.vlen, "utf-8"))
-                return fail(c, SASL_E_MALFORMED);
+                return fail(c, SMTP_E_SASL_MALFORMED);
             utf8 = 1;
         } else if (ieq(d.name, d.nlen, "algorithm")) {
             nalg++;
             if (!ieq(d.val, d.vlen, "md5-sess"))
-                return fail(c, SASL_E_UNSUPPORTED);
+                return fail(c, SMTP_E_SASL_UNSUPPORTED);
         } else if (ieq(d.name, d.nlen, "maxbuf")) {
             nmaxbuf++;
         } else if (ieq(d.name, d.nlen, "stale")) {
             nstale++;
         } else if (ieq(d.name, d.nlen, "rspauth")) {
-            return fail(c, SASL_E_MALFORMED); /* a second challenge first */
+            return fail(c, SMTP_E_SASL_MALFORMED); /* a second challenge first */
         }
         /* cipher and unknown auth-params are ignored */
     }
     if (rc < 0 || nnonce != 1 || noncelen == 0 || nalg != 1 || nqop > 1 ||
         ncharset > 1 || nmaxbuf > 1 || nstale > 1)
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     if (!auth)
-        return fail(c, SASL_E_UNSUPPORTED); /* only auth-int / auth-conf */
+        return fail(c, SMTP_E_SASL_UNSUPPORTED); /* only auth-int / auth-conf */
     if (c->realmlen > 0) {
         realm = c->realm;
         realmlen = c->realmlen;
@@ -851,7 +825,7 @@ static int digest_first(sasl_client *c, const char *in, size_t n, wbuf *w)
     if (!utf8 && !(ascii(c->user, c->userlen) && ascii(c->secret, c->secretlen) &&
                    ascii(c->authzid, c->authzidlen) &&
                    (realm == NULL || ascii(realm, realmlen))))
-        return fail(c, SASL_E_UNSUPPORTED);
+        return fail(c, SMTP_E_SASL_UNSUPPORTED);
 
     /* A1 = H(user ":" realm ":" password) ":" nonce ":" cnonce [":" authzid] */
     sasl_hash_init(&h, SASL_HASH_MD5);
@@ -929,17 +903,17 @@ static int digest_verify(sasl_client *c, const char *in, size_t n)
         }
     }
     if (rc < 0 || count != 1)
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     if (vlen != 2 * SASL_MD5_LEN)
-        return fail(c, SASL_E_SERVER_PROOF);
+        return fail(c, SMTP_E_SASL_SERVER_PROOF);
     for (i = 0; i < SASL_MD5_LEN; i++) {
         int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
         if (hi < 0 || lo < 0)
-            return fail(c, SASL_E_SERVER_PROOF);
+            return fail(c, SMTP_E_SASL_SERVER_PROOF);
         got[i] = (unsigned char)(hi << 4 | lo);
     }
     if (!sasl_memeq(got, c->proof, SASL_MD5_LEN))
-        return fail(c, SASL_E_SERVER_PROOF);
+        return fail(c, SMTP_E_SASL_SERVER_PROOF);
     return set_state(c, S_PROVEN);
 }
 
@@ -949,7 +923,7 @@ static int step_digest(sasl_client *c, const char *in, size_t n, wbuf *w)
         return digest_first(c, in, n, w);
     if (c->round == 1)
         return digest_verify(c, in, n); /* answered with an empty response */
-    return fail(c, SASL_E_UNEXPECTED);
+    return fail(c, SMTP_E_SASL_UNEXPECTED);
 }
 
 /* ---- SCRAM (RFC 5802 3, 5, 7) ------------------------------------------- */
@@ -1021,19 +995,19 @@ static int scram_first(sasl_client *c, const char *in, size_t n, wbuf *w)
     size_t cflen;
 
     if (n >= 2 && in[0] == 'm' && in[1] == '=')
-        return fail(c, SASL_E_UNSUPPORTED); /* a mandatory extension */
+        return fail(c, SMTP_E_SASL_UNSUPPORTED); /* a mandatory extension */
     if (!attr(in, n, &pos, 'r', &r, &rlen) || !printable_value(r, rlen))
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     if (pos >= n || in[pos] != ',')
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     pos++;
     if (!attr(in, n, &pos, 's', &s, &slen) || slen == 0)
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     if (pos >= n || in[pos] != ',')
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     pos++;
     if (!attr(in, n, &pos, 'i', &it, &itlen) || itlen == 0)
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     if (pos < n) {
         /* extensions: ",x=..." each; their meaning is ignored */
         while (pos < n) {
@@ -1041,29 +1015,29 @@ static int scram_first(sasl_client *c, const char *in, size_t n, wbuf *w)
             size_t vlen;
             unsigned char a;
             if (in[pos] != ',' || pos + 1 >= n)
-                return fail(c, SASL_E_MALFORMED);
+                return fail(c, SMTP_E_SASL_MALFORMED);
             pos++;
             a = (unsigned char)in[pos];
             if (!((a >= 'a' && a <= 'z') || (a >= 'A' && a <= 'Z')) ||
                 !attr(in, n, &pos, (char)a, &v, &vlen))
-                return fail(c, SASL_E_MALFORMED);
+                return fail(c, SMTP_E_SASL_MALFORMED);
         }
     }
     for (i = 0; i < itlen; i++) {
         if (it[i] < '0' || it[i] > '9')
-            return fail(c, SASL_E_MALFORMED);
+            return fail(c, SMTP_E_SASL_MALFORMED);
         if (iter <= SASL_SCRAM_ITER_MAX)
             iter = iter * 10 + (unsigned long)(it[i] - '0');
     }
     if (iter == 0 || iter > SASL_SCRAM_ITER_MAX)
-        return fail(c, SASL_E_ITERATIONS);
+        return fail(c, SMTP_E_SASL_ITERATIONS);
     if (it[0] == '0')
-        return fail(c, SASL_E_MALFORMED); /* posit-number: no leading zero */
+        return fail(c, SMTP_E_SASL_MALFORMED); /* posit-number: no leading zero */
     if (rlen <= c->noncelen || memcmp(r, c->nonce, c->noncelen) != 0)
-        return fail(c, SASL_E_NONCE_MISMATCH);
+        return fail(c, SMTP_E_SASL_NONCE_MISMATCH);
     saltlen = mime_b64_decode(s, slen, salt);
     if (saltlen <= 0)
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
 
     /* client-final-message-without-proof = "c=" base64(gs2-header) ",r=" nonce */
     g.p = gs2;
@@ -1072,13 +1046,13 @@ static int scram_first(sasl_client *c, const char *in, size_t n, wbuf *w)
     g.over = 0;
     gs2_header(&g, c->authzid, c->authzidlen);
     if (g.over)
-        return fail(c, SASL_E_RESPONSE_TOO_LONG);
+        return fail(c, SMTP_E_SASL_RESPONSE_TOO_LONG);
     w_put(w, "c=", 2);
     w_b64(w, (const unsigned char *)gs2, g.len);
     w_put(w, ",r=", 3);
     w_put(w, r, rlen);
     if (w->over)
-        return fail(c, SASL_E_RESPONSE_TOO_LONG);
+        return fail(c, SMTP_E_SASL_RESPONSE_TOO_LONG);
     cflen = w->len;
 
     /* SaltedPassword = Hi(password, salt, i); keys and signatures */
@@ -1107,7 +1081,7 @@ static int scram_first(sasl_client *c, const char *in, size_t n, wbuf *w)
     sasl_wipe(sig, sizeof sig);
     sasl_wipe(srvk, sizeof srvk);
     if (w->over)
-        return fail(c, SASL_E_RESPONSE_TOO_LONG);
+        return fail(c, SMTP_E_SASL_RESPONSE_TOO_LONG);
     return 0;
 }
 
@@ -1120,15 +1094,15 @@ static int scram_final(sasl_client *c, const char *in, size_t n)
     long got;
     if (attr(in, n, &pos, 'e', &val, &vlen)) {
         set_errtext(c, val, vlen);
-        return fail(c, SASL_E_SERVER_ERROR);
+        return fail(c, SMTP_E_SASL_SERVER_ERROR);
     }
     if (!attr(in, n, &pos, 'v', &val, &vlen))
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     got = mime_b64_decode(val, vlen, v);
     if (got < 0)
-        return fail(c, SASL_E_MALFORMED);
+        return fail(c, SMTP_E_SASL_MALFORMED);
     if ((size_t)got != c->prooflen || !sasl_memeq(v, c->proof, c->prooflen))
-        return fail(c, SASL_E_SERVER_PROOF);
+        return fail(c, SMTP_E_SASL_SERVER_PROOF);
     return set_state(c, S_PROVEN);
 }
 
@@ -1138,7 +1112,7 @@ static int step_scram(sasl_client *c, const char *in, size_t n, wbuf *w)
         return scram_first(c, in, n, w);
     if (c->round == 1)
         return scram_final(c, in, n); /* answered with an empty response */
-    return fail(c, SASL_E_UNEXPECTED);
+    return fail(c, SMTP_E_SASL_UNEXPECTED);
 }
 
 /* ---- XOAUTH2, OAUTHBEARER ----------------------------------------------- */
@@ -1150,7 +1124,7 @@ static int step_oauth(sasl_client *c, const char *in, size_t n, wbuf *w)
 {
     int rc;
     if (c->round > 0)
-        return fail(c, SASL_E_UNEXPECTED);
+        return fail(c, SMTP_E_SASL_UNEXPECTED);
     set_errtext(c, in, n);
     if (c->mech == SASL_MECH_OAUTHBEARER)
         w_put(w, "\001", 1);
@@ -1171,13 +1145,13 @@ int sasl_client_step(sasl_client *c, const char *in, size_t inlen,
     if (c->state == S_ERROR)
         return -c->err;
     if (c->state != S_WAIT && c->state != S_PROVEN && c->state != S_REFUSED)
-        return -SASL_E_BAD_STATE;
+        return -SMTP_E_SASL_BAD_STATE;
     if (in == NULL)
         inlen = 0;
     if (inlen > SASL_CHALLENGE_MAX)
-        return fail(c, SASL_E_CHALLENGE_TOO_LONG);
+        return fail(c, SMTP_E_SASL_CHALLENGE_TOO_LONG);
     if (c->state != S_WAIT)
-        return fail(c, SASL_E_UNEXPECTED); /* nothing may follow the end */
+        return fail(c, SMTP_E_SASL_UNEXPECTED); /* nothing may follow the end */
     /* the previous response may hold a secret: gone before the next one */
     sasl_wipe(c->out, c->outlen);
     c->outlen = 0;
@@ -1190,12 +1164,12 @@ int sasl_client_step(sasl_client *c, const char *in, size_t inlen,
     case SASL_MECH_SCRAM_SHA_256: rc = step_scram(c, in, inlen, &w); break;
     case SASL_MECH_XOAUTH2:
     case SASL_MECH_OAUTHBEARER: rc = step_oauth(c, in, inlen, &w); break;
-    default: rc = fail(c, SASL_E_UNEXPECTED); break; /* PLAIN said it all */
+    default: rc = fail(c, SMTP_E_SASL_UNEXPECTED); break; /* PLAIN said it all */
     }
     if (rc < 0)
         return rc;
     if (w.over)
-        return fail(c, SASL_E_RESPONSE_TOO_LONG);
+        return fail(c, SMTP_E_SASL_RESPONSE_TOO_LONG);
     c->round++;
     c->outlen = w.len;
     *out = c->out;
@@ -1215,15 +1189,15 @@ int sasl_client_success(sasl_client *c, const char *add, size_t addlen)
     if (c->state == S_ERROR)
         return -c->err;
     if (c->state == S_REFUSED)
-        return fail(c, SASL_E_SERVER_ERROR); /* success after refusing */
+        return fail(c, SMTP_E_SASL_SERVER_ERROR); /* success after refusing */
     if (c->state != S_WAIT && c->state != S_PROVEN)
-        return -SASL_E_BAD_STATE;
+        return -SMTP_E_SASL_BAD_STATE;
     if (c->state == S_WAIT && needs_proof(c->mech)) {
         /* the proof may come with the success, where the protocol allows */
         if (add == NULL || c->round != 1)
-            return fail(c, SASL_E_NO_SERVER_PROOF);
+            return fail(c, SMTP_E_SASL_NO_SERVER_PROOF);
         if (addlen > SASL_CHALLENGE_MAX)
-            return fail(c, SASL_E_CHALLENGE_TOO_LONG);
+            return fail(c, SMTP_E_SASL_CHALLENGE_TOO_LONG);
         rc = c->mech == SASL_MECH_DIGEST_MD5 ? digest_verify(c, add, addlen)
                                              : scram_final(c, add, addlen);
         if (rc < 0)

@@ -25,7 +25,7 @@
  *           SASL_OK        send base64(out) (possibly the empty line)
  *           SASL_REFUSED   send base64(out); the server has said no (its
  *                          words: sasl_client_errtext); a failure reply follows
- *           < 0            -SASL_E_...: cancel the exchange with "*"
+ *           < 0            -SMTP_E_SASL_...: cancel the exchange with "*"
  *     server "235": sasl_client_success(&c, NULL, 0)
  *           SASL_OK        authenticated (and, for SCRAM and DIGEST-MD5, the
  *                          server has proved that it knows the password)
@@ -39,7 +39,7 @@
  *
  * Errors (STYLE.md 3): init() refuses bad credentials with a caller fault
  * and leaves the engine dead (sasl_client_field() names the field).
- * SASL_E_BAD_STATE (a call out of order) changes nothing. Every other
+ * SMTP_E_SASL_BAD_STATE (a call out of order) changes nothing. Every other
  * error from step()/success() is sticky: the secrets are wiped at once and
  * every later call returns the same code. Secrets (password, token, salted
  * password, keys, proofs, the last response) live only inside the struct
@@ -59,6 +59,7 @@
 #include "sasl_hash.h"
 #include "sasl_mechs.h"
 #include "base/smtp_config.h"
+#include "base/smtp_errors.h"
 
 /* ---- limits (STYLE.md 6; each can be overridden with -D) ---------------- */
 
@@ -104,44 +105,14 @@
 
 #define SASL_SECRET_MAX (SASL_TOKEN_MAX > SMTP_CRED_MAX ? SASL_TOKEN_MAX : SMTP_CRED_MAX)
 
-/* ---- error codes -------------------------------------------------------- */
+/* ---- error codes ------------------------------------------------------- */
 
-#define SASL_ERRORS(X)                                                         \
-    X(OK, "success")                                                           \
-    /* caller faults */                                                        \
-    X(BAD_MECH, "unknown authentication mechanism")                            \
-    X(NO_MECH, "no authentication mechanism in common with the server")        \
-    X(MISSING, "is required by this mechanism")                                \
-    X(ARG_TOO_LONG, "is too long")                                             \
-    X(ARG_CHARS, "contains a character this mechanism cannot send")           \
-    X(ARG_NONCE, "must be 8-128 printable ASCII characters without , \" or \\") \
-    X(BAD_STATE, "not allowed in this state of the authentication exchange")   \
-    /* peer faults: sticky */                                                  \
-    X(CHALLENGE_TOO_LONG, "server challenge too long")                         \
-    X(UNEXPECTED, "unexpected server challenge")                               \
-    X(MALFORMED, "malformed server challenge")                                 \
-    X(UNSUPPORTED, "server requires an option this client does not support")   \
-    X(NONCE_MISMATCH, "server nonce does not extend the client nonce")         \
-    X(ITERATIONS, "server iteration count out of bounds")                      \
-    X(SERVER_ERROR, "server reported an authentication error")                 \
-    X(SERVER_PROOF, "server signature is wrong: the server does not know the password") \
-    X(NO_SERVER_PROOF, "server reported success without proving that it knows the password") \
-    X(RESPONSE_TOO_LONG, "authentication response too long")
+/* The codes are SMTP_E_SASL_* in the one list (base/smtp_errors.h): the
+ * names users see are "ESASL_...", e.g. "ESASL_SERVER_PROOF"; the
+ * caller-fault messages follow the field name (sasl_client_field):
+ * "password is too long". Failures return the negated code. */
 
-typedef enum {
-#define SASL_ERR_ENUM(name, msg) SASL_E_##name,
-    SASL_ERRORS(SASL_ERR_ENUM)
-#undef SASL_ERR_ENUM
-    SASL_E__COUNT
-} sasl_err;
-
-/* "ESASL_<NAME>", e.g. "ESASL_SERVER_PROOF"; never NULL. */
-const char *sasl_errname(int err);
-/* Human-readable message; never NULL. The caller-fault messages follow the
- * field name (sasl_client_field): "password is too long". */
-const char *sasl_errmsg(int err);
-
-/* Positive results of sasl_client_step (errors are -SASL_E_...). */
+/* Positive results of sasl_client_step (errors are -SMTP_E_SASL_...). */
 enum { SASL_OK = 0, SASL_REFUSED = 1 };
 
 /* ---- mechanisms --------------------------------------------------------- */
@@ -169,8 +140,8 @@ unsigned sasl_mech_mask(const char *list, size_t len);
 enum { SASL_HAVE_PASSWORD = 1, SASL_HAVE_TOKEN = 2 };
 
 /* The mechanism to use, given the server's offer (mask bits) and what the
- * caller has. Returns a sasl_mech, or -SASL_E_NO_MECH when there is none,
- * or -SASL_E_BAD_MECH when forced names an unknown mechanism.
+ * caller has. Returns a sasl_mech, or -SMTP_E_SASL_NO_MECH when there is none,
+ * or -SMTP_E_SASL_BAD_MECH when forced names an unknown mechanism.
  *
  * Without forced (NULL or empty), the strongest offered one:
  *     with a password:  SCRAM-SHA-256 > SCRAM-SHA-1 > CRAM-MD5 > DIGEST-MD5
@@ -276,20 +247,20 @@ int sasl_client_step(sasl_client *c, const char *in, size_t inlen,
 /* The server said the authentication succeeded. add[0..addlen) is
  * additional data sent with the success (protocols other than SMTP; NULL
  * for none); SCRAM and DIGEST-MD5 check their server proof in it when they
- * have not had it yet. 0, or a sticky -SASL_E_NO_SERVER_PROOF /
+ * have not had it yet. 0, or a sticky -SMTP_E_SASL_NO_SERVER_PROOF /
  * SERVER_PROOF / SERVER_ERROR / ... */
 int sasl_client_success(sasl_client *c, const char *add, size_t addlen);
 
 /* Wipe everything; the engine is dead until the next init. */
 void sasl_client_clear(sasl_client *c);
 
-/* The sticky error (a positive SASL_E_ code), 0 when there is none. */
+/* The sticky error (a positive SMTP_E_SASL_ code), 0 when there is none. */
 int sasl_client_error(const sasl_client *c);
 /* The parameter a caller fault of init is about ("user", "password",
  * "token", "authzid", "host", "service", "realm", "nonce", "port",
  * "mechanism", "response"), or NULL. */
 const char *sasl_client_field(const sasl_client *c);
-/* The server's own error text after SASL_E_SERVER_ERROR or SASL_REFUSED
+/* The server's own error text after SMTP_E_SASL_SERVER_ERROR or SASL_REFUSED
  * (SCRAM's e= value, the OAuth JSON), printable ASCII only (other bytes
  * become '?'), at most SASL_ERRTEXT_MAX - 1 bytes, NUL-terminated; "" when
  * there is none. */
