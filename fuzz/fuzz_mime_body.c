@@ -26,6 +26,7 @@
  */
 #include "fuzz_common.h"
 #include "mime/mime_body.h"
+#include "../spec/c/oracle.h"
 
 static uint32_t rng;
 
@@ -136,51 +137,6 @@ static size_t filter(const uint8_t *in, size_t n, size_t stop, int mode, char *o
     return o + w;
 }
 
-static size_t normalise(const uint8_t *in, size_t n, char *out)
-{
-    size_t i, o = 0;
-    for (i = 0; i < n; i++) {
-        if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n') {
-            out[o++] = '\r';
-            out[o++] = '\n';
-            i++;
-        } else if (in[i] == '\r' || in[i] == '\n') {
-            out[o++] = '\r';
-            out[o++] = '\n';
-        } else {
-            out[o++] = (char)in[i];
-        }
-    }
-    if (o > 0 && !(o >= 2 && out[o - 2] == '\r' && out[o - 1] == '\n')) {
-        out[o++] = '\r';
-        out[o++] = '\n';
-    }
-    return o;
-}
-
-/* What a server keeps: lines up to ".", one leading dot removed. */
-static long unstuff(const char *w, size_t n, char *out)
-{
-    size_t i = 0, o = 0;
-    while (i < n) {
-        size_t e = i;
-        while (e + 1 < n && !(w[e] == '\r' && w[e + 1] == '\n'))
-            e++;
-        if (e + 1 >= n)
-            return -1;
-        if (e - i == 1 && w[i] == '.')
-            return e + 2 == n ? (long)o : -1; /* the marker ends the stream */
-        if (w[i] == '.')
-            i++;
-        memcpy(out + o, w + i, e - i);
-        o += e - i;
-        out[o++] = '\r';
-        out[o++] = '\n';
-        i = e + 2;
-    }
-    return -1;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *in = data + (size > 0);
@@ -243,8 +199,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   (col == MIME_BODY_LINE_MAX + 1 && a[i - col + 1] == '.' && a[i - col + 2] == '.'));
         }
     }
-    ln = normalise(in, n, norm);
-    lu = unstuff(a, la, back);
+    ln = oracle_body(in, n, (unsigned char *)norm);
+    lu = oracle_unstuff((const unsigned char *)a, la, (unsigned char *)back);
     CHECK(lu >= 0);
     CHECK((size_t)lu == ln && memcmp(back, norm, ln) == 0);
     free(a);

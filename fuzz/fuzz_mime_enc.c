@@ -196,31 +196,6 @@ static void check_b64(const char *s, size_t n, unsigned linelen,
     free(back);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static size_t normalise(const unsigned char *in, size_t n, unsigned char *out)
-{
-    size_t i, o = 0;
-    for (i = 0; i < n; i++) {
-        if (in[i] == '\r' || in[i] == '\n') {
-            out[o++] = '\r';
-            out[o++] = '\n';
-            if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n')
-                i++;
-        } else {
-            out[o++] = in[i];
-        }
-    }
-    return o;
-}
-
 static void check_qp(const char *s, size_t n, unsigned flags, const unsigned char *in,
                      size_t len)
 {
@@ -248,8 +223,8 @@ static void check_qp(const char *s, size_t n, unsigned flags, const unsigned cha
                     break;
                 }
                 CHECK(j + 2 < end);
-                CHECK(hexval(s[j + 1]) >= 0 && hexval(s[j + 2]) >= 0);
-                back[o++] = (unsigned char)(hexval(s[j + 1]) * 16 + hexval(s[j + 2]));
+                CHECK(oracle_unhex(s[j + 1]) >= 0 && oracle_unhex(s[j + 2]) >= 0);
+                back[o++] = (unsigned char)(oracle_unhex(s[j + 1]) * 16 + oracle_unhex(s[j + 2]));
                 j += 2;
             } else {
                 CHECK((c >= 33 && c <= 126) || c == ' ' || c == '\t');
@@ -269,7 +244,7 @@ static void check_qp(const char *s, size_t n, unsigned flags, const unsigned cha
         memcpy(norm, in, len);
         ln = len;
     } else {
-        ln = normalise(in, len, norm);
+        ln = oracle_crlf(in, len, norm);
     }
     CHECK(o == ln && memcmp(back, norm, ln) == 0);
     free(back);
@@ -321,7 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_qp(a, la, e.arg, in, n);
     } else {
         unsigned char *norm = malloc(2 * n + 1);
-        size_t ln = normalise(in, n, norm);
+        size_t ln = oracle_crlf(in, n, norm);
         CHECK(la == ln && memcmp(a, norm, ln) == 0);
         free(norm);
     }

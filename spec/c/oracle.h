@@ -1,6 +1,7 @@
 /*
  * oracle.h -- independent decoders the C tests and the fuzz targets check
- * the encoders' and the header writer's output with. Written apart from
+ * the encoders', the header writer's and the DATA filter's output with (one
+ * copy each: spec/c includes it from here, fuzz/ as "../spec/c/oracle.h"). Written apart from
  * the engines (nothing here is shared with src/), and strict: they accept
  * exactly the forms our writers promise (upper-case hex, "utf-8" encoded-
  * words, canonical base64 padding), so a looser output fails.
@@ -142,6 +143,62 @@ static inline size_t oracle_rfc2047(const char *s, size_t n, char *dst, char *wo
         wsn = 0;
     }
     return d;
+}
+
+/* What a receiver should get for a text: every CRLF, bare CR and bare LF
+ * as CRLF. out needs room for 2 * n bytes. Returns its length. */
+static inline size_t oracle_crlf(const unsigned char *in, size_t n, unsigned char *out)
+{
+    size_t i, o = 0;
+    for (i = 0; i < n; i++) {
+        if (in[i] == '\r' || in[i] == '\n') {
+            out[o++] = '\r';
+            out[o++] = '\n';
+            if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n')
+                i++;
+        } else {
+            out[o++] = in[i];
+        }
+    }
+    return o;
+}
+
+/* The content a receiver should get from DATA: oracle_crlf, plus a final
+ * CRLF when the content does not end with a line break. out needs room for
+ * 2 * n + 2 bytes. */
+static inline size_t oracle_body(const unsigned char *in, size_t n, unsigned char *out)
+{
+    size_t o = oracle_crlf(in, n, out);
+    if (o > 0 && !(o >= 2 && out[o - 2] == '\r' && out[o - 1] == '\n')) {
+        out[o++] = '\r';
+        out[o++] = '\n';
+    }
+    return o;
+}
+
+/* What a server does with the DATA stream: lines up to the line ".",
+ * one leading dot removed. Returns the content length, or -1 when the
+ * stream does not end with the terminator line right at its end. */
+static inline long oracle_unstuff(const unsigned char *w, size_t n, unsigned char *out)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t e = i;
+        while (e + 1 < n && !(w[e] == '\r' && w[e + 1] == '\n'))
+            e++;
+        if (e + 1 >= n)
+            return -1; /* a line without CRLF */
+        if (e - i == 1 && w[i] == '.')
+            return e + 2 == n ? (long)o : -1; /* the marker ends the stream */
+        if (w[i] == '.')
+            i++;
+        memcpy(out + o, w + i, e - i);
+        o += e - i;
+        out[o++] = '\r';
+        out[o++] = '\n';
+        i = e + 2;
+    }
+    return -1; /* no terminator */
 }
 
 #endif

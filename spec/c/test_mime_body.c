@@ -16,6 +16,7 @@
 #include "guard.h"
 #include "tap.h"
 #include "mime/mime_body.h"
+#include "oracle.h"
 #include <stdio.h>
 
 #define STR(s) s, sizeof(s) - 1
@@ -61,55 +62,6 @@ static size_t ref_filter(const unsigned char *in, size_t n, unsigned char *out)
     out[o++] = '\r';
     out[o++] = '\n';
     return o;
-}
-
-/* The content a receiver should get: every line break CRLF, and a final
- * CRLF when the content does not end with a line break. */
-static size_t normalise(const unsigned char *in, size_t n, unsigned char *out)
-{
-    size_t i, o = 0;
-    for (i = 0; i < n; i++) {
-        if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n') {
-            out[o++] = '\r';
-            out[o++] = '\n';
-            i++;
-        } else if (in[i] == '\r' || in[i] == '\n') {
-            out[o++] = '\r';
-            out[o++] = '\n';
-        } else {
-            out[o++] = in[i];
-        }
-    }
-    if (o > 0 && !(o >= 2 && out[o - 2] == '\r' && out[o - 1] == '\n')) {
-        out[o++] = '\r';
-        out[o++] = '\n';
-    }
-    return o;
-}
-
-/* What a server does with the DATA stream: lines up to the line ".",
- * a leading dot removed. Returns the content length, or -1 when the stream
- * does not end with the terminator line right at its end. */
-static long unstuff(const unsigned char *w, size_t n, unsigned char *out)
-{
-    size_t i = 0, o = 0;
-    while (i < n) {
-        size_t e = i;
-        while (e + 1 < n && !(w[e] == '\r' && w[e + 1] == '\n'))
-            e++;
-        if (e + 1 >= n)
-            return -1; /* a line without CRLF */
-        if (e - i == 1 && w[i] == '.')
-            return e + 2 == n ? (long)o : -1;
-        if (w[i] == '.')
-            i++;
-        memcpy(out + o, w + i, e - i);
-        o += e - i;
-        out[o++] = '\r';
-        out[o++] = '\n';
-        i = e + 2;
-    }
-    return -1; /* no terminator */
 }
 
 /* No bare CR or LF; no line "." but the last; ends with the marker. */
@@ -266,8 +218,8 @@ static int check_input(const unsigned char *in, size_t n, int modes, const char 
         ok(0, "%s: wire check: %s", name, bad);
         return 0;
     }
-    nl = normalise(in, n, tmp1);
-    ul = unstuff(got_buf, gl, tmp2);
+    nl = oracle_body(in, n, tmp1);
+    ul = oracle_unstuff(got_buf, gl, tmp2);
     if (ul < 0 || (size_t)ul != nl || memcmp(tmp1, tmp2, nl) != 0) {
         if (ul < 0)
             ok(0, "%s: round trip: output does not unstuff", name);

@@ -63,15 +63,6 @@ static long b64_decode_lines(const char *s, size_t n, unsigned linelen,
     return oracle_b64_decode(tmp, t, out);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1; /* upper case only: that is what we write */
-}
-
 /* Strict quoted-printable (RFC 2045 6.7) plus our rules: lines of at most
  * 76 characters ("=" of a soft break included), no space or tab at the end
  * of a line, no soft break at the very end, nothing but =XX, 33..126 and
@@ -122,8 +113,8 @@ static long qp_decode(const char *s, size_t n, int safe, unsigned char *out,
                     *why = "=X cut by a line end";
                     return -1;
                 }
-                h = hexval(s[j + 1]);
-                l = hexval(s[j + 2]);
+                h = oracle_unhex(s[j + 1]);
+                l = oracle_unhex(s[j + 2]);
                 if (h < 0 || l < 0) {
                     *why = "'=' not followed by two upper-case hex digits";
                     return -1;
@@ -149,23 +140,6 @@ static long qp_decode(const char *s, size_t n, int safe, unsigned char *out,
         i = end + 2;
     }
     return (long)o;
-}
-
-/* Every CRLF, bare CR and bare LF as CRLF. */
-static size_t normalise(const unsigned char *in, size_t n, unsigned char *out)
-{
-    size_t i, o = 0;
-    for (i = 0; i < n; i++) {
-        if (in[i] == '\r' || in[i] == '\n') {
-            out[o++] = '\r';
-            out[o++] = '\n';
-            if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n')
-                i++;
-        } else {
-            out[o++] = in[i];
-        }
-    }
-    return o;
 }
 
 /* ======================================================================
@@ -838,7 +812,7 @@ static void qp_all_bytes(void)
             check_ways(sp, all, 256, NULL, 0, "all 256 byte values", 0);
             d = qp_decode(out_a, whole_len, (flagset[f] & S) != 0, back, &why);
             unsigned char norm[600];
-            size_t ln = flagset[f] & B ? 256 : normalise(all, 256, norm);
+            size_t ln = flagset[f] & B ? 256 : oracle_crlf(all, 256, norm);
             if (flagset[f] & B)
                 memcpy(norm, all, 256);
             if (d < 0)
@@ -897,7 +871,7 @@ static void qp_random(void)
                 memcpy(norm, in, n);
                 ln = n;
             } else {
-                ln = normalise(in, n, norm);
+                ln = oracle_crlf(in, n, norm);
             }
             if (d != (long)ln || memcmp(back, norm, ln) != 0) {
                 if (all_rt) {
@@ -957,7 +931,7 @@ static void eol_tests(void)
         }
         if (!check_ways(sp, in, n, NULL, 0, "random", 1))
             ways = 0;
-        ln = normalise(in, n, norm);
+        ln = oracle_crlf(in, n, norm);
         if (whole_len != ln || memcmp(out_a, norm, ln) != 0) {
             if (all)
                 is_mem(out_a, whole_len, norm, ln, "eol: random bytes");
