@@ -25,71 +25,10 @@ import os
 import re
 import signal
 import sys
-import threading
-import time
 
 from aiosmtpd.smtp import SMTP
 
-
-def close_inherited_fds():
-    """Close sockets and pipes inherited from the test runner.
-
-    LuaSocket does not set FD_CLOEXEC, so a client socket the spec holds
-    while starting a server would otherwise stay open in this process, and
-    closing it in Lua would not close the connection.
-    """
-    try:
-        fds = os.listdir("/proc/self/fd")
-    except OSError:
-        return
-    for name in fds:
-        fd = int(name)
-        if fd <= 2:
-            continue
-        try:
-            target = os.readlink("/proc/self/fd/" + name)
-        except OSError:
-            continue
-        if target.startswith(("socket:", "pipe:")):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def write_atomic(path, data):
-    """Write bytes to path via a temporary file and rename."""
-    tmp = "{}.tmp.{}".format(path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.rename(tmp, path)
-
-
-def process_gone(pid):
-    """True if pid has exited. A zombie counts as gone: PID 1 in the test VM
-    does not reap orphans, so a dead runner can linger as one."""
-    try:
-        with open("/proc/{}/stat".format(pid), "rb") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    state = stat[stat.rindex(b")") + 2:][:1]
-    return state in (b"Z", b"X")
-
-
-def watch_pid(pid):
-    """Backstop: terminate ourselves once the test runner (pid) is gone.
-    The helper starts us as the runner's direct child, so being reparented
-    also means it died."""
-    was_child = os.getppid() == pid
-
-    def loop():
-        while True:
-            time.sleep(0.5)
-            if (was_child and os.getppid() != pid) or process_gone(pid):
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-    threading.Thread(target=loop, daemon=True).start()
+from servercommon import startup, write_atomic, write_port
 
 
 class State:
@@ -173,6 +112,10 @@ class Handler:
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
 
+    def more_fields(self, server, session):
+        """Fields a subclass adds to each message's record (tls_server.py)."""
+        return {}
+
     async def handle_DATA(self, server, session, envelope):
         st = self.state
         if st.args.reject_data:
@@ -189,6 +132,7 @@ class Handler:
             "session": server.session_no,
             "helo": session.host_name,
         }
+        record.update(self.more_fields(server, session))
         path = os.path.join(st.args.dir, "msg-{:04d}.json".format(seq))
         write_atomic(path, json.dumps(record, indent=1).encode("utf-8"))
         return "250 2.0.0 OK captured as msg-{:04d}".format(seq)
@@ -227,17 +171,13 @@ async def serve(args):
 
     server = await loop.create_server(factory, host="127.0.0.1", port=args.port)
     port = server.sockets[0].getsockname()[1]
-    write_atomic(os.path.join(args.dir, "port"), "{}\n".format(port).encode())
+    write_port(args.dir, port)
     await state.stop.wait()
     server.close()
 
 
 def main(argv):
-    close_inherited_fds()
-    args = parse_args(argv)
-    if args.watch_pid:
-        watch_pid(args.watch_pid)
-    asyncio.run(serve(args))
+    asyncio.run(serve(startup(parse_args, argv)))
     return 0
 
 

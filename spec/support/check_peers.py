@@ -47,6 +47,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servercommon as sc  # noqa: E402  (same directory)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"
 USER, PASSWORD = "alice", "S3cret!pw:x"     # ":" on purpose ({PLAIN.b64})
@@ -263,19 +266,8 @@ def make_subreaper():
 
 
 def wait_port(path, proc, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with open(path) as f:
-                text = f.read()
-            if text.endswith("\n"):
-                return int(text)
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            return None
-        time.sleep(0.02)
-    return None
+    text = sc.wait_line(path, lambda: proc.poll() is not None, timeout)
+    return int(text) if text is not None else None
 
 
 class TlsServer:

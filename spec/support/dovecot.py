@@ -80,7 +80,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import capture_server as cs  # noqa: E402  (same directory)
+import servercommon as sc  # noqa: E402  (same directory)
 
 DOVECOT = os.environ.get("DOVECOT_BIN", "/usr/sbin/dovecot")
 PYTHON = "/usr/bin/python3"
@@ -169,7 +169,7 @@ service anvil {{
 
 def proc_gone(pid):
     """True if pid has exited (a zombie counts as gone)."""
-    return cs.process_gone(pid)
+    return sc.process_gone(pid)
 
 
 def cmdline(pid):
@@ -371,15 +371,15 @@ def run(args):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     if args.watch_pid:
-        cs.watch_pid(args.watch_pid)     # sends us SIGTERM when it is gone
+        sc.watch_pid(args.watch_pid)     # sends us SIGTERM when it is gone
 
     proc, sub_port, subs_port = launch(args)
     try:
         info = {"port": sub_port, "smtps_port": subs_port, "host": args.listen,
                 "relay_port": args.relay_port, "dovecot_pid": proc.pid,
                 "mechanisms": args.mechanisms.upper().split()}
-        cs.write_atomic(os.path.join(args.dir, "info.json"), json.dumps(info).encode())
-        cs.write_atomic(os.path.join(args.dir, "port"), "{}\n".format(sub_port).encode())
+        sc.write_atomic(os.path.join(args.dir, "info.json"), json.dumps(info).encode())
+        sc.write_port(args.dir, sub_port)
         print("PORT {} SMTPS_PORT {} DOVECOT_PID {}".format(sub_port, subs_port, proc.pid),
               flush=True)
         while not stopping:
@@ -396,19 +396,7 @@ def run(args):
 # start / stop: background use by hand
 
 def wait_file(path, pid, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with open(path) as f:
-                text = f.read()
-            if text.endswith("\n"):
-                return text.strip()
-        except OSError:
-            pass
-        if proc_gone(pid):
-            return None
-        time.sleep(0.02)
-    return None
+    return sc.wait_line(path, lambda: proc_gone(pid), timeout)
 
 
 def start(args):
@@ -501,7 +489,7 @@ def parse_args(argv):
 
 
 def main(argv):
-    cs.close_inherited_fds()
+    sc.close_inherited_fds()
     args = parse_args(argv)
     if args.action == "start":
         if not args.user:

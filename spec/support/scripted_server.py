@@ -83,68 +83,13 @@ import socket
 import ssl
 import struct
 import sys
-import threading
 import time
+
+from servercommon import startup, write_atomic, write_port
 
 
 class ClientClosed(Exception):
     """The client closed (or reset) the connection."""
-
-
-def close_inherited_fds():
-    """Close sockets and pipes inherited from the test runner (see
-    capture_server.py: LuaSocket does not set FD_CLOEXEC)."""
-    try:
-        fds = os.listdir("/proc/self/fd")
-    except OSError:
-        return
-    for name in fds:
-        fd = int(name)
-        if fd <= 2:
-            continue
-        try:
-            target = os.readlink("/proc/self/fd/" + name)
-        except OSError:
-            continue
-        if target.startswith(("socket:", "pipe:")):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def write_atomic(path, data):
-    tmp = "{}.tmp.{}".format(path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.rename(tmp, path)
-
-
-def process_gone(pid):
-    """True if pid has exited. A zombie counts as gone: PID 1 in the test VM
-    does not reap orphans, so a dead runner can linger as one."""
-    try:
-        with open("/proc/{}/stat".format(pid), "rb") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    state = stat[stat.rindex(b")") + 2:][:1]
-    return state in (b"Z", b"X")
-
-
-def watch_pid(pid):
-    """Backstop: terminate ourselves once the test runner (pid) is gone.
-    The helper starts us as the runner's direct child, so being reparented
-    also means it died."""
-    was_child = os.getppid() == pid
-
-    def loop():
-        while True:
-            time.sleep(0.5)
-            if (was_child and os.getppid() != pid) or process_gone(pid):
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-    threading.Thread(target=loop, daemon=True).start()
 
 
 class Connection:
@@ -470,19 +415,16 @@ def on_signal(signum, frame):
 
 
 def main(argv):
-    close_inherited_fds()
-    args = parse_args(argv)
+    args = startup(parse_args, argv)
     scripts = load_scripts(args.script)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if args.watch_pid:
-        watch_pid(args.watch_pid)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     port = listener.getsockname()[1]
-    write_atomic(os.path.join(args.dir, "port"), "{}\n".format(port).encode())
+    write_port(args.dir, port)
     number = 0
     try:
         while True:

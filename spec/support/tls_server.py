@@ -60,7 +60,6 @@ Run with /usr/bin/python3 (the Debian Python that has aiosmtpd).
 
 import argparse
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
@@ -74,6 +73,7 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import capture_server as cs  # noqa: E402  (same directory)
+from servercommon import startup, write_atomic, write_port  # noqa: E402
 
 from aiosmtpd.smtp import MISSING, AuthResult  # noqa: E402
 
@@ -120,7 +120,7 @@ class TlsCaptureSMTP(cs.CaptureSMTP):
         self.tls_written = True
         path = os.path.join(self.capture_state.args.dir,
                             "session-{:04d}.tls.json".format(self.session_no))
-        cs.write_atomic(path, json.dumps(self.tls_info, indent=1).encode("utf-8"))
+        write_atomic(path, json.dumps(self.tls_info, indent=1).encode("utf-8"))
 
     def data_received(self, data):
         clear = not self.tls_active()
@@ -195,29 +195,13 @@ class TlsHandler(cs.Handler):
         server.session.auth_login = self.user.decode("utf-8", "replace")
         return AuthResult(success=True, auth_data=login)
 
-    async def handle_DATA(self, server, session, envelope):
-        st = self.state
-        if st.args.reject_data:
-            return "554 5.6.0 message refused"
-        st.messages += 1
-        seq = st.messages
+    def more_fields(self, server, session):
         login = getattr(session, "auth_login", None) if session.authenticated else None
-        record = {
-            "seq": seq,
-            "mail_from": envelope.mail_from,
-            "rcpt_tos": list(envelope.rcpt_tos),
-            "mail_options": list(envelope.mail_options),
-            "rcpt_options": list(envelope.rcpt_options),
-            "data_b64": base64.b64encode(envelope.original_content).decode("ascii"),
-            "session": server.session_no,
-            "helo": session.host_name,
+        return {
             "tls": server.tls_active(),
             "auth_login": login,
             "auth_mechanism": getattr(session, "auth_mechanism", None) if login else None,
         }
-        path = os.path.join(st.args.dir, "msg-{:04d}.json".format(seq))
-        cs.write_atomic(path, json.dumps(record, indent=1).encode("utf-8"))
-        return "250 2.0.0 OK captured as msg-{:04d}".format(seq)
 
 
 TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
@@ -334,7 +318,7 @@ async def serve(args):
         ssl=ctx if implicit else None,
         ssl_handshake_timeout=10 if implicit else None)
     port = server.sockets[0].getsockname()[1]
-    cs.write_atomic(os.path.join(args.dir, "port"), "{}\n".format(port).encode())
+    write_port(args.dir, port)
     print("PORT {}".format(port), flush=True)
     await state.stop.wait()
     server.close()
@@ -348,11 +332,8 @@ class DropDeprecation(logging.Filter):
 
 
 def main(argv):
-    cs.close_inherited_fds()
+    args = startup(parse_args, argv)
     logging.getLogger("mail.log").addFilter(DropDeprecation())
-    args = parse_args(argv)
-    if args.watch_pid:
-        cs.watch_pid(args.watch_pid)
     asyncio.run(serve(args))
     return 0
 
