@@ -150,6 +150,28 @@ local function poll(timeout, check)
     end
 end
 
+-- A value whose finalizer calls fn (at the latest when the state closes).
+local function on_gc(fn)
+    local call = function() pcall(fn) end
+    local newproxy = rawget(_G, "newproxy")
+    if newproxy then                     -- LuaJIT: tables have no __gc
+        local proxy = newproxy(true)
+        getmetatable(proxy).__gc = call
+        return proxy
+    end
+    return setmetatable({}, { __gc = call })
+end
+
+-- True if a TCP connection to host:port opens within `timeout` seconds
+-- (it is closed at once).
+local function connects(host, port, timeout)
+    local c = socket.tcp()
+    c:settimeout(timeout)
+    local done = c:connect(host, port)
+    c:close()
+    return done ~= nil
+end
+
 -- Runs a shell command; returns ok, output (stdout+stderr), exit status.
 -- The status travels on the pipe because pipe:close() reports it
 -- differently in Lua 5.4 and LuaJIT.
@@ -248,6 +270,7 @@ end
 
 -- For other support modules (spec/support/nginx.lua).
 H.exists, H.poll, H.sh_line, H.running, H.lua_pid = exists, poll, sh_line, running, LUA_PID
+H.on_gc, H.connects = on_gc, connects
 
 -- True if pid is still the server we started (guards against PID reuse).
 local function is_ours(pid, script)
@@ -268,6 +291,41 @@ function H.kill(pid, marker, grace)
     end
 end
 
+-- Runs the shell command line `cmd` as a direct child of this Lua process
+-- (`echo $$; exec CMD` under io.popen, see the top of this file) on behalf
+-- of `obj`, a server object: sets obj.pipe, obj.pid and obj.guard, and
+-- enters obj in `list` (a registry of running servers). obj.guard is a
+-- value whose finalizer calls stop(obj). It is created after the pipe so
+-- that, when busted closes the Lua state (os.exit(code, true)), it runs
+-- before the pipe's own finalizer, which would otherwise wait forever on a
+-- server nobody stopped. Returns obj.pid, nil if the shell did not start.
+function H.spawn(obj, cmd, list, stop)
+    obj.pipe = assert(io.popen("echo $$; exec " .. cmd, "r"))
+    obj.pid = tonumber(obj.pipe:read("*l"))
+    obj.guard = on_gc(function() stop(obj) end)
+    list[obj] = true
+    return obj.pid
+end
+
+-- What every stop() does first: marks obj stopped, takes it out of `list`,
+-- stops its process (H.kill with `marker` and `grace`) and reaps it.
+function H.reap(obj, list, marker, grace)
+    obj.stopped = true
+    list[obj] = nil
+    H.kill(obj.pid, marker, grace)
+    if obj.pipe then
+        obj.pipe:close()   -- waits for (reaps) the process
+        obj.pipe = nil
+    end
+end
+
+-- Stops every server in `list` (a registry H.spawn fills).
+function H.stop_each(list)
+    local servers = {}
+    for srv in pairs(list) do servers[#servers + 1] = srv end
+    for _, srv in ipairs(servers) do srv:stop() end
+end
+
 -- Every server not yet stopped, for H.stop_all().
 local registry = {}
 
@@ -284,35 +342,12 @@ end
 
 function Server:stop()
     if self.stopped then return end
-    self.stopped = true
-    registry[self] = nil
-    H.kill(self.pid, self.script, 2)
-    if self.pipe then
-        self.pipe:close()   -- waits for (reaps) the server process
-        self.pipe = nil
-    end
+    H.reap(self, registry, self.script, 2)
     if self.dir then H.rmdir(self.dir) end
 end
 
 function H.stop_all()
-    local list = {}
-    for srv in pairs(registry) do list[#list + 1] = srv end
-    for _, srv in ipairs(list) do srv:stop() end
-end
-
--- A value whose finalizer stops `srv`. Created after srv's pipe so that,
--- when busted closes the Lua state (os.exit(code, true)), it runs before
--- the pipe's own finalizer, which would otherwise wait forever on a server
--- nobody stopped.
-local function guard(srv)
-    local stop = function() pcall(Server.stop, srv) end
-    local newproxy = rawget(_G, "newproxy")
-    if newproxy then                     -- LuaJIT: tables have no __gc
-        local proxy = newproxy(true)
-        getmetatable(proxy).__gc = stop
-        return proxy
-    end
-    return setmetatable({}, { __gc = stop })
+    H.stop_each(registry)
 end
 
 -- Starts a server script with `args` (list of strings) in a fresh dir and
@@ -324,13 +359,9 @@ local function start(class, script, args, dir)
         argv[#argv + 1] = "--watch-pid " .. LUA_PID
     end
     for _, a in ipairs(args) do argv[#argv + 1] = quote(a) end
-    local cmd = "echo $$; exec " .. table.concat(argv, " ")
+    local cmd = table.concat(argv, " ")
         .. " >" .. quote(dir .. "/server.log") .. " 2>&1 </dev/null"
-    srv.pipe = assert(io.popen(cmd, "r"))
-    srv.pid = tonumber(srv.pipe:read("*l"))
-    srv.guard = guard(srv)
-    registry[srv] = true
-    if not srv.pid then
+    if not H.spawn(srv, cmd, registry, Server.stop) then
         srv:stop()
         error("could not start " .. script)
     end
@@ -355,9 +386,8 @@ end
 local Capture = setmetatable({}, { __index = Server })
 Capture.__index = Capture
 
-function H.capture(opts)
-    opts = opts or {}
-    local args = {}
+-- capture_server.py's options (tls_server.py takes them too).
+local function capture_args(opts, args)
     if opts.reject_rcpt then
         args[#args + 1] = "--reject-rcpt"; args[#args + 1] = opts.reject_rcpt
     end
@@ -369,21 +399,27 @@ function H.capture(opts)
     if opts.max_sessions then
         args[#args + 1] = "--max-sessions"; args[#args + 1] = tostring(opts.max_sessions)
     end
-    local srv = start(Capture, SUPPORT .. "capture_server.py", args, H.tmpdir())
-    -- The port file is written after listen(), so this should connect at
-    -- once; a connection that sends nothing does not count as a session.
+    return args
+end
+
+-- Waits until srv.port accepts a TCP connection (then closes it at once).
+local function wait_accepting(srv, what)
     local ok = poll(5, function()
-        local c = socket.tcp()
-        c:settimeout(1)
-        local done = c:connect("127.0.0.1", srv.port)
-        c:close()
-        return done
+        return connects(srv.host or "127.0.0.1", srv.port, 1)
     end)
     if not ok then
         local log = srv:log()
         srv:stop()
-        error("capture server not accepting connections:\n" .. log)
+        error(what .. " not accepting connections:\n" .. log)
     end
+end
+
+function H.capture(opts)
+    local args = capture_args(opts or {}, {})
+    local srv = start(Capture, SUPPORT .. "capture_server.py", args, H.tmpdir())
+    -- The port file is written after listen(), so this should connect at
+    -- once; a connection that sends nothing does not count as a session.
+    wait_accepting(srv, "capture server")
     return srv
 end
 
@@ -666,18 +702,6 @@ H.need_peer(name, ok, why, what)  in a describe block: true when the peer
                     is there, else a pending (skipped) or failing test; false
 ]]
 
--- A value whose finalizer calls fn (at the latest when the state closes).
-local function on_gc(fn)
-    local call = function() pcall(fn) end
-    local newproxy = rawget(_G, "newproxy")
-    if newproxy then                     -- LuaJIT: tables have no __gc
-        local proxy = newproxy(true)
-        getmetatable(proxy).__gc = call
-        return proxy
-    end
-    return setmetatable({}, { __gc = call })
-end
-
 local CERT_NAMES = { "localhost", "wrong_host", "cn_ignored", "cn_only", "ip_only",
     "wildcard", "wildcard_inner", "expired", "not_yet_valid", "untrusted", "client" }
 local shared_certs
@@ -713,38 +737,6 @@ local function pick_cert(certs, opts)
     local c = certs[name]
     assert(type(c) == "table" and c.cert, "unknown certificate name " .. tostring(name))
     return c.cert, c.key
-end
-
--- capture_server.py options shared by tls_server.py.
-local function capture_args(opts, args)
-    if opts.reject_rcpt then
-        args[#args + 1] = "--reject-rcpt"; args[#args + 1] = opts.reject_rcpt
-    end
-    if opts.reject_mail then
-        args[#args + 1] = "--reject-mail"; args[#args + 1] = opts.reject_mail
-    end
-    if opts.reject_data then args[#args + 1] = "--reject-data" end
-    if opts.ehlo_unsupported then args[#args + 1] = "--ehlo-unsupported" end
-    if opts.max_sessions then
-        args[#args + 1] = "--max-sessions"; args[#args + 1] = tostring(opts.max_sessions)
-    end
-    return args
-end
-
--- Waits until srv.port accepts a TCP connection (then closes it at once).
-local function wait_accepting(srv, what)
-    local ok = poll(5, function()
-        local c = socket.tcp()
-        c:settimeout(1)
-        local done = c:connect(srv.host or "127.0.0.1", srv.port)
-        c:close()
-        return done
-    end)
-    if not ok then
-        local log = srv:log()
-        srv:stop()
-        error(what .. " not accepting connections:\n" .. log)
-    end
 end
 
 local TlsServer = setmetatable({}, { __index = Capture })

@@ -134,11 +134,7 @@ function N.free_port()
 end
 
 local function answers(port)
-    local c = socket.tcp()
-    c:settimeout(0.5)
-    local ok = c:connect("127.0.0.1", port)
-    c:close()
-    return ok ~= nil
+    return H.connects("127.0.0.1", port, 0.5)
 end
 
 --------------------------------------------------------------------------
@@ -239,32 +235,12 @@ end
 
 function Nginx:stop()
     if self.stopped then return end
-    self.stopped = true
-    registry[self] = nil
-    H.kill(self.pid, self.prefix, 3)
-    if self.pipe then
-        self.pipe:close()   -- reaps nginx
-        self.pipe = nil
-    end
+    H.reap(self, registry, self.prefix, 3)
     if self.prefix and not self.keep then H.rmdir(self.prefix) end
 end
 
 function N.stop_all()
-    local list = {}
-    for srv in pairs(registry) do list[#list + 1] = srv end
-    for _, srv in ipairs(list) do srv:stop() end
-end
-
--- Stops srv when collected (busted closes the Lua state at exit).
-local function guard(srv)
-    local stop = function() pcall(Nginx.stop, srv) end
-    local newproxy = rawget(_G, "newproxy")
-    if newproxy then
-        local proxy = newproxy(true)
-        getmetatable(proxy).__gc = stop
-        return proxy
-    end
-    return setmetatable({}, { __gc = stop })
+    H.stop_each(registry)
 end
 
 local function start_once(opts, bin, modules)
@@ -275,15 +251,11 @@ local function start_once(opts, bin, modules)
     srv.conf = conf({ prefix = prefix, port = srv.port, modules = modules,
         locations = opts.locations, http = opts.http, log_level = opts.log_level, paths = opts.paths })
     write_file(prefix .. "/nginx.conf", srv.conf)
-    local cmd = "echo $$; exec " .. quote(bin) .. " -p " .. quote(prefix .. "/")
+    local cmd = quote(bin) .. " -p " .. quote(prefix .. "/")
         .. " -c " .. quote(prefix .. "/nginx.conf")
         .. " -e " .. quote(prefix .. "/logs/error.log")
         .. " >" .. quote(prefix .. "/logs/stderr.log") .. " 2>&1 </dev/null"
-    srv.pipe = assert(io.popen(cmd, "r"))
-    srv.pid = tonumber(srv.pipe:read("*l"))
-    srv.guard = guard(srv)
-    registry[srv] = true
-    if not srv.pid then
+    if not H.spawn(srv, cmd, registry, Nginx.stop) then
         srv:stop()
         return nil, "could not start nginx"
     end
