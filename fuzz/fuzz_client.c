@@ -419,7 +419,7 @@ static int issue_sasl(session *s)
     }
     if (rc != 0) {
         /* only the sticky error of data nobody asked for */
-        CHECK(!SMTP_ERR_IS_CALLER(rc) && rc == c->err);
+        CHECK(!smtp_err_is_caller(rc) && rc == c->err);
         return -1;
     }
     CHECK(c->sasl == 1 && c->challenge == 0);
@@ -479,7 +479,7 @@ static int issue(session *s)
     if (rc == SMTP_E_BUSY)
         return 0; /* not recorded: how often it is retried depends on feeding */
     record(s, 'Q', s->intents[0], rc, 0, 0);
-    if (rc != 0 && !SMTP_ERR_IS_CALLER(rc)) {
+    if (rc != 0 && !smtp_err_is_caller(rc)) {
         CHECK(rc == c->err);
         return -1;
     }
@@ -512,7 +512,7 @@ static void lose(session *s)
     int rc = smtp_client_lost(c);
     record(s, 'L', rc, (int)due, 0, 0);
     if (rc != 0) {
-        CHECK(rc == c->err && !SMTP_ERR_IS_CALLER(rc));
+        CHECK(rc == c->err && !smtp_err_is_caller(rc));
         return;
     }
     s->lost = 1;
@@ -890,7 +890,7 @@ static void run(session *s)
         } else if (a == SMTP_ACT_CHALLENGE) {
             on_challenge(s, &ev);
         } else if (a == SMTP_ACT_ERROR) {
-            CHECK(ev.err > 0 && ev.err < SMTP_E__COUNT && !SMTP_ERR_IS_CALLER(ev.err));
+            CHECK(ev.err > 0 && ev.err < SMTP_E__COUNT && !smtp_err_is_caller(ev.err));
             record(s, 'E', ev.err, 0, 0, 0);
             check_sticky(s->c, ev.err);
             break;

@@ -436,7 +436,7 @@ static int run_step(drv *d, const step *s)
         }
         return 0;
     case T_STATE:
-        if (c->state != s->i1) {
+        if ((int)c->state != s->i1) {
             snprintf(d->why, sizeof d->why, "state %s, expected %s",
                      smtp_client_state_name(c->state), smtp_client_state_name(s->i1));
             return -1;
@@ -2241,6 +2241,187 @@ static void lost_positive(void)
     }
 }
 
+/* ---- every row of the state tables (smtp_client.c) ------------------------
+ * reply_moves: a reply's class -> the next state; event_moves: init,
+ * tls_done, a peer fault. Each script below runs one row (and, where the
+ * row is for one state, the same reply in another state, which leaves the
+ * state alone); peer_fault_everywhere() runs the FAILED row in every state.
+ * The transitions table (queued commands) is run by the scripts above. */
+
+/* reply_moves {EHLO refused, ANY -> GREETED}; the HELO fallback (a 5xx
+ * with helo_fallback) is not a refusal: the state waits for HELO's reply */
+static const step s_row_ehlo_refused[] = {
+    GREETING(OK), PEER("220 mx\r\n"), REPLY(GREETING, 1, 220, "220 mx"),
+    EHLO("client.example", 0, OK), STATE(READY), WRITE("EHLO client.example\r\n"),
+    PEER("554 no\r\n"), REPLY(EHLO, 0, 554, "554 no"), STATE(GREETED),
+    EHLO("client.example", 1, OK), WRITE("EHLO client.example\r\n"),
+    PEER("500 what\r\n"), WRITE("HELO client.example\r\n"), STATE(READY),
+    PEER("250 mx\r\n"), REPLY(HELO, 1, 250, "250 mx"), STATE(READY),
+    /* from READY again: a second EHLO refused also goes back to GREETED */
+    EHLO("client.example", 0, OK), WRITE("EHLO client.example\r\n"),
+    PEER("421 bye\r\n"), REPLY(EHLO, 0, 421, "421 bye"), STATE(GREETED), IDLE,
+    FIN,
+};
+
+/* reply_moves {HELO refused, ANY -> GREETED}: HELO queued by the caller,
+ * from GREETED and from READY */
+static const step s_row_helo_refused[] = {
+    GREETING(OK), PEER("220 mx\r\n"), REPLY(GREETING, 1, 220, "220 mx"),
+    HELO("client.example", OK), STATE(READY), WRITE("HELO client.example\r\n"),
+    PEER("501 5.5.4 no\r\n"), REPLYE(HELO, 0, 501, "501 5.5.4 no", "5.5.4"), STATE(GREETED),
+    MAIL("a@b.example", "", E_(BAD_STATE)),
+    HELO("client.example", OK), WRITE("HELO client.example\r\n"),
+    PEER("250 mx\r\n"), REPLY(HELO, 1, 250, "250 mx"), STATE(READY),
+    HELO("client.example", OK), WRITE("HELO client.example\r\n"),
+    PEER("421 bye\r\n"), REPLY(HELO, 0, 421, "421 bye"), STATE(GREETED), IDLE,
+    FIN,
+};
+
+/* reply_moves {STARTTLS refused, TLS -> READY} (s_starttls_refused) and
+ * event_moves {tls_done, TLS -> GREETED}; tls_done in any other state is
+ * refused, with nothing changed */
+static const step s_row_tls_done[] = {
+    TLSDONE(E_(BAD_STATE)), STATE(CONNECTED),
+    HELLO_TLS,
+    TLSDONE(E_(BAD_STATE)), STATE(READY),
+    STARTTLS(OK), STATE(TLS),
+    WRITE("STARTTLS\r\n"), PEER("220 go ahead\r\n"), REPLY(STARTTLS, 1, 220, "220 go ahead"),
+    STATE(TLS), TLSDONE(OK), STATE(GREETED), CAPS(0),
+    TLSDONE(E_(BAD_STATE)), STATE(GREETED),
+    FIN,
+};
+
+/* reply_moves {MAIL refused, MAIL -> READY}; pipelined, the state is
+ * already DATA when MAIL's refusal comes: that row does not apply, and
+ * DATA's reply decides: {DATA refused, ANY -> READY} (issue 10: the
+ * diagram did not have it) */
+static const step s_row_mail_refused_pipelined[] = {
+    HELLO_PIPE,
+    MAIL("a@example.com", "", OK), RCPT("b@example.net", "", OK), DATA(OK), STATE(DATA),
+    WRITE("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"),
+    PEER("550 5.7.1 no sender\r\n"), REPLYE(MAIL, 0, 550, "550 5.7.1 no sender", "5.7.1"),
+    STATE(DATA),
+    PEER("503 5.5.1 no MAIL\r\n"), REPLYE(RCPT, 0, 503, "503 5.5.1 no MAIL", "5.5.1"),
+    STATE(DATA),
+    PEER("554 5.5.1 no valid recipients\r\n"),
+    REPLYE(DATA, 0, 554, "554 5.5.1 no valid recipients", "5.5.1"), STATE(READY),
+    RCPT("b@example.net", "", E_(BAD_STATE)), IDLE,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"), STATE(MAIL),
+    FIN,
+};
+
+/* reply_moves {DATA refused, MAIL accepted, ANY -> MAIL}: the transaction
+ * stands, more RCPT may come */
+static const step s_row_data_refused_txn[] = {
+    HELLO,
+    MAIL_OK("a@example.com", "MAIL FROM:<a@example.com>\r\n"),
+    RCPT_OK("b@example.net", "RCPT TO:<b@example.net>\r\n"),
+    DATA(OK), STATE(DATA), WRITE("DATA\r\n"),
+    PEER("451 4.3.0 try later\r\n"), REPLYE(DATA, 0, 451, "451 4.3.0 try later", "4.3.0"),
+    STATE(MAIL),
+    RCPT_OK("c@example.net", "RCPT TO:<c@example.net>\r\n"),
+    DATA_OK,
+    FIN,
+};
+
+/* reply_moves {DATA positive, nothing to send, ANY -> READY}: a 354 after
+ * every RCPT failed; "." is sent and its reply hidden */
+static const step s_row_data_empty[] = {
+    HELLO_PIPE,
+    MAIL("a@example.com", "", OK), RCPT("x@example.net", "", OK), DATA(OK),
+    WRITE("MAIL FROM:<a@example.com>\r\nRCPT TO:<x@example.net>\r\nDATA\r\n"),
+    PEER("250 ok\r\n"), REPLY(MAIL, 1, 250, "250 ok"), STATE(DATA),
+    PEER("550 no such user\r\n"), REPLY(RCPT, 0, 550, "550 no such user"), STATE(DATA),
+    PEER("354 go ahead\r\n"), REPLY(DATA, 0, 354, "354 go ahead"), STATE(READY),
+    WRITE(".\r\n"), PEER("554 no valid recipients\r\n"), IDLE, STATE(READY),
+    FIN,
+};
+
+static const struct {
+    const char *name;
+    const step *steps;
+} row_scripts[] = {
+    {"row EHLO refused -> GREETED (from READY; the HELO fallback is no refusal)",
+     s_row_ehlo_refused},
+    {"row HELO refused -> GREETED (from READY, queued from GREETED and READY)",
+     s_row_helo_refused},
+    {"row STARTTLS refused: TLS -> READY", s_starttls_refused},
+    {"row tls_done: TLS -> GREETED, refused in every other state", s_row_tls_done},
+    {"row MAIL refused: MAIL -> READY", s_mail_refused},
+    {"row MAIL refused in DATA (pipelined): no change; DATA refused -> READY",
+     s_row_mail_refused_pipelined},
+    {"row DATA positive -> BODY", s_full},
+    {"row DATA refused, MAIL accepted -> MAIL", s_row_data_refused_txn},
+    {"row DATA positive, nothing to send -> READY", s_row_data_empty},
+};
+
+/* event_moves {peer fault, ANY -> FAILED}, in every state an engine can be
+ * in (CONNECTED to LOST; FAILED stays FAILED), and {init, ANY -> CONNECTED}
+ * from each of them. The fault: more input fed than the engine holds. */
+static void peer_fault_everywhere(void)
+{
+    static const step greeted[] = {GREETING(OK), PEER("220 mx\r\n"),
+                                   REPLY(GREETING, 1, 220, "220 mx"), FIN};
+    static const step ready[] = {HELLO, FIN};
+    static const step mail[] = {HELLO, MAIL_OK("a@b.example", "MAIL FROM:<a@b.example>\r\n"), FIN};
+    static const step data[] = {HELLO, MAIL_OK("a@b.example", "MAIL FROM:<a@b.example>\r\n"),
+                                DATA(OK), FIN};
+    static const step body[] = {HELLO, MAIL_OK("a@b.example", "MAIL FROM:<a@b.example>\r\n"),
+                                RCPT_OK("c@d.example", "RCPT TO:<c@d.example>\r\n"), DATA_OK, FIN};
+    static const step tls[] = {HELLO_TLS, STARTTLS(OK), FIN};
+    static const step closed[] = {HELLO, QUIT(OK), FIN};
+    static const step failed[] = {GREETING(OK), PEER("bogus\r\n"), ERROR(REPLY_SYNTAX), FIN};
+    static const struct {
+        const step *setup;
+        int lost; /* then smtp_client_lost() */
+        smtp_state state;
+    } cases[] = {
+        {NULL, 0, SMTP_S_CONNECTED}, {greeted, 0, SMTP_S_GREETED}, {ready, 0, SMTP_S_READY},
+        {mail, 0, SMTP_S_MAIL},      {data, 0, SMTP_S_DATA},       {body, 0, SMTP_S_BODY},
+        {tls, 0, SMTP_S_TLS},        {closed, 0, SMTP_S_CLOSED},   {ready, 1, SMTP_S_LOST},
+        {failed, 0, SMTP_S_FAILED},
+    };
+    static char flood[SMTP_IN_MAX + 1];
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        smtp_client *c = new_client();
+        smtp_event ev;
+        const char *name = smtp_client_state_name(cases[i].state);
+        int want = cases[i].state == SMTP_S_FAILED ? SMTP_E_REPLY_SYNTAX : SMTP_E_INPUT_OVERFLOW;
+        if (cases[i].setup != NULL)
+            run_setup(c, cases[i].setup);
+        if (cases[i].lost)
+            smtp_client_lost(c);
+        if (!is_str(smtp_client_state_name(c->state), name, "peer fault row: in state %s", name))
+            continue;
+        smtp_client_feed(c, flood, sizeof flood);
+        ok(c->state == SMTP_S_FAILED && smtp_client_next(c, &ev) == SMTP_ACT_ERROR &&
+               ev.err == want,
+           "peer fault in %s -> failed (%s, %s)", name, smtp_client_state_name(c->state),
+           smtp_errname(want));
+        smtp_client_init(c);
+        ok(c->state == SMTP_S_CONNECTED && c->err == 0 && smtp_client_pending(c) == 0,
+           "init from %s (after the fault) -> connected", name);
+        free(c);
+    }
+    /* reply_moves {LAST positive, LOST -> LOST}: SKIPPED, not the last
+     * word; a refusal is the last word and leaves the state as it is */
+    {
+        smtp_client *c = new_client();
+        smtp_event ev;
+        smtp_act a;
+        run_setup(c, ready);
+        smtp_client_lost(c);
+        a = feed_reply(c, "250 fine\r\n", 10, &ev);
+        ok(a == SMTP_ACT_REPLY && ev.cmd == SMTP_C_SKIPPED && c->state == SMTP_S_LOST,
+           "row LAST positive: lost -> lost (%s)", smtp_client_state_name(c->state));
+        a = feed_reply(c, "421 bye\r\n", 9, &ev);
+        ok(a == SMTP_ACT_REPLY && ev.cmd == SMTP_C_LAST && c->state == SMTP_S_LOST,
+           "LAST refused: no row, lost stays (%s)", smtp_client_state_name(c->state));
+        free(c);
+    }
+}
+
 int main(void)
 {
     size_t i;
@@ -2249,6 +2430,9 @@ int main(void)
     g_snap = malloc(sizeof *g_snap);
     for (i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
         check_script(scripts[i].name, scripts[i].steps, scripts[i].flags);
+    for (i = 0; i < sizeof row_scripts / sizeof row_scripts[0]; i++)
+        check_script(row_scripts[i].name, row_scripts[i].steps, 0);
+    peer_fault_everywhere();
     peer_closed_scripts();
     big_reply_script();
     large_body(0);

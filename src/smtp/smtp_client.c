@@ -30,11 +30,15 @@ const char *smtp_client_cmd_name(int cmd)
 }
 
 /*
- * The transition table: the state a command leads to when queued in a
- * state (as if it succeeds), 0 (DEAD) where it is not allowed. Replies
- * that refuse a command correct the state in on_reply().
+ * The state machine is the three tables below and nothing else: every
+ * change of state goes through set_state() with a state read from one of
+ * them, and doc/gen_states.py draws doc/design.md's diagram from them.
+ *
+ * transitions: the state a command leads to when queued in a state (as
+ * if it succeeds), 0 (DEAD) where it is not allowed.
  */
 #define S(x) SMTP_S_##x
+typedef char smtp_states_fit_a_byte[(SMTP_S__COUNT < 255) ? 1 : -1];
 static const unsigned char transitions[SMTP_C__COUNT][SMTP_S__COUNT] = {
     /*              DEAD CONNECTED GREETED    READY    MAIL     DATA BODY TLS CLOSED FAILED LOST */
     [SMTP_C_GREETING] = {0, S(GREETED), 0,         0,       0,       0, 0, 0, 0, 0},
@@ -54,7 +58,77 @@ static const unsigned char transitions[SMTP_C__COUNT][SMTP_S__COUNT] = {
     [SMTP_C_LAST]     = {0, S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), S(LOST), 0, 0},
     [SMTP_C_SKIPPED]  = {0}, /* never queued: a reply in LOST (on_reply) */
 };
+
+/* A row of reply_moves or event_moves: in state `from` (ANY: in every
+ * state), `what` happening moves to state `to`. The first row that
+ * matches counts; none matching leaves the state as it is. */
+#define ANY SMTP_S__COUNT
+typedef struct {
+    unsigned char what, from, to;
+} smtp_move;
+
+/* What a reply to a command says, as far as the state goes (on_reply);
+ * the text labels the diagram. */
+#define SMTP_REPLY_CLASSES(X)                                                 \
+    X(OK, "positive")        /* the command's positive reply (LAST: below 400) */ \
+    X(REFUSED, "refused")    /* any other */                                  \
+    X(OK_EMPTY, "positive, nothing to send") /* DATA: 354, MAIL or every RCPT failed */ \
+    X(REFUSED_TXN, "refused, MAIL accepted") /* DATA refused, the transaction stands */
+enum {
+#define SMTP_REPLY_CLASS_ENUM(id, label) R_##id,
+    SMTP_REPLY_CLASSES(SMTP_REPLY_CLASS_ENUM)
+#undef SMTP_REPLY_CLASS_ENUM
+    R__COUNT
+};
+#define R(cmd, klass) (SMTP_C_##cmd * R__COUNT + R_##klass)
+
+/* reply_moves: how a reply corrects the state queuing its command set. */
+static const smtp_move reply_moves[] = {
+    /* command, reply class   in state  -> state */
+    {R(EHLO, REFUSED),        ANY,      S(GREETED)}, /* unless answered with HELO */
+    {R(HELO, REFUSED),        ANY,      S(GREETED)},
+    {R(STARTTLS, REFUSED),    S(TLS),   S(READY)},
+    {R(MAIL, REFUSED),        S(MAIL),  S(READY)}, /* (pipelined on: DATA's reply says) */
+    {R(DATA, OK),             ANY,      S(BODY)},
+    {R(DATA, OK_EMPTY),       ANY,      S(READY)}, /* "." is sent, its reply hidden */
+    {R(DATA, REFUSED_TXN),    ANY,      S(MAIL)},
+    {R(DATA, REFUSED),        ANY,      S(READY)},
+    {R(LAST, OK),             S(LOST),  S(LOST)},  /* SKIPPED: not the last word */
+};
+typedef char smtp_reply_moves_fit_a_byte[(SMTP_C__COUNT * R__COUNT < 256) ? 1 : -1];
+
+/* What else moves the engine; the text labels the diagram. */
+#define SMTP_EVENTS(X)                                                        \
+    X(INIT, "init")                                                           \
+    X(TLS_DONE, "tls_done (after the handshake)")                             \
+    X(PEER_FAULT, "peer fault")
+enum {
+#define SMTP_EVENT_ENUM(id, label) EV_##id,
+    SMTP_EVENTS(SMTP_EVENT_ENUM)
+#undef SMTP_EVENT_ENUM
+    EV__COUNT
+};
+
+/* event_moves: the transitions that are neither a command nor a reply. */
+static const smtp_move event_moves[] = {
+    /* event        in state  -> state */
+    {EV_INIT,       ANY,      S(CONNECTED)},
+    {EV_TLS_DONE,   S(TLS),   S(GREETED)},
+    {EV_PEER_FAULT, ANY,      S(FAILED)}, /* sticky: nothing leaves FAILED */
+};
 #undef S
+
+/* The row of moves[0..n) for `what` in state, or NULL. */
+static const smtp_move *find_move(const smtp_move *moves, size_t n, int what, int state)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (moves[i].what == what && (moves[i].from == ANY || moves[i].from == state))
+            return &moves[i];
+    return NULL;
+}
+#define FIND_MOVE(table, what, state) \
+    find_move(table, sizeof table / sizeof table[0], what, state)
 
 /* Commands that may be followed by others before their reply (RFC 2920
  * 3.1); every other command ends a group. */
@@ -64,7 +138,25 @@ static int pipelinable(int cmd)
 }
 
 /* The one way to change state (traces can hook here). */
-static void set_state(smtp_client *c, int state) { c->state = state; }
+static void set_state(smtp_client *c, int state) { c->state = (smtp_state)state; }
+
+/* Apply the event's row; 0, or -1 (nothing changed) when it has none. */
+static int event(smtp_client *c, int ev)
+{
+    const smtp_move *m = FIND_MOVE(event_moves, ev, c->state);
+    if (m == NULL)
+        return -1;
+    set_state(c, m->to);
+    return 0;
+}
+
+/* Apply the row for a reply of class klass to cmd, if there is one. */
+static void reply_move(smtp_client *c, int cmd, int klass)
+{
+    const smtp_move *m = FIND_MOVE(reply_moves, cmd * R__COUNT + klass, c->state);
+    if (m != NULL)
+        set_state(c, m->to);
+}
 
 /* Zero memory that held credentials; the volatile stores cannot be
  * optimised away as a memset before the end of a lifetime can. */
@@ -98,7 +190,7 @@ static int fail(smtp_client *c, int err)
 {
     if (c->err == 0)
         c->err = err;
-    set_state(c, SMTP_S_FAILED);
+    event(c, EV_PEER_FAULT);
     wipe_auth(c);
     if (c->secret > 0) {
         burn(c->out, c->secret);
@@ -119,7 +211,7 @@ void smtp_client_init(smtp_client *c)
     c->discarded = 0;
     c->helo_fallback = 0;
     c->domainlen = 0;
-    set_state(c, SMTP_S_CONNECTED);
+    event(c, EV_INIT);
 }
 
 unsigned smtp_client_pending(const smtp_client *c) { return c->pcount; }
@@ -370,17 +462,17 @@ int smtp_client_tls_done(smtp_client *c)
     wipe(c);
     if (c->err)
         return c->err;
-    if (c->state != SMTP_S_TLS)
+    if (FIND_MOVE(event_moves, EV_TLS_DONE, c->state) == NULL)
         return SMTP_E_BAD_STATE;
     /* nothing from before the handshake is trusted: not a byte of input,
      * not a capability */
     c->inpos = c->inlen = 0;
     smtp_caps_init(&c->caps);
-    set_state(c, SMTP_S_GREETED);
+    event(c, EV_TLS_DONE);
     return 0;
 }
 
-static void answer(smtp_client *c, const char *line, size_t n, int secret);
+static int answer(smtp_client *c, const char *line, size_t n, int secret);
 
 /* RFC 4422 3.1: SASL mechanism names. */
 static int check_mech(const char *mech, size_t n)
@@ -445,8 +537,7 @@ int smtp_client_auth_response(smtp_client *c, const unsigned char *data,
     if (len > SMTP_CRED_MAX * 2 || c->outlen + MIME_B64_LEN(len) + 2 > sizeof c->out)
         return SMTP_E_ARG_TOO_LONG;
     n = mime_b64_encode(data, len, b64);
-    answer(c, b64, n, 0);
-    answer(c, "\r\n", 2, 1);
+    answer(c, b64, n, 1); /* fits: checked above */
     burn(b64, n);
     c->challenge = 0;
     return 0;
@@ -459,7 +550,7 @@ int smtp_client_auth_cancel(smtp_client *c)
         return c->err;
     if (!c->challenge)
         return SMTP_E_BAD_STATE;
-    answer(c, "*\r\n", 3, 0);
+    answer(c, "*", 1, 0);
     c->challenge = 0;
     return 0;
 }
@@ -569,13 +660,20 @@ int smtp_client_feed(smtp_client *c, const char *buf, size_t len)
     return 0;
 }
 
-/* Write a line we answer a reply with (HELO fallback, AUTH steps). */
-static void answer(smtp_client *c, const char *line, size_t n, int secret)
+/* Write a line we answer a reply with (AUTH steps, the "." after a
+ * pointless 354), line[0..n) without its CRLF, through the one formatter.
+ * The output is empty when a reply is read, and auth_response checks the
+ * room it needs, so it always fits. secret: the line holds credentials. */
+static int answer(smtp_client *c, const char *line, size_t n, int secret)
 {
-    memcpy(c->out + c->outlen, line, n);
-    c->outlen += n;
-    if (secret)
+    smtp_piece p;
+    int rc;
+    p.p = line;
+    p.n = n;
+    rc = smtp_cmd_format(c->out, sizeof c->out, &c->outlen, &p, 1, SMTP_AUTH_CMD_MAX);
+    if (rc == 0 && secret)
         c->secret = c->outlen;
+    return rc;
 }
 
 enum {
@@ -609,15 +707,11 @@ static int on_reply(smtp_client *c, int *ok)
             smtp_cmd_format(c->out, sizeof c->out, &c->outlen, p, 2, SMTP_CMD_MAX);
             c->pend[c->phead] = SMTP_C_HELO;
             return ANSWER;
-        } else {
-            set_state(c, SMTP_S_GREETED);
         }
         break;
     case SMTP_C_HELO:
         if (klass == 2)
             smtp_caps_init(&c->caps);
-        else
-            set_state(c, SMTP_S_GREETED);
         break;
     case SMTP_C_AUTH:
         if (code == 334 && c->sasl)
@@ -626,10 +720,12 @@ static int on_reply(smtp_client *c, int *ok)
             const char *line = c->auth + c->authpos, *end = c->auth + c->authlen;
             const char *nl = memchr(line, '\n', (size_t)(end - line));
             if (nl != NULL) {
-                answer(c, line, (size_t)(nl + 1 - line), 1);
+                /* a line formatted by auth_login: sent without its CRLF,
+                 * which the formatter puts back */
+                answer(c, line, (size_t)(nl - 1 - line), 1);
                 c->authpos += (size_t)(nl + 1 - line);
             } else {
-                answer(c, "*\r\n", 3, 0); /* nothing left to say: cancel */
+                answer(c, "*", 1, 0); /* nothing left to say: cancel */
             }
             return ANSWER;
         }
@@ -644,14 +740,10 @@ static int on_reply(smtp_client *c, int *ok)
              * text before the handshake; it is dropped, never parsed */
             c->discarded += c->inlen - c->inpos;
             c->inpos = c->inlen;
-        } else if (c->state == SMTP_S_TLS) {
-            set_state(c, SMTP_S_READY);
         }
         break;
     case SMTP_C_MAIL:
         c->mail_ok = *ok;
-        if (!*ok && c->state == SMTP_S_MAIL)
-            set_state(c, SMTP_S_READY);
         break;
     case SMTP_C_RCPT:
         if (*ok)
@@ -662,17 +754,17 @@ static int on_reply(smtp_client *c, int *ok)
         if (*ok && (!c->mail_ok || c->rcpt_ok == 0)) {
             /* RFC 2920 3.1: a 354 after MAIL or every RCPT failed (they
              * were pipelined) is answered with an empty message. */
-            answer(c, ".\r\n", 3, 0);
+            answer(c, ".", 1, 0);
             push(c, SMTP_C_EOD_ABORT); /* its reply is not shown */
-            set_state(c, SMTP_S_READY);
+            reply_move(c, cmd, R_OK_EMPTY);
             *ok = 0;
             return DELIVER;
         }
         if (*ok) {
             mime_body_init(&c->body);
-            set_state(c, SMTP_S_BODY);
-        } else {
-            set_state(c, c->mail_ok ? SMTP_S_MAIL : SMTP_S_READY);
+        } else if (c->mail_ok) {
+            reply_move(c, cmd, R_REFUSED_TXN);
+            return DELIVER;
         }
         break;
     case SMTP_C_EOD:
@@ -691,6 +783,7 @@ static int on_reply(smtp_client *c, int *ok)
                 return HIDE;
             }
             c->skip_left--;
+            reply_move(c, cmd, R_OK);
             return SKIP;
         }
         break;
@@ -699,6 +792,7 @@ static int on_reply(smtp_client *c, int *ok)
     default:
         break;
     }
+    reply_move(c, cmd, *ok ? R_OK : R_REFUSED);
     return DELIVER;
 }
 

@@ -29,7 +29,9 @@
 #include "smtp_caps.h"
 #include "mime/mime_body.h"
 
-/* Session states; the transitions are the table in smtp_client.c. */
+/* Session states. Every transition is a row of the tables in
+ * smtp_client.c: transitions (a command queued), reply_moves (a reply
+ * corrects the state) and event_moves (init, tls_done, a peer fault). */
 #define SMTP_STATES(X)                                                  \
     X(DEAD, "dead")           /* zero value: not initialised */         \
     X(CONNECTED, "connected") /* greeting not read yet */               \
@@ -61,12 +63,12 @@
     X(LAST, "last")               /* the server's last reply (smtp_client_lost) */ \
     X(SKIPPED, "skipped")         /* after smtp_client_lost: a reply below 400, not the last word */
 
-enum {
+typedef enum {
 #define SMTP_STATE_ENUM(id, name) SMTP_S_##id,
     SMTP_STATES(SMTP_STATE_ENUM)
 #undef SMTP_STATE_ENUM
     SMTP_S__COUNT
-};
+} smtp_state;
 enum {
 #define SMTP_CMD_ENUM(id, name) SMTP_C_##id,
     SMTP_CMDS(SMTP_CMD_ENUM)
@@ -98,7 +100,7 @@ typedef struct {
 } smtp_event;
 
 typedef struct {
-    int state;               /* SMTP_S_*: as if every queued command succeeds */
+    smtp_state state;        /* as if every queued command succeeds */
     int err;                 /* sticky peer fault, 0 if none */
     int eof;                 /* the peer closed */
     int reply_taken;         /* reply was delivered: reset before parsing */
