@@ -174,6 +174,33 @@ static const ccase cases[] = {
      E(DSN), 0, 0, "DSN \n"},
 };
 
+/* What the binding reads: the accessors and the iterator give what the
+ * struct holds (the iterator joined back is raw, in order). */
+static void check_views(const smtp_caps *caps, const ccase *tc)
+{
+    char joined[SMTP_CAPS_MAX + 1];
+    size_t pos = 0, n = 0, klen, plen;
+    const char *kw, *params;
+    int count = 0;
+    while (smtp_caps_next(caps, &pos, &kw, &klen, &params, &plen)) {
+        if (n + klen + plen + 2 > sizeof joined)
+            break;
+        memcpy(joined + n, kw, klen);
+        n += klen;
+        joined[n++] = ' ';
+        memcpy(joined + n, params, plen);
+        n += plen;
+        joined[n++] = '\n';
+        count++;
+    }
+    is_mem(joined, n, tc->raw, strlen(tc->raw), "%s: smtp_caps_next gives raw (%d)", tc->name,
+           count);
+    ok(!smtp_caps_next(caps, &pos, &kw, &klen, &params, &plen), "%s: the iterator ends",
+       tc->name);
+    is_int(smtp_caps_mechs(caps), tc->mechs, "%s: smtp_caps_mechs", tc->name);
+    ok(smtp_caps_size(caps) == tc->size, "%s: smtp_caps_size", tc->name);
+}
+
 static void check_case(const ccase *tc)
 {
     char want[4096], got[4096];
@@ -189,6 +216,8 @@ static void check_case(const ccase *tc)
         describe(got, sizeof got, caps->ext, caps->mechs, caps->size, caps->raw, caps->len);
         is_mem(got, strlen(got), want, strlen(want), "%s (%s)", tc->name, how);
     }
+    if (read_caps(tc->wire, tc->n, 0, caps) == 0)
+        check_views(caps, tc);
     free(caps);
 }
 
@@ -294,6 +323,32 @@ static void overflow_checks(void)
     free(caps);
 }
 
+/* ---- AUTH mechanisms: every AUTH line counts; names are separated as in
+ * the SASL engine's lists (space, tab, comma) ------------------------------ */
+
+static void mech_checks(void)
+{
+    static const struct {
+        const char *name, *text;
+        unsigned mechs;
+    } m[] = {
+        {"two AUTH lines", "250-mx\n250-AUTH LOGIN\n250 AUTH=PLAIN CRAM-MD5", M(LOGIN) | M(PLAIN) | M(CRAM_MD5)},
+        {"commas", "250-mx\n250 AUTH PLAIN,LOGIN", M(PLAIN) | M(LOGIN)},
+        {"a tab", "250-mx\n250 AUTH PLAIN\tXOAUTH2", M(PLAIN) | M(XOAUTH2)},
+        {"unknown names skipped", "250-mx\n250 AUTH GSSAPI NTLM ,SCRAM-SHA-256,", M(SCRAM_SHA_256)},
+        {"lower case", "250-mx\n250 auth plain", M(PLAIN)},
+        {"a name is whole", "250-mx\n250 AUTH PLAINX XPLAIN PLAI", 0},
+    };
+    smtp_caps *caps = malloc(sizeof *caps);
+    size_t i;
+    for (i = 0; i < sizeof m / sizeof m[0]; i++) {
+        size_t n = strlen(m[i].text);
+        smtp_caps_parse(caps, guard_put(&g_text, m[i].text, n), n);
+        is_int(smtp_caps_mechs(caps), m[i].mechs, "mechanisms: %s", m[i].name);
+    }
+    free(caps);
+}
+
 int main(void)
 {
     size_t i;
@@ -304,6 +359,7 @@ int main(void)
         check_case(&cases[i]);
     find_checks();
     overflow_checks();
+    mech_checks();
     guard_free(&g_in);
     guard_free(&g_text);
     return done_testing();

@@ -1,5 +1,6 @@
 /*
- * test_cmd.c -- smtp_cmd: the only command formatter, and MAIL/RCPT paths.
+ * test_cmd.c -- smtp_cmd: the only command formatter, MAIL/RCPT paths, and
+ * the envelope line (its pieces and its length bound).
  *
  * Every piece and every output buffer sits against a guard page: the output
  * buffer's capacity ends exactly at the guard, so writing one byte past cap
@@ -414,6 +415,83 @@ static void domain_checks(void)
            "domain: 256 bytes is too long");
 }
 
+/* The envelope line smtp_cmd_envelope gives for addr (and params), joined
+ * into line (no CRLF); returns the rc of smtp_cmd_envelope, then of
+ * smtp_cmd_fits on the bound SMTP_CMD_MAX. */
+static int envelope(int mail, const char *addr, size_t len, const char *params, size_t plen,
+                    char *line, size_t cap, size_t *linelen)
+{
+    smtp_piece p[SMTP_ENVELOPE_PIECES];
+    int i, k = -1, rc;
+    const char *ga = guard_put(&g_piece[0], addr, len);
+    const char *gp = guard_put(&g_piece[1], params, plen);
+    *linelen = 0;
+    rc = smtp_cmd_envelope(p, &k, mail, ga, len, gp, plen);
+    if (rc != 0) {
+        ok(k == 0, "envelope: no pieces on error");
+        return rc;
+    }
+    ok(k >= 2 && k <= SMTP_ENVELOPE_PIECES, "envelope: %d pieces", k);
+    for (i = 0; i < k; i++) {
+        if (*linelen + p[i].n <= cap)
+            memcpy(line + *linelen, p[i].p, p[i].n);
+        *linelen += p[i].n;
+    }
+    return smtp_cmd_fits(p, k, SMTP_CMD_MAX);
+}
+
+static void envelope_checks(void)
+{
+    static char addr[SMTP_CMD_MAX + 8], params[SMTP_CMD_MAX + 8];
+    char line[4 * SMTP_CMD_MAX];
+    size_t n;
+    is_int(envelope(1, STR("a@b"), "", 0, line, sizeof line, &n), 0, "envelope: MAIL a@b");
+    is_mem(line, n, STR("MAIL FROM:<a@b>"), "envelope: brackets added");
+    is_int(envelope(0, STR(" Name <x@y> "), STR("NOTIFY=NEVER"), line, sizeof line, &n), 0,
+           "envelope: RCPT with params");
+    is_mem(line, n, STR("RCPT TO:<x@y> NOTIFY=NEVER"), "envelope: the bracketed part, params");
+    is_int(envelope(1, "", 0, "", 0, line, sizeof line, &n), 0, "envelope: MAIL empty");
+    is_mem(line, n, STR("MAIL FROM:<>"), "envelope: the null path");
+    is_int(envelope(0, "", 0, "", 0, line, sizeof line, &n), SMTP_E_ARG_EMPTY,
+           "envelope: RCPT empty is refused by the path rule");
+    is_int(envelope(0, STR("a@b c"), "", 0, line, sizeof line, &n), SMTP_E_ARG_SYNTAX,
+           "envelope: the path rule's errors pass through");
+    is_int(envelope(1, STR("a@b"), STR("X=1\r\nRSET"), line, sizeof line, &n), SMTP_E_ARG_CRLF,
+           "envelope: CRLF in params is refused");
+
+    /* the bound: the line with its CRLF is at most SMTP_CMD_MAX bytes:
+     * "MAIL FROM:" 10 + "<>" 2 + address + CRLF 2, "RCPT TO:" 8 + 2 + 2 */
+    memset(addr, 'b', sizeof addr);
+    addr[0] = 'a';
+    addr[1] = '@';
+    is_int(envelope(1, addr, SMTP_CMD_MAX - 14, "", 0, line, sizeof line, &n), 0,
+           "envelope: MAIL line of exactly %d bytes", SMTP_CMD_MAX);
+    is_int((int)n + 2, SMTP_CMD_MAX, "envelope: MAIL at the bound, with CRLF");
+    is_int(envelope(1, addr, SMTP_CMD_MAX - 13, "", 0, line, sizeof line, &n),
+           SMTP_E_ARG_TOO_LONG, "envelope: MAIL line of %d bytes is too long", SMTP_CMD_MAX + 1);
+    is_int(envelope(0, addr, SMTP_CMD_MAX - 12, "", 0, line, sizeof line, &n), 0,
+           "envelope: RCPT line of exactly %d bytes", SMTP_CMD_MAX);
+    is_int(envelope(0, addr, SMTP_CMD_MAX - 11, "", 0, line, sizeof line, &n),
+           SMTP_E_ARG_TOO_LONG, "envelope: RCPT line of %d bytes is too long", SMTP_CMD_MAX + 1);
+    /* "<...>" as given: no brackets added, the same bound */
+    addr[0] = '<';
+    addr[1] = 'a';
+    addr[2] = '@';
+    addr[SMTP_CMD_MAX - 13] = '>';
+    is_int(envelope(1, addr, SMTP_CMD_MAX - 12, "", 0, line, sizeof line, &n), 0,
+           "envelope: MAIL <path> of exactly %d bytes", SMTP_CMD_MAX);
+    addr[SMTP_CMD_MAX - 13] = 'b';
+    addr[SMTP_CMD_MAX - 12] = '>';
+    is_int(envelope(1, addr, SMTP_CMD_MAX - 11, "", 0, line, sizeof line, &n),
+           SMTP_E_ARG_TOO_LONG, "envelope: MAIL <path> of %d bytes is too long", SMTP_CMD_MAX + 1);
+    /* params count: " " + params */
+    memset(params, 'p', sizeof params);
+    is_int(envelope(1, STR("a@b"), params, SMTP_CMD_MAX - 18, line, sizeof line, &n), 0,
+           "envelope: MAIL with params, exactly %d bytes", SMTP_CMD_MAX);
+    is_int(envelope(1, STR("a@b"), params, SMTP_CMD_MAX - 17, line, sizeof line, &n),
+           SMTP_E_ARG_TOO_LONG, "envelope: MAIL with params, %d bytes", SMTP_CMD_MAX + 1);
+}
+
 int main(void)
 {
     int i;
@@ -424,6 +502,7 @@ int main(void)
     format_checks();
     path_checks();
     domain_checks();
+    envelope_checks();
     guard_free(&g_out);
     for (i = 0; i < 4; i++)
         guard_free(&g_piece[i]);

@@ -1,9 +1,10 @@
 /*
  * test_host.c -- smtp_host: certificate names against the server's host
- * (RFC 6125 6.4): IP literals, DNS names, wildcards, and what must never
- * match. Every case runs with its inputs against a guard page, so a read
- * past either string is a crash; IP parsing is also cross-checked with
- * inet_pton on random and mutated addresses.
+ * (RFC 6125 6.4): IP literals, DNS names, wildcards, what must never
+ * match, and which field of a certificate counts (SAN before CN). Every
+ * case runs with its inputs against a guard page, so a read past either
+ * string is a crash; IP parsing is also cross-checked with inet_pton on
+ * random and mutated addresses.
  *
  * Engines: smtp_host.c
  */
@@ -170,6 +171,57 @@ static void ip_random(void)
     ok(agree, "IP parsing agrees with inet_pton on 20,000 random and mutated addresses");
 }
 
+static int names(smtp_host_field f, const char *name, const char *h)
+{
+    const char *gn = guard_put(&g_a, name, strlen(name));
+    const char *gh = guard_put(&g_b, h, strlen(h));
+    return smtp_host_name_matches(f, gn, strlen(name), gh, strlen(h));
+}
+
+/* Which field counts (SAN before CN), and one name of a field against a
+ * host, as the binding asks for each name of a certificate. */
+static void field_cases(void)
+{
+    static const struct {
+        const char *host;
+        size_t nsan;
+        smtp_host_field want;
+    } f[] = {
+        {"mail.example.com", 0, SMTP_HOST_CN},
+        {"mail.example.com", 1, SMTP_HOST_SAN_DNS},
+        {"mail.example.com", 7, SMTP_HOST_SAN_DNS},
+        {"192.0.2.1", 0, SMTP_HOST_SAN_IP},
+        {"192.0.2.1", 3, SMTP_HOST_SAN_IP},
+        {"::1", 0, SMTP_HOST_SAN_IP},
+        {"[2001:db8::1]", 2, SMTP_HOST_SAN_IP},
+        {"192.0.2.256", 0, SMTP_HOST_CN}, /* not an address: a name */
+        {"192.0.2.256", 1, SMTP_HOST_SAN_DNS},
+        {"", 0, SMTP_HOST_CN},
+    };
+    size_t i;
+    for (i = 0; i < sizeof f / sizeof f[0]; i++) {
+        const char *h = guard_put(&g_b, f[i].host, strlen(f[i].host));
+        is_int(smtp_host_field_for(h, strlen(f[i].host), f[i].nsan), f[i].want,
+               "field for \"%s\" with %zu subjectAltNames", f[i].host, f[i].nsan);
+    }
+
+    /* IP names: the same bytes, whatever the text */
+    ok(names(SMTP_HOST_SAN_IP, "192.0.2.1", "192.0.2.1"), "ip: same text");
+    ok(names(SMTP_HOST_SAN_IP, "2001:db8::1", "[2001:DB8:0:0::1]"), "ip: same address, other text");
+    ok(names(SMTP_HOST_SAN_IP, "::ffff:192.0.2.1", "::ffff:c000:201"), "ip: dotted quad in v6");
+    ok(!names(SMTP_HOST_SAN_IP, "192.0.2.1", "192.0.2.2"), "ip: another address");
+    ok(!names(SMTP_HOST_SAN_IP, "192.0.2.1", "::ffff:192.0.2.1"), "ip: v4 is not v4-mapped v6");
+    ok(!names(SMTP_HOST_SAN_IP, "mail.example.com", "mail.example.com"),
+       "ip: a name in the iPAddress field matches nothing");
+    ok(!names(SMTP_HOST_SAN_IP, "", ""), "ip: empty matches nothing");
+    ok(!names(SMTP_HOST_SAN_IP, "192.0.2.1", "192.0.2.1x"), "ip: host not an address");
+    /* DNS and CN: the DNS-ID rules */
+    ok(names(SMTP_HOST_SAN_DNS, "*.example.com", "mail.example.com"), "dns: wildcard");
+    ok(names(SMTP_HOST_CN, "Mail.Example.com.", "mail.example.com"), "cn: case, trailing dot");
+    ok(!names(SMTP_HOST_SAN_DNS, "*.com", "example.com"), "dns: no wildcard over one label");
+    ok(!names(SMTP_HOST_CN, "192.0.2.1", "192.0.2.10"), "cn: text, not a prefix");
+}
+
 int main(void)
 {
     tap_seed();
@@ -178,6 +230,7 @@ int main(void)
     match_cases();
     ip_cases();
     ip_random();
+    field_cases();
     guard_free(&g_a);
     guard_free(&g_b);
     return done_testing();

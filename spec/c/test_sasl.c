@@ -16,7 +16,8 @@
  *
  * Every challenge is handed over against a guard page.
  *
- * Engines: sasl.c sasl_hash.c smtp_caps.c (for the mechanism bit order)
+ * Engines: sasl.c sasl_hash.c smtp_caps.c (for the mechanism bit order, and
+ * the choice from parsed capabilities)
  */
 #include "guard.h"
 #include "tap.h"
@@ -177,6 +178,54 @@ static void test_choose(void)
            "forced list with an unknown name");
     is_int(sasl_choose(all, STR(" , "), pw), -SMTP_E_SASL_NO_MECH, "forced list of separators");
     is_int(sasl_choose(all, "", 0, pw), SASL_MECH_SCRAM_SHA_256, "empty forced: automatic");
+}
+
+/* The choice from the parsed capabilities (what c:sasl_choose does): for
+ * one AUTH line, the SMTP engine's mechanism bits are the SASL engine's
+ * mask of the offer, so the choice is the same as from the offer text. */
+static void test_choose_caps(void)
+{
+    static const char *const offers[] = {
+        "PLAIN LOGIN", "LOGIN PLAIN DIGEST-MD5 CRAM-MD5", "plain login cram-md5",
+        "PLAIN LOGIN cram-md5 GSSAPI  NTLM\tXOAUTH2,", "PLAIN,LOGIN", "XOAUTH2 OAUTHBEARER",
+        "SCRAM-SHA-1 SCRAM-SHA-256 PLAIN", "GSSAPI NTLM", "", "SCRAM-SHA-256-PLUS PLAINX",
+    };
+    static const struct {
+        const char *forced;
+        unsigned have;
+    } asks[] = {
+        {NULL, SASL_HAVE_PASSWORD}, {NULL, SASL_HAVE_TOKEN},
+        {NULL, SASL_HAVE_PASSWORD | SASL_HAVE_TOKEN}, {NULL, 0},
+        {"LOGIN", SASL_HAVE_PASSWORD}, {"XOAUTH2 PLAIN", SASL_HAVE_PASSWORD},
+        {"cram-md5,login", SASL_HAVE_PASSWORD}, {"NTLM", SASL_HAVE_PASSWORD},
+    };
+    smtp_caps *caps = (smtp_caps *)malloc(sizeof *caps);
+    char text[256];
+    size_t i, k;
+    for (i = 0; i < sizeof offers / sizeof offers[0]; i++) {
+        unsigned mask = sasl_mech_mask(offers[i], strlen(offers[i]));
+        int n = snprintf(text, sizeof text, "250-mx.example\n250 AUTH %s", offers[i]);
+        smtp_caps_parse(caps, text, (size_t)n);
+        is_int(smtp_caps_mechs(caps), mask, "caps of AUTH \"%s\": the SASL mask", offers[i]);
+        for (k = 0; k < sizeof asks / sizeof asks[0]; k++) {
+            const char *f = asks[k].forced;
+            size_t fn = f != NULL ? strlen(f) : 0;
+            is_int(sasl_choose(smtp_caps_mechs(caps), f, fn, asks[k].have),
+                   sasl_choose(mask, f, fn, asks[k].have),
+                   "choose from caps of AUTH \"%s\" (forced %s, have %u): as from the text",
+                   offers[i], f != NULL ? f : "none", asks[k].have);
+        }
+    }
+    /* every AUTH line counts: "AUTH LOGIN" then "AUTH=PLAIN" offers both */
+    {
+        static const char two[] = "250-mx.example\n250-AUTH LOGIN\n250 AUTH=PLAIN";
+        smtp_caps_parse(caps, two, sizeof two - 1);
+        is_int(sasl_choose(smtp_caps_mechs(caps), NULL, 0, SASL_HAVE_PASSWORD), SASL_MECH_PLAIN,
+               "two AUTH lines: PLAIN (the second) is chosen over LOGIN");
+        is_int(sasl_choose(smtp_caps_mechs(caps), STR("LOGIN"), SASL_HAVE_PASSWORD),
+               SASL_MECH_LOGIN, "two AUTH lines: LOGIN (the first) can be forced");
+    }
+    free(caps);
 }
 
 static void test_nonce_text(void)
@@ -1142,6 +1191,7 @@ int main(void)
     memset(C, 0, sizeof *C);
     test_names();
     test_choose();
+    test_choose_caps();
     test_nonce_text();
     test_plain();
     test_login();

@@ -10,8 +10,4 @@ struct lua_State; /* lua.h is for the binding files (l*.c) only */
 /* Adds message, file (lmime.c) to the module table on top of the stack. */
 void smtp_open_mime(struct lua_State *L);
 
-/* n bytes from the operating system's random generator: 0, or -1 when
- * there is none (lsmtp.c). */
-int smtp_random(void *buf, size_t n);
-
 #endif

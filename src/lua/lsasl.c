@@ -13,18 +13,29 @@
  * The responses (which carry the password, or prove it) are computed into
  * the SASL engine and copied from there straight into the SMTP engine's
  * output, which wipes them once written; Lua sees only the server's
- * challenges. The client nonce comes from smtp_random().
+ * challenges. The client nonce comes from smtp_random() (base/smtp_random.h).
  */
 #include <string.h>
-#include "compat.h"
-#include "lmime.h"
+#include "lbind.h"
 #include "lsasl.h"
-#include "lsmtp.h"
+#include "base/smtp_random.h"
 #include "mime/mime_enc.h"
 #include "sasl/sasl.h"
 #include "smtp/smtp_client.h"
 
 #define SASL_MT "socket.smtp.core.sasl"
+
+/* The upvalue of the methods: how to reach the engine of a client object
+ * (given by the module entry, which owns that class). */
+typedef struct {
+    lsasl_client_fn client;
+} lsasl_hooks;
+
+static smtp_client *check_client(lua_State *L, int idx)
+{
+    const lsasl_hooks *h = (const lsasl_hooks *)lua_touserdata(L, lua_upvalueindex(1));
+    return h->client(L, idx);
+}
 
 static sasl_client *check_sasl(lua_State *L)
 {
@@ -33,13 +44,9 @@ static sasl_client *check_sasl(lua_State *L)
 
 static int push_sasl_err(lua_State *L, int err, const char *field)
 {
-    luaL_pushfail(L);
-    if (field != NULL)
-        lua_pushfstring(L, "%s %s", field, smtp_errmsg(err));
-    else
-        lua_pushstring(L, smtp_errmsg(err));
-    lua_pushstring(L, smtp_errname(err));
-    return 3;
+    if (field == NULL)
+        return lbind_fail_code(L, err);
+    return lbind_fail(L, lua_pushfstring(L, "%s %s", field, smtp_errmsg(err)), smtp_errname(err));
 }
 
 /* A peer fault of x, with the server's own words when it gave some
@@ -50,18 +57,7 @@ static int push_peer_err(lua_State *L, const sasl_client *x, int err)
     const char *et = sasl_client_errtext(x, &en);
     if (err != SMTP_E_SASL_SERVER_ERROR || et == NULL || en == 0)
         return push_sasl_err(L, err, NULL);
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: %s", smtp_errmsg(err), et);
-    lua_pushstring(L, smtp_errname(err));
-    return 3;
-}
-
-static int push_smtp_err(lua_State *L, int err)
-{
-    luaL_pushfail(L);
-    lua_pushstring(L, smtp_errmsg(err));
-    lua_pushstring(L, smtp_errname(err));
-    return 3;
+    return lbind_fail(L, lua_pushfstring(L, "%s: %s", smtp_errmsg(err), et), smtp_errname(err));
 }
 
 /* -- name | nil, msg, name = core.sasl_choose(offered, forced, password?, token?)
@@ -81,23 +77,6 @@ static int core_sasl_choose(lua_State *L)
     return 1;
 }
 
-/* params[name], a string left on the stack (so that no later lookup, with
- * whatever metamethod or collection it runs, can free it), or NULL. */
-static const char *opt_field(lua_State *L, int t, const char *name, size_t *len)
-{
-    lua_getfield(L, t, name);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        *len = 0;
-        return NULL;
-    }
-    if (lua_type(L, -1) != LUA_TSTRING) {
-        luaL_error(L, "bad params.%s (string expected, got %s)", name, luaL_typename(L, -1));
-        return NULL;
-    }
-    return lua_tolstring(L, -1, len);
-}
-
 /* -- x | nil, msg, name = core.sasl(mechanism, params)
  * params: user, password, token, authzid, host, service, realm, port. */
 static int core_sasl(lua_State *L)
@@ -115,13 +94,13 @@ static int core_sasl(lua_State *L)
     if (m < 0)
         return push_sasl_err(L, SMTP_E_SASL_BAD_MECH, NULL);
     memset(&p, 0, sizeof p);
-    p.user = opt_field(L, 2, "user", &p.userlen);
-    p.password = opt_field(L, 2, "password", &p.passwordlen);
-    p.token = opt_field(L, 2, "token", &p.tokenlen);
-    p.authzid = opt_field(L, 2, "authzid", &p.authzidlen);
-    p.host = opt_field(L, 2, "host", &p.hostlen);
-    p.service = opt_field(L, 2, "service", &p.servicelen);
-    p.realm = opt_field(L, 2, "realm", &p.realmlen);
+    p.user = lbind_opt_lstring(L, 2, "user", "params.%s", &p.userlen);
+    p.password = lbind_opt_lstring(L, 2, "password", "params.%s", &p.passwordlen);
+    p.token = lbind_opt_lstring(L, 2, "token", "params.%s", &p.tokenlen);
+    p.authzid = lbind_opt_lstring(L, 2, "authzid", "params.%s", &p.authzidlen);
+    p.host = lbind_opt_lstring(L, 2, "host", "params.%s", &p.hostlen);
+    p.service = lbind_opt_lstring(L, 2, "service", "params.%s", &p.servicelen);
+    p.realm = lbind_opt_lstring(L, 2, "realm", "params.%s", &p.realmlen);
     lua_getfield(L, 2, "port");
     p.port = lua_isnumber(L, -1) ? (unsigned)lua_tointeger(L, -1) : 0;
     lua_pop(L, 1);
@@ -147,8 +126,8 @@ static int core_sasl(lua_State *L)
 static int sasl_start(lua_State *L)
 {
     sasl_client *x = check_sasl(L);
-    smtp_client *c = lsmtp_check_client(L, 2);
-    const char *out = NULL, *name = sasl_mech_name(x->mech);
+    smtp_client *c = check_client(L, 2);
+    const char *out = NULL, *name = sasl_mech_name(sasl_client_mech(x));
     size_t n = 0;
     int rc = sasl_client_start(x, &out, &n);
     if (rc < 0)
@@ -157,7 +136,7 @@ static int sasl_start(lua_State *L)
         return push_sasl_err(L, SMTP_E_SASL_BAD_STATE, NULL);
     rc = smtp_client_auth(c, name, strlen(name), (const unsigned char *)out, n, out != NULL);
     if (rc != 0)
-        return push_smtp_err(L, rc);
+        return lbind_fail_code(L, rc);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -169,7 +148,7 @@ static int sasl_start(lua_State *L)
 static int sasl_step(lua_State *L)
 {
     sasl_client *x = check_sasl(L);
-    smtp_client *c = lsmtp_check_client(L, 2);
+    smtp_client *c = check_client(L, 2);
     size_t tn;
     const char *text = luaL_checklstring(L, 3, &tn);
     unsigned char ch[MIME_B64_DECODED_MAX(SASL_CHALLENGE_MAX * 4 / 3 + 4)];
@@ -180,30 +159,28 @@ static int sasl_step(lua_State *L)
     if (tn > sizeof ch / 3 * 4) {
         arc = smtp_client_auth_cancel(c);
         if (arc != 0)
-            return push_smtp_err(L, arc);
+            return lbind_fail_code(L, arc);
         return push_sasl_err(L, SMTP_E_SASL_CHALLENGE_TOO_LONG, NULL);
     }
     dn = mime_b64_decode(text, tn, ch);
     if (dn < 0) {
         arc = smtp_client_auth_cancel(c);
         if (arc != 0)
-            return push_smtp_err(L, arc);
-        luaL_pushfail(L);
-        lua_pushliteral(L, "malformed server challenge (not base64)");
-        lua_pushstring(L, smtp_errname(SMTP_E_SASL_MALFORMED));
-        return 3;
+            return lbind_fail_code(L, arc);
+        return lbind_fail(L, "malformed server challenge (not base64)",
+                          smtp_errname(SMTP_E_SASL_MALFORMED));
     }
     rc = sasl_client_step(x, (const char *)ch, (size_t)dn, &out, &n);
     memset(ch, 0, sizeof ch);
     if (rc < 0) {
         arc = smtp_client_auth_cancel(c);
         if (arc != 0)
-            return push_smtp_err(L, arc);
+            return lbind_fail_code(L, arc);
         return push_peer_err(L, x, -rc);
     }
     arc = smtp_client_auth_response(c, (const unsigned char *)out, n);
     if (arc != 0)
-        return push_smtp_err(L, arc);
+        return lbind_fail_code(L, arc);
     if (rc == SASL_REFUSED)
         return push_peer_err(L, x, SMTP_E_SASL_SERVER_ERROR);
     lua_pushboolean(L, 1);
@@ -249,15 +226,10 @@ static const luaL_Reg sasl_funcs[] = {
     {NULL, NULL}
 };
 
-void smtp_open_sasl(lua_State *L)
+void smtp_open_sasl(lua_State *L, lsasl_client_fn client)
 {
-    if (luaL_newmetatable(L, SASL_MT)) {
-        luaL_setfuncs(L, sasl_meta, 0);
-        luaL_newlib(L, sasl_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushliteral(L, SASL_MT);
-        lua_setfield(L, -2, "__name");
-    }
-    lua_pop(L, 1);
+    lsasl_hooks *h = (lsasl_hooks *)lua_newuserdatauv(L, sizeof *h, 0);
+    h->client = client;
+    lbind_class(L, SASL_MT, sasl_methods, sasl_meta, 1);
     luaL_setfuncs(L, sasl_funcs, 0);
 }

@@ -7,12 +7,12 @@
  */
 #include <string.h>
 
-#include "compat.h"
+#include "lbind.h"
 #include "lmime.h"
 #include "lmime_enc.h"
 #include "lsasl.h"
-#include "lsmtp.h"
 #include "base/smtp_random.h"
+#include "sasl/sasl.h"
 #include "smtp/smtp_client.h"
 #include "smtp/smtp_cmd.h"
 #include "smtp/smtp_host.h"
@@ -38,7 +38,10 @@ typedef struct {
 
 #define SET_BUSY(c, v) (((lclient *)(void *)(c))->busy = (v))
 
-smtp_client *lsmtp_check_client(lua_State *L, int idx)
+/* The engine of the client userdata at idx; raises when it is not one, or
+ * when one of its methods is running (re-entered from a finalizer). The
+ * SASL binding gets it from luaopen (smtp_open_sasl). */
+static smtp_client *check_client_at(lua_State *L, int idx)
 {
     lclient *u = (lclient *)luaL_checkudata(L, idx, CLIENT_MT);
     if (u->busy)
@@ -49,34 +52,28 @@ smtp_client *lsmtp_check_client(lua_State *L, int idx)
 
 static smtp_client *check_client(lua_State *L)
 {
-    return lsmtp_check_client(L, 1);
+    return check_client_at(L, 1);
 }
 
-/* nil, message, name: the fail convention for engine error codes */
-static int push_err(lua_State *L, int err)
+/* The bytes of output not handed out yet. */
+static size_t out_len(const smtp_client *c)
 {
-    luaL_pushfail(L);
-    lua_pushstring(L, smtp_errmsg(err));
-    lua_pushstring(L, smtp_errname(err));
-    return 3;
-}
-
-static int push_rc(lua_State *L, int rc)
-{
-    if (rc != 0)
-        return push_err(L, rc);
-    lua_pushboolean(L, 1);
-    return 1;
+    size_t n;
+    smtp_client_output(c, &n);
+    return n;
 }
 
 /* true, line: the command line just queued (without CRLF), for messages.
  * Never used for AUTH, whose lines hold credentials. */
 static int push_queued(lua_State *L, smtp_client *c, size_t before, int rc)
 {
+    const char *out;
+    size_t n;
     if (rc != 0)
-        return push_err(L, rc);
+        return lbind_fail_code(L, rc);
+    out = smtp_client_output(c, &n);
     SET_BUSY(c, 1);
-    lua_pushlstring(L, c->out + before, c->outlen - before - 2);
+    lua_pushlstring(L, out + before, n - before - 2);
     SET_BUSY(c, 0);
     lua_pushboolean(L, 1);
     lua_insert(L, -2);
@@ -96,7 +93,7 @@ static int core_new(lua_State *L)
 /* -- true | nil, msg, name = c:greeting() */
 static int client_greeting(lua_State *L)
 {
-    return push_rc(L, smtp_client_greeting(check_client(L)));
+    return lbind_rc(L, smtp_client_greeting(check_client(L)));
 }
 
 /* -- true, line | nil, msg, name = c:ehlo(domain [, helo_fallback]) */
@@ -105,7 +102,7 @@ static int client_ehlo(lua_State *L)
     smtp_client *c = check_client(L);
     size_t n;
     const char *d = luaL_checklstring(L, 2, &n);
-    size_t before = c->outlen;
+    size_t before = out_len(c);
     return push_queued(L, c, before, smtp_client_ehlo(c, d, n, lua_toboolean(L, 3)));
 }
 
@@ -115,7 +112,7 @@ static int client_helo(lua_State *L)
     smtp_client *c = check_client(L);
     size_t n;
     const char *d = luaL_checklstring(L, 2, &n);
-    size_t before = c->outlen;
+    size_t before = out_len(c);
     return push_queued(L, c, before, smtp_client_helo(c, d, n));
 }
 
@@ -126,7 +123,7 @@ static int client_mail(lua_State *L)
     size_t n, pn = 0;
     const char *a = luaL_checklstring(L, 2, &n);
     const char *p = luaL_optlstring(L, 3, "", &pn);
-    size_t before = c->outlen;
+    size_t before = out_len(c);
     return push_queued(L, c, before, smtp_client_mail(c, a, n, p, pn));
 }
 
@@ -137,15 +134,15 @@ static int client_rcpt(lua_State *L)
     size_t n, pn = 0;
     const char *a = luaL_checklstring(L, 2, &n);
     const char *p = luaL_optlstring(L, 3, "", &pn);
-    size_t before = c->outlen;
+    size_t before = out_len(c);
     return push_queued(L, c, before, smtp_client_rcpt(c, a, n, p, pn));
 }
 
 /* -- true | nil, msg, name = c:data() / c:rset() / c:noop() / c:quit() */
-static int client_data(lua_State *L) { return push_rc(L, smtp_client_data(check_client(L))); }
-static int client_rset(lua_State *L) { return push_rc(L, smtp_client_rset(check_client(L))); }
-static int client_noop(lua_State *L) { return push_rc(L, smtp_client_noop(check_client(L))); }
-static int client_quit(lua_State *L) { return push_rc(L, smtp_client_quit(check_client(L))); }
+static int client_data(lua_State *L) { return lbind_rc(L, smtp_client_data(check_client(L))); }
+static int client_rset(lua_State *L) { return lbind_rc(L, smtp_client_rset(check_client(L))); }
+static int client_noop(lua_State *L) { return lbind_rc(L, smtp_client_noop(check_client(L))); }
+static int client_quit(lua_State *L) { return lbind_rc(L, smtp_client_quit(check_client(L))); }
 
 /* -- true | nil, msg, name = c:auth_plain(user, password) */
 static int client_auth_plain(lua_State *L)
@@ -154,7 +151,7 @@ static int client_auth_plain(lua_State *L)
     size_t un, pn;
     const char *u = luaL_checklstring(L, 2, &un);
     const char *p = luaL_checklstring(L, 3, &pn);
-    return push_rc(L, smtp_client_auth_plain(c, u, un, p, pn));
+    return lbind_rc(L, smtp_client_auth_plain(c, u, un, p, pn));
 }
 
 /* -- true | nil, msg, name = c:auth_login(user, password) */
@@ -164,14 +161,14 @@ static int client_auth_login(lua_State *L)
     size_t un, pn;
     const char *u = luaL_checklstring(L, 2, &un);
     const char *p = luaL_checklstring(L, 3, &pn);
-    return push_rc(L, smtp_client_auth_login(c, u, un, p, pn));
+    return lbind_rc(L, smtp_client_auth_login(c, u, un, p, pn));
 }
 
 /* -- true | nil, msg, name = c:starttls() / c:tls_done() */
-static int client_starttls(lua_State *L) { return push_rc(L, smtp_client_starttls(check_client(L))); }
-static int client_tls_done(lua_State *L) { return push_rc(L, smtp_client_tls_done(check_client(L))); }
+static int client_starttls(lua_State *L) { return lbind_rc(L, smtp_client_starttls(check_client(L))); }
+static int client_tls_done(lua_State *L) { return lbind_rc(L, smtp_client_tls_done(check_client(L))); }
 /* -- true | nil, msg, name = c:lost(): a write failed (smtp_client_lost) */
-static int client_lost(lua_State *L) { return push_rc(L, smtp_client_lost(check_client(L))); }
+static int client_lost(lua_State *L) { return lbind_rc(L, smtp_client_lost(check_client(L))); }
 
 /* -- true | nil, msg, name = c:auth(mechanism [, initial_response])
  * The initial response is raw bytes (the engine encodes it); absent (nil)
@@ -182,7 +179,7 @@ static int client_auth(lua_State *L)
     size_t mn, irn = 0;
     const char *m = luaL_checklstring(L, 2, &mn);
     const char *ir = luaL_optlstring(L, 3, NULL, &irn);
-    return push_rc(L, smtp_client_auth(c, m, mn, (const unsigned char *)ir, irn, ir != NULL));
+    return lbind_rc(L, smtp_client_auth(c, m, mn, (const unsigned char *)ir, irn, ir != NULL));
 }
 
 /* -- true | nil, msg, name = c:auth_response(bytes) / c:auth_cancel() */
@@ -191,14 +188,14 @@ static int client_auth_response(lua_State *L)
     smtp_client *c = check_client(L);
     size_t n;
     const char *d = luaL_checklstring(L, 2, &n);
-    return push_rc(L, smtp_client_auth_response(c, (const unsigned char *)d, n));
+    return lbind_rc(L, smtp_client_auth_response(c, (const unsigned char *)d, n));
 }
-static int client_auth_cancel(lua_State *L) { return push_rc(L, smtp_client_auth_cancel(check_client(L))); }
+static int client_auth_cancel(lua_State *L) { return lbind_rc(L, smtp_client_auth_cancel(check_client(L))); }
 
 /* -- n = c:discarded(): bytes dropped after a STARTTLS 220 */
 static int client_discarded(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)check_client(L)->discarded);
+    lua_pushinteger(L, (lua_Integer)smtp_client_discarded(check_client(L)));
     return 1;
 }
 
@@ -211,8 +208,8 @@ static int client_body(lua_State *L)
     size_t n, used = 0;
     const char *s = luaL_checklstring(L, 2, &n);
     luaL_Buffer b;
-    if (c->state != SMTP_S_BODY)
-        return push_err(L, SMTP_E_BAD_STATE);
+    if (smtp_client_state(c) != SMTP_S_BODY)
+        return lbind_fail_code(L, SMTP_E_BAD_STATE);
     lua_settop(L, 2);
     luaL_buffinit(L, &b);
     SET_BUSY(c, 1);
@@ -226,10 +223,7 @@ static int client_body(lua_State *L)
             char msg[SMTP_BODY_ERROR_TEXT_MAX];
             SET_BUSY(c, 0);
             smtp_client_body_error_text(c, msg, sizeof msg);
-            luaL_pushfail(L);
-            lua_pushstring(L, msg);
-            lua_pushstring(L, smtp_errname(rc));
-            return 3;
+            return lbind_fail(L, msg, smtp_errname(rc));
         }
         if (used == n)
             break;
@@ -247,7 +241,7 @@ static int client_body(lua_State *L)
 /* -- true | nil, msg, name = c:body_end() */
 static int client_body_end(lua_State *L)
 {
-    return push_rc(L, smtp_client_body_end(check_client(L)));
+    return lbind_rc(L, smtp_client_body_end(check_client(L)));
 }
 
 /* -- true | nil, msg, name = c:feed(bytes | nil)   (nil: the peer closed) */
@@ -256,7 +250,7 @@ static int client_feed(lua_State *L)
     smtp_client *c = check_client(L);
     size_t n = 0;
     const char *s = lua_isnoneornil(L, 2) ? "" : luaL_checklstring(L, 2, &n);
-    return push_rc(L, smtp_client_feed(c, s, n));
+    return lbind_rc(L, smtp_client_feed(c, s, n));
 }
 
 /* -- "write", bytes, secret | "read", want | "idle"
@@ -318,7 +312,7 @@ static int client_has(lua_State *L)
     smtp_client *c = check_client(L);
     size_t n, pn;
     const char *k = luaL_checklstring(L, 2, &n);
-    const char *p = smtp_caps_find(&c->caps, k, n, &pn);
+    const char *p = smtp_caps_find(smtp_client_caps(c), k, n, &pn);
     if (p == NULL) {
         lua_pushnil(L);
     } else {
@@ -333,16 +327,15 @@ static int client_has(lua_State *L)
 static int client_caps(lua_State *L)
 {
     smtp_client *c = check_client(L);
-    const char *p = c->caps.raw, *end = c->caps.raw + c->caps.len;
+    const smtp_caps *caps = smtp_client_caps(c);
+    size_t pos = 0, kn, pn;
+    const char *k, *p;
     SET_BUSY(c, 1);
     lua_newtable(L);
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *sp = memchr(p, ' ', (size_t)(nl - p));
-        lua_pushlstring(L, p, (size_t)(sp - p));
-        lua_pushlstring(L, sp + 1, (size_t)(nl - sp - 1));
+    while (smtp_caps_next(caps, &pos, &k, &kn, &p, &pn)) {
+        lua_pushlstring(L, k, kn);
+        lua_pushlstring(L, p, pn);
         lua_rawset(L, -3);
-        p = nl + 1;
     }
     SET_BUSY(c, 0);
     return 1;
@@ -351,11 +344,11 @@ static int client_caps(lua_State *L)
 /* -- names = c:mechs()   AUTH mechanisms offered that the engine knows */
 static int client_mechs(lua_State *L)
 {
-    smtp_client *c = check_client(L);
+    unsigned mechs = smtp_caps_mechs(smtp_client_caps(check_client(L)));
     int i, k = 0;
     lua_newtable(L);
     for (i = 0; smtp_caps_mech_name(i) != NULL; i++) {
-        if (c->caps.mechs & (1u << i)) {
+        if (mechs & (1u << i)) {
             lua_pushstring(L, smtp_caps_mech_name(i));
             lua_rawseti(L, -2, ++k);
         }
@@ -366,18 +359,36 @@ static int client_mechs(lua_State *L)
 /* -- n | nil = c:size()   SIZE limit offered (nil: none or unlimited) */
 static int client_size(lua_State *L)
 {
-    smtp_client *c = check_client(L);
-    if ((c->caps.ext & SMTP_EXT(SIZE)) && c->caps.size > 0)
-        lua_pushnumber(L, (lua_Number)c->caps.size);
+    unsigned long long size = smtp_caps_size(smtp_client_caps(check_client(L)));
+    if (size > 0)
+        lua_pushnumber(L, (lua_Number)size);
     else
         lua_pushnil(L);
+    return 1;
+}
+
+/* -- name | nil, msg, name = c:sasl_choose(forced, have_password, have_token)
+ * The mechanism to use among those the last EHLO offered (its AUTH lines,
+ * as parsed); forced: nil, a name, or names separated by spaces or commas,
+ * tried in that order. */
+static int client_sasl_choose(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    size_t fn = 0;
+    const char *forced = luaL_optlstring(L, 2, NULL, &fn);
+    unsigned have = (lua_toboolean(L, 3) ? SASL_HAVE_PASSWORD : 0) |
+                    (lua_toboolean(L, 4) ? SASL_HAVE_TOKEN : 0);
+    int m = sasl_choose(smtp_caps_mechs(smtp_client_caps(c)), forced, fn, have);
+    if (m < 0)
+        return lbind_fail_code(L, -m);
+    lua_pushstring(L, sasl_mech_name(m));
     return 1;
 }
 
 /* -- name = c:state() */
 static int client_state(lua_State *L)
 {
-    lua_pushstring(L, smtp_client_state_name(check_client(L)->state));
+    lua_pushstring(L, smtp_client_state_name(smtp_client_state(check_client(L))));
     return 1;
 }
 
@@ -392,7 +403,7 @@ static int client_pending(lua_State *L)
 static int client_tostring(lua_State *L)
 {
     smtp_client *c = check_client(L);
-    lua_pushfstring(L, "smtp client (%s): %p", smtp_client_state_name(c->state),
+    lua_pushfstring(L, "smtp client (%s): %p", smtp_client_state_name(smtp_client_state(c)),
                     (void *)c);
     return 1;
 }
@@ -405,16 +416,16 @@ static int core_check(lua_State *L)
 {
     static const char *const kinds[] = {"from", "rcpt", "domain", "text", NULL};
     int kind = luaL_checkoption(L, 1, NULL, kinds);
-    size_t n, start, len;
-    int wrap, rc;
+    size_t n;
+    smtp_piece p[SMTP_ENVELOPE_PIECES];
+    int k, rc;
     const char *s = luaL_checklstring(L, 2, &n);
     switch (kind) {
     case 0:
-    case 1:
-        rc = smtp_cmd_path(s, n, kind == 0, &start, &len, &wrap);
-        /* "MAIL FROM:" / "RCPT TO:", brackets, CRLF */
-        if (rc == 0 && len + (wrap ? 2u : 0u) + (kind == 0 ? 10u : 8u) + 2u > SMTP_CMD_MAX)
-            rc = SMTP_E_ARG_TOO_LONG;
+    case 1: /* the line MAIL/RCPT would send, without parameters */
+        rc = smtp_cmd_envelope(p, &k, kind == 0, s, n, NULL, 0);
+        if (rc == 0)
+            rc = smtp_cmd_fits(p, k, SMTP_CMD_MAX);
         break;
     case 2:
         rc = smtp_cmd_domain(s, n);
@@ -423,7 +434,7 @@ static int core_check(lua_State *L)
         rc = smtp_cmd_check(s, n);
         break;
     }
-    return push_rc(L, rc);
+    return lbind_rc(L, rc);
 }
 
 /* -- bytes | nil, err = core.random(n)   n bytes from the OS generator */
@@ -442,13 +453,13 @@ static int core_random(lua_State *L)
     return 1;
 }
 
-/* Each string of names[field] (a list, possibly absent) to fn; stops at
- * the first that fn accepts. */
-static int any_name(lua_State *L, int names, const char *field, const char *host, size_t hn,
-                    int (*fn)(const char *, size_t, const char *, size_t))
+/* Whether a string of names[key] (a list, possibly absent) is a name of
+ * field f that names host (smtp_host_name_matches). */
+static int any_name(lua_State *L, int names, const char *key, smtp_host_field f,
+                    const char *host, size_t hn)
 {
     int i, found = 0;
-    lua_getfield(L, names, field);
+    lua_getfield(L, names, key);
     if (lua_istable(L, -1)) {
         for (i = 1; !found; i++) {
             size_t n;
@@ -459,19 +470,12 @@ static int any_name(lua_State *L, int names, const char *field, const char *host
                 break;
             }
             s = lua_tolstring(L, -1, &n);
-            found = s != NULL && fn(s, n, host, hn);
+            found = s != NULL && smtp_host_name_matches(f, s, n, host, hn);
             lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);
     return found;
-}
-
-static int same_ip(const char *s, size_t n, const char *host, size_t hn)
-{
-    unsigned char a[16], b[16];
-    size_t an = smtp_host_ip(s, n, a), bn = smtp_host_ip(host, hn, b);
-    return an > 0 && an == bn && memcmp(a, b, an) == 0;
 }
 
 static int count(lua_State *L, int names, const char *field)
@@ -534,26 +538,22 @@ static int core_ip(lua_State *L)
 
 /* -- true | nil, msg, "ETLS_HOST" = core.verify_host(host, names)
  * names: { dns = {...}, ip = {...}, cn = {...} } from the server's
- * certificate (subjectAltName dNSName and iPAddress, subject CN). See
- * smtp_host.h for the rules; CN counts only without any subjectAltName. */
+ * certificate (subjectAltName dNSName and iPAddress, subject CN). The
+ * rules are smtp_host's (which field counts: smtp_host_field_for). */
 static int core_verify_host(lua_State *L)
 {
     size_t hn;
     const char *host = luaL_checklstring(L, 1, &hn);
-    unsigned char addr[16];
-    int ok, san;
+    static const char *const keys[] = {"dns", "ip", "cn"}; /* by smtp_host_field */
+    smtp_host_field f;
+    int san;
     size_t at;
     char *text;
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     san = count(L, 2, "dns") + count(L, 2, "ip");
-    if (smtp_host_ip(host, hn, addr) > 0)
-        ok = any_name(L, 2, "ip", host, hn, same_ip);
-    else if (san > 0)
-        ok = any_name(L, 2, "dns", host, hn, smtp_host_match);
-    else
-        ok = any_name(L, 2, "cn", host, hn, smtp_host_match);
-    if (ok) {
+    f = smtp_host_field_for(host, hn, (size_t)san);
+    if (any_name(L, 2, keys[f], f, host, hn)) {
         lua_pushboolean(L, 1);
         return 1;
     }
@@ -605,6 +605,7 @@ static const luaL_Reg client_methods[] = {
     {"caps", client_caps},
     {"mechs", client_mechs},
     {"size", client_size},
+    {"sasl_choose", client_sasl_choose},
     {"state", client_state},
     {"pending", client_pending},
     {NULL, NULL}
@@ -627,18 +628,11 @@ static const luaL_Reg core_funcs[] = {
 SMTP_EXPORT int luaopen_socket_smtp_core(lua_State *L);
 SMTP_EXPORT int luaopen_socket_smtp_core(lua_State *L)
 {
-    if (luaL_newmetatable(L, CLIENT_MT)) {
-        luaL_setfuncs(L, client_meta, 0);
-        luaL_newlib(L, client_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushliteral(L, CLIENT_MT);
-        lua_setfield(L, -2, "__name"); /* 5.1-5.2 do not set it */
-    }
-    lua_pop(L, 1);
+    lbind_class(L, CLIENT_MT, client_methods, client_meta, 0);
     luaL_newlib(L, core_funcs);
     smtp_open_mime(L);
     smtp_open_encoders(L);
-    smtp_open_sasl(L);
+    smtp_open_sasl(L, check_client_at);
     lua_pushliteral(L, SMTP_CORE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;

@@ -1217,6 +1217,8 @@ int sasl_client_error(const sasl_client *c)
     return c->state == S_ERROR || c->state == S_DEAD ? c->err : 0;
 }
 
+int sasl_client_mech(const sasl_client *c) { return c->mech; }
+
 const char *sasl_client_field(const sasl_client *c)
 {
     return c->state == S_DEAD ? c->field : NULL;

@@ -254,6 +254,8 @@ int sasl_client_success(sasl_client *c, const char *add, size_t addlen);
 /* Wipe everything; the engine is dead until the next init. */
 void sasl_client_clear(sasl_client *c);
 
+/* The mechanism (SASL_MECH_*) c was initialised with. */
+int sasl_client_mech(const sasl_client *c);
 /* The sticky error (a positive SMTP_E_SASL_ code), 0 when there is none. */
 int sasl_client_error(const sasl_client *c);
 /* The parameter a caller fault of init is about ("user", "password",

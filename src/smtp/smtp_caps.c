@@ -47,15 +47,18 @@ static int same(const char *s, size_t n, const char *name)
     return name[n] == '\0';
 }
 
+/* Mechanism names are separated as in the SASL engine's lists. */
+static int is_sep(char c) { return c == ' ' || c == '\t' || c == ','; }
+
 static void parse_mechs(smtp_caps *caps, const char *p, const char *end)
 {
     while (p < end) {
         const char *w;
         int i;
-        while (p < end && *p == ' ')
+        while (p < end && is_sep(*p))
             p++;
         w = p;
-        while (p < end && *p != ' ')
+        while (p < end && !is_sep(*p))
             p++;
         for (i = 0; i < SMTP_MECH__COUNT; i++)
             if (p > w && same(w, (size_t)(p - w), mech_names[i]))
@@ -155,4 +158,27 @@ const char *smtp_caps_find(const smtp_caps *caps, const char *keyword,
     }
     *plen = 0;
     return NULL;
+}
+
+unsigned smtp_caps_mechs(const smtp_caps *caps) { return caps->mechs; }
+
+unsigned long long smtp_caps_size(const smtp_caps *caps)
+{
+    return (caps->ext & SMTP_EXT(SIZE)) ? caps->size : 0;
+}
+
+int smtp_caps_next(const smtp_caps *caps, size_t *pos, const char **kw, size_t *klen,
+                   const char **params, size_t *plen)
+{
+    const char *p = caps->raw + *pos, *end = caps->raw + caps->len, *nl, *sp;
+    if (*pos >= caps->len)
+        return 0;
+    nl = memchr(p, '\n', (size_t)(end - p));
+    sp = memchr(p, ' ', (size_t)(nl - p));
+    *kw = p;
+    *klen = (size_t)(sp - p);
+    *params = sp + 1;
+    *plen = (size_t)(nl - sp - 1);
+    *pos = (size_t)(nl + 1 - caps->raw);
+    return 1;
 }

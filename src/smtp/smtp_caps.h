@@ -65,6 +65,17 @@ void smtp_caps_parse(smtp_caps *caps, const char *text, size_t len);
 const char *smtp_caps_find(const smtp_caps *caps, const char *keyword,
                            size_t klen, size_t *plen);
 
+/* The SMTP_MECH(...) bits of the AUTH mechanisms offered (every AUTH line
+ * counts), and the SIZE limit: 0 when SIZE is absent or unlimited. */
+unsigned smtp_caps_mechs(const smtp_caps *caps);
+unsigned long long smtp_caps_size(const smtp_caps *caps);
+
+/* The extensions kept, in order: from *pos (0 to start), the next keyword
+ * (upper-case) and its parameters ("" for a bare keyword), pointers into
+ * caps. Returns 1, or 0 past the last one. */
+int smtp_caps_next(const smtp_caps *caps, size_t *pos, const char **kw, size_t *klen,
+                   const char **params, size_t *plen);
+
 /* Name of extension bit / mechanism bit i, NULL past the end. */
 const char *smtp_caps_ext_name(int i);
 const char *smtp_caps_mech_name(int i);

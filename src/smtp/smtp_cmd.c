@@ -15,18 +15,34 @@ int smtp_cmd_check(const char *s, size_t n)
     return 0;
 }
 
-int smtp_cmd_format(char *out, size_t cap, size_t *len,
-                    const smtp_piece *pieces, int npieces, size_t max)
+/* The line's length with CRLF in *total, after checking every piece. */
+static int line_length(const smtp_piece *pieces, int npieces, size_t max, size_t *total)
 {
-    size_t total = 2, at = *len;
     int i, rc;
+    *total = 2;
     for (i = 0; i < npieces; i++) {
         if ((rc = smtp_cmd_check(pieces[i].p, pieces[i].n)) != 0)
             return rc;
-        if (pieces[i].n > max || total > max - pieces[i].n)
+        if (pieces[i].n > max || *total > max - pieces[i].n)
             return SMTP_E_ARG_TOO_LONG;
-        total += pieces[i].n;
+        *total += pieces[i].n;
     }
+    return 0;
+}
+
+int smtp_cmd_fits(const smtp_piece *pieces, int npieces, size_t max)
+{
+    size_t total;
+    return line_length(pieces, npieces, max, &total);
+}
+
+int smtp_cmd_format(char *out, size_t cap, size_t *len,
+                    const smtp_piece *pieces, int npieces, size_t max)
+{
+    size_t total, at = *len;
+    int i, rc;
+    if ((rc = line_length(pieces, npieces, max, &total)) != 0)
+        return rc;
     if (at > cap || total > cap - at)
         return SMTP_E_BUSY;
     for (i = 0; i < npieces; i++) {
@@ -133,5 +149,37 @@ int smtp_cmd_domain(const char *d, size_t len)
     for (i = 0; i < len; i++)
         if (is_space(d[i]))
             return SMTP_E_ARG_SYNTAX;
+    return 0;
+}
+
+int smtp_cmd_envelope(smtp_piece p[SMTP_ENVELOPE_PIECES], int *npieces, int mail,
+                      const char *addr, size_t len, const char *params, size_t plen)
+{
+    size_t start, n;
+    int wrap, k = 0;
+    int rc = smtp_cmd_path(addr, len, mail, &start, &n, &wrap);
+    *npieces = 0;
+    if (rc != 0)
+        return rc;
+    p[k].p = mail ? "MAIL FROM:" : "RCPT TO:";
+    p[k].n = mail ? 10 : 8;
+    k++;
+    if (wrap) {
+        p[k].p = "<";
+        p[k++].n = 1;
+    }
+    p[k].p = addr + start;
+    p[k++].n = n;
+    if (wrap) {
+        p[k].p = ">";
+        p[k++].n = 1;
+    }
+    if (plen > 0) {
+        p[k].p = " ";
+        p[k++].n = 1;
+        p[k].p = params;
+        p[k++].n = plen;
+    }
+    *npieces = k;
     return 0;
 }

@@ -22,6 +22,10 @@ typedef struct {
 int smtp_cmd_format(char *out, size_t cap, size_t *len,
                     const smtp_piece *pieces, int npieces, size_t max);
 
+/* The checks of smtp_cmd_format (every piece, then the bound max on the
+ * line with its CRLF) without writing: 0 or SMTP_E_ARG_*. */
+int smtp_cmd_fits(const smtp_piece *pieces, int npieces, size_t max);
+
 /* Check one argument without formatting: 0 or SMTP_E_ARG_CRLF/ARG_NUL. */
 int smtp_cmd_check(const char *s, size_t n);
 
@@ -40,6 +44,16 @@ int smtp_cmd_check(const char *s, size_t n);
  * ARG_NUL. */
 int smtp_cmd_path(const char *s, size_t len, int null_ok,
                   size_t *start, size_t *n, int *wrap);
+
+/* The envelope commands: the pieces of "MAIL FROM:<path>" (mail != 0) or
+ * "RCPT TO:<path>", then " params" when plen > 0, for smtp_cmd_format
+ * (or smtp_cmd_fits) with the bound SMTP_CMD_MAX, the rule for the
+ * length of an envelope line (smtp_client and core.check both use it).
+ * addr goes through smtp_cmd_path (its errors returned, *npieces = 0);
+ * params is checked by the formatter. p points into addr and params. */
+#define SMTP_ENVELOPE_PIECES 6
+int smtp_cmd_envelope(smtp_piece p[SMTP_ENVELOPE_PIECES], int *npieces, int mail,
+                      const char *addr, size_t len, const char *params, size_t plen);
 
 /* Check an EHLO/HELO argument: a domain or address literal, 1 to 255
  * bytes, no spaces. Returns 0 or SMTP_E_ARG_*. */

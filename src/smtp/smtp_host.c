@@ -169,3 +169,23 @@ int smtp_host_match(const char *p, size_t pn, const char *h, size_t hn)
     }
     return 0;
 }
+
+smtp_host_field smtp_host_field_for(const char *h, size_t hn, size_t nsan)
+{
+    unsigned char addr[16];
+    if (smtp_host_ip(h, hn, addr) > 0)
+        return SMTP_HOST_SAN_IP;
+    return nsan > 0 ? SMTP_HOST_SAN_DNS : SMTP_HOST_CN;
+}
+
+int smtp_host_name_matches(smtp_host_field f, const char *s, size_t n, const char *h,
+                           size_t hn)
+{
+    unsigned char a[16], b[16];
+    size_t an, bn;
+    if (f != SMTP_HOST_SAN_IP)
+        return smtp_host_match(s, n, h, hn);
+    an = smtp_host_ip(s, n, a);
+    bn = smtp_host_ip(h, hn, b);
+    return an > 0 && an == bn && memcmp(a, b, an) == 0;
+}

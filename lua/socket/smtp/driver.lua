@@ -362,7 +362,7 @@ function S:authenticate(a)
     end
     local forced = a.auth
     if type(forced) == "table" then forced = table.concat(forced, " ") end
-    local mech, err, name = core.sasl_choose(offered, forced, a.password ~= nil, a.token ~= nil)
+    local mech, err, name = self.core:sasl_choose(forced, a.password ~= nil, a.token ~= nil)
     if not mech then
         return nil, err .. " (the server offers: " .. offered .. ")", { stage = "auth", name = name }
     end
