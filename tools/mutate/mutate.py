@@ -53,7 +53,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIST = os.path.join(ROOT, "tools", "mutate", "mutants.txt")
-COPY = ["src", "lua", "spec", "Makefile", ".busted"]
+COPY = ["src", "lua", "spec", "Makefile", ".busted", "tools/engine-src.sh"]
 TEST_TIMEOUT = int(os.environ.get("MUTATE_TIMEOUT", "300"))
 LUA = os.environ.get("MUTATE_LUA", "5.4")
 LUA_BIN = "luajit" if LUA == "jit" else "lua" + LUA
@@ -173,6 +173,7 @@ def snapshot(dest, from_head):
         if os.path.isdir(src):
             shutil.copytree(src, os.path.join(dest, name), ignore=ignore, symlinks=True)
         else:
+            os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
             shutil.copy2(src, os.path.join(dest, name))
 
 
