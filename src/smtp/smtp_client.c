@@ -215,6 +215,15 @@ void smtp_client_init(smtp_client *c)
 }
 
 unsigned smtp_client_pending(const smtp_client *c) { return c->pcount; }
+int smtp_client_state(const smtp_client *c) { return c->state; }
+const smtp_caps *smtp_client_caps(const smtp_client *c) { return &c->caps; }
+size_t smtp_client_discarded(const smtp_client *c) { return c->discarded; }
+
+const char *smtp_client_output(const smtp_client *c, size_t *len)
+{
+    *len = c->outlen;
+    return c->out;
+}
 
 static int head(const smtp_client *c) { return c->pend[c->phead]; }
 
@@ -313,34 +322,14 @@ int smtp_client_helo(smtp_client *c, const char *domain, size_t len)
 static int envelope(smtp_client *c, int cmd, const char *addr, size_t len,
                     const char *params, size_t plen)
 {
-    smtp_piece p[6];
-    size_t start, n;
-    int wrap, k = 0, rc;
+    smtp_piece p[SMTP_ENVELOPE_PIECES];
+    int k, rc;
     wipe(c);
     if (c->err)
         return c->err;
-    rc = smtp_cmd_path(addr, len, cmd == SMTP_C_MAIL, &start, &n, &wrap);
+    rc = smtp_cmd_envelope(p, &k, cmd == SMTP_C_MAIL, addr, len, params, plen);
     if (rc != 0)
         return rc;
-    p[k].p = cmd == SMTP_C_MAIL ? "MAIL FROM:" : "RCPT TO:";
-    p[k].n = cmd == SMTP_C_MAIL ? 10 : 8;
-    k++;
-    if (wrap) {
-        p[k].p = "<";
-        p[k++].n = 1;
-    }
-    p[k].p = addr + start;
-    p[k++].n = n;
-    if (wrap) {
-        p[k].p = ">";
-        p[k++].n = 1;
-    }
-    if (plen > 0) {
-        p[k].p = " ";
-        p[k++].n = 1;
-        p[k].p = params;
-        p[k++].n = plen;
-    }
     if ((rc = queue(c, cmd, p, k, SMTP_CMD_MAX)) != 0)
         return rc;
     if (cmd == SMTP_C_MAIL) {

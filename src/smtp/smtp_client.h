@@ -232,6 +232,15 @@ smtp_act smtp_client_next(smtp_client *c, smtp_event *ev);
 /* Queued commands without a reply yet. */
 unsigned smtp_client_pending(const smtp_client *c);
 
+/* Read-only views for the binding, which never reads the struct: the state
+ * (SMTP_S_*), the capabilities of the last EHLO, the bytes dropped after
+ * a STARTTLS 220, and the output not handed out yet (*len bytes; a command
+ * just queued is its tail, CRLF included). */
+int smtp_client_state(const smtp_client *c);
+const smtp_caps *smtp_client_caps(const smtp_client *c);
+size_t smtp_client_discarded(const smtp_client *c);
+const char *smtp_client_output(const smtp_client *c, size_t *len);
+
 /* Names for traces and errors. */
 const char *smtp_client_state_name(int state);
 const char *smtp_client_cmd_name(int cmd);
