@@ -30,6 +30,7 @@ build = {
         -- require("socket.smtp") return this module (README, "Install"):
         --     package.loaded["socket.smtp"] = require("smtp_native")
         ["smtp_native"] = "lua/smtp_native.lua",
+        ["socket.smtp.session"] = "lua/socket/smtp/session.lua",
         ["socket.smtp.driver"] = "lua/socket/smtp/driver.lua",
         ["socket.smtp.transport"] = "lua/socket/smtp/transport.lua",
         ["socket.smtp.message"] = "lua/socket/smtp/message.lua",

@@ -3,14 +3,17 @@
 -- also loaded as socket.smtp (lua/socket/smtp.lua).
 --
 -- Same functions, fields, defaults and return values as LuaSocket's
--- socket.smtp (doc/smtp.md lists each, and every extension). The protocol
--- runs in the sans-I/O engine socket.smtp.core; socket.smtp.driver does
--- the I/O in Lua frames, so sends work on LuaSocket, on OpenResty
--- cosockets and under coroutine schedulers alike.
+-- socket.smtp (doc/smtp.md lists each, and every extension). This module
+-- is the API: arguments, defaults, LuaSocket's ways of failing. The
+-- protocol runs in the sans-I/O engine socket.smtp.core; socket.smtp.driver
+-- does the I/O in Lua frames, so sends work on LuaSocket, on OpenResty
+-- cosockets and under coroutine schedulers alike; socket.smtp.session
+-- holds the connection policy (TLS, when credentials may be sent).
 -----------------------------------------------------------------------------
 local core = require("socket.smtp.core")
 local driver = require("socket.smtp.driver")
 local message = require("socket.smtp.message")
+local session = require("socket.smtp.session")
 local tls = require("socket.smtp.tls")
 local transport = require("socket.smtp.transport")
 
@@ -59,7 +62,7 @@ local methods = metat.__index
 local function check(self, r, err, det)
     if r then return r, err end
     self.error = det
-    self.session:close(not self.session.broken)
+    self.session:close(true) -- politely, unless the session is broken
     raise(err)
 end
 
@@ -103,7 +106,7 @@ function methods:noop()
 end
 
 function methods:close()
-    return self.session.t:close()
+    return self.session:close(false)
 end
 
 function methods:login(user, password)
@@ -120,7 +123,7 @@ end
 -- unless ssl.verify = "none") and a fresh EHLO, whose reply is returned.
 function methods:starttls(ssl)
     local ok, err, field = tls.check(ssl)
-    if ok then ok, err, field = tls.prepare(self.session.t, ssl) end
+    if ok then ok, err, field = self.session:prepare_tls(ssl) end
     if not ok then
         check(self, nil, "invalid " .. field .. ": " .. err,
             { stage = "argument", field = field, name = "EARG" })
@@ -146,7 +149,7 @@ end
 -- the EHLO reply `ext` offers them.
 function methods:auth(user, password, ext)
     if not user or not password then return 1 end
-    ext = ext or self.session.ext or ""
+    ext = ext or self.session:ehlo_reply() or ""
     if string_find(ext, "AUTH[^\n]+LOGIN") then
         return self:login(user, password)
     elseif string_find(ext, "AUTH[^\n]+PLAIN") then
@@ -167,7 +170,7 @@ end
 
 -- The capabilities of the last EHLO reply: { KEYWORD = params, ... }.
 function methods:caps()
-    return self.session.core:caps()
+    return self.session:caps()
 end
 
 -- LuaSocket's open(server, port, create), plus an optional options
@@ -192,22 +195,13 @@ function _M.open(server, port, create, options)
     local timeout = options.timeout or _M.TIMEOUT
     ok, err = driver.check_timeout(timeout, options.timeout and "timeout" or "smtp.TIMEOUT")
     if not ok then raise(err) end
-    local session
-    local refused
-    if options.tls == "smtps" then create, refused = tls.guard(create, options.ssl) end
-    session, err = driver.connect(server, port, timeout, create, options.debug)
-    if not session then
-        if refused and refused.err then err = "invalid " .. refused.field .. ": " .. refused.err end
-        raise(err)
-    end
-    if options.tls == "smtps" then
-        local tok, terr = session:smtps(server, options.ssl)
-        if not tok then
-            session.t:close()
-            raise(terr)
-        end
-    end
-    return setmetatable({ session = session, host = server, port = port }, metat)
+    local smtps = options.tls == "smtps"
+    local conn = session.connector({ server = server, port = port, timeout = timeout, create = create,
+                                     ssl = options.ssl, debug = options.debug, guard = smtps })
+    local s
+    s, err = conn:connect(smtps)
+    if not s then raise(err) end
+    return setmetatable({ session = s, host = server, port = port }, metat)
 end
 
 ---------------------------------------------------------------------------
@@ -323,73 +317,6 @@ local function validate(mailt)
     return true
 end
 
--- Loopback: credentials may go there in clear text (nothing crosses a
--- network). The connected address decides when the socket can tell.
-local function loopback(s, server)
-    local sock = s.t.sock
-    local addr = server
-    if s.t.kind == "luasocket" and sock.getpeername then
-        addr = sock:getpeername() or server
-    end
-    if addr == "localhost" or addr == "::1" or addr == "[::1]" then return true end
-    return core.ip(addr) == 4 and addr:match("^127%.") ~= nil
-end
-
--- TLS setup failed: may the session go on in clear text? The caller's
--- tlspolicy(code, text) says "insecure" to allow it, anything else fails
--- (Tcl smtp's -tlspolicy). Without a policy: fail, except with tls =
--- "auto" to this machine (nothing crosses a network; a local MTA's
--- self-signed certificate must not stop what worked in clear text).
-local function go_on_in_clear(mailt, code, text, default)
-    local policy = mailt.tlspolicy
-    if policy == nil then return default == true end
-    return policy(code, text) == "insecure"
-end
-
--- After the greeting: STARTTLS when the mode asks for it. Returns the
--- (new) session and the EHLO reply to go on with, or nil, err, details.
-local function negotiate(s, mailt, mode, server, domain, ehlo, reconnect)
-    if mode ~= "auto" and mode ~= "starttls" then return s, ehlo end
-    local offered = s.core:has("STARTTLS") ~= nil
-    if not offered then
-        if mode == "auto" then return s, ehlo end
-        local text = "TLS required (tls = \"starttls\") but the server does not offer STARTTLS"
-        if go_on_in_clear(mailt, nil, text) then s.tls_error = text; return s, ehlo end
-        s:close(not s.broken)
-        return nil, text, { stage = "tls", name = "ETLS_NOTOFFERED" }
-    end
-    if not tls.available(s.t, mailt.ssl) then
-        if mode == "auto" then return s, ehlo end
-        -- tls = "starttls" with no TLS layer: said before STARTTLS is sent
-        local text = "no TLS layer for this socket: pass ssl.upgrade = function(sock, host, params)"
-        if go_on_in_clear(mailt, nil, text) then s.tls_error = text; return s, ehlo end
-        s:close(true)
-        return nil, text, { stage = "tls", name = "ETLS_NOLAYER" }
-    end
-    local lenient = mode == "auto" and loopback(s, server)
-    local r, err, det = s:starttls(server, mailt.ssl, domain)
-    if r then return s, r end
-    if det and det.stage == "starttls" and det.code then
-        -- refused (454 ...): the session is still in clear text
-        if go_on_in_clear(mailt, det.code, det.reply, lenient) then s.tls_error = err; return s, ehlo end
-        s:close(not s.broken)
-        return nil, err, det
-    end
-    if det and det.stage == "tls" and go_on_in_clear(mailt, nil, err, lenient) then
-        -- the handshake failed half-way: start again, without TLS. The
-        -- transcript and the report say so (a second connection, and why).
-        local debug = mailt.debug
-        if debug then debug("C", "[TLS failed: " .. err .. "]") end
-        s:close(false)
-        if debug then debug("C", "[connection closed; reconnecting without TLS]") end
-        local s2, r2, d2 = reconnect()
-        if s2 then s2.tls_error = err end
-        return s2, r2, d2
-    end
-    s:close(not s.broken)
-    return nil, err, det
-end
-
 -- Sends a message. Returns 1, report | nil, err, details.
 --   report = { accepted = {addr...}, refused = {{addr, code, reply}...},
 --              reply = final reply, code = its code, enhanced = "2.0.0" }
@@ -403,81 +330,18 @@ function _M.send(mailt)
     if not ok then return nil, err, det end
     -- A message that cannot be produced (an invalid header, a source that
     -- fails at once) fails here, before a connection is even opened.
-    local first, first_err = mailt.source()
-    if first == nil and first_err ~= nil then
-        return nil, first_err, { stage = "source", name = "ESOURCE" }
-    end
-    if first ~= nil and type(first) ~= "string" then return driver.bad_chunk("source", first) end
+    local src
+    src, err, det = driver.primed(mailt.source)
+    if not src then return nil, err, det end
     local mode = mailt.tls
     if mode == nil then mode = "auto" end
-    local timeout = mailt.timeout or _M.TIMEOUT
-    local server = mailt.server or _M.SERVER
-    local port = mailt.port or (mode == "smtps" and 465 or _M.PORT)
-    local domain = mailt.domain or _M.DOMAIN
-
-    -- On a cosocket, what nginx cannot apply of `ssl` is refused before
-    -- connect (tls.guard); with tls = false `ssl` is not used at all.
-    local create, refused = mailt.create, nil
-    if mode ~= false then create, refused = tls.guard(create, mailt.ssl) end
-
-    -- connect, SMTPS handshake, greeting and EHLO: s, ehlo | nil, err, det
-    local function open(tls_mode)
-        local s, cerr, cdet = driver.connect(server, port, timeout, create, mailt.debug)
-        if not s then
-            if refused and refused.err then return driver.bad_arg(refused.field, nil, refused.err, "EARG") end
-            return nil, cerr, cdet
-        end
-        if tls_mode == "smtps" then
-            local tok, terr, tdet = s:smtps(server, mailt.ssl)
-            if not tok then
-                s:close(false)
-                return nil, terr, tdet
-            end
-        end
-        local r, gerr, gdet = s:greet(domain)
-        if not r then
-            s:close(not s.broken)
-            return nil, gerr, gdet
-        end
-        return s, r
-    end
-
-    local s, r
-    s, r, det = open(mode)
-    if not s then return nil, r, det end
-    s, r, det = negotiate(s, mailt, mode, server, domain, r, function() return open(false) end)
-    if not s then return nil, r, det end
-    err = nil
-    if mailt.user or mailt.token then
-        if not s.t.tls and not mailt.insecure_auth and not loopback(s, server) then
-            r, err, det = nil, "refusing to send credentials to " .. server .. " over an unencrypted " ..
-                "connection (use tls = \"starttls\" or \"smtps\", or set insecure_auth = true)",
-                { stage = "auth", name = "EINSECURE_AUTH" }
-        else
-            r, err, det = s:authenticate({
-                user = mailt.user, password = mailt.password, token = mailt.token,
-                authzid = mailt.authzid, auth = mailt.auth, host = server, port = port,
-            })
-        end
-    end
-    local report
-    if r then
-        r, err, det = s:transaction(mailt, true, first, first_err)
-        report = err
-    end
-    if not r then
-        s:close(not s.broken)
-        return nil, err, det
-    end
-    -- The message is accepted: a failing QUIT must not make the caller
-    -- send it again, so it is only recorded.
-    local q, qerr = s:quit()
-    if not q then report.quit_error = qerr end
-    s.t:close()
-    report.tls = s.t.tls == true
-    report.tls_error = s.tls_error
-    report.mechanism = s.mechanism
-    return 1, report
+    return session.send(mailt, src, {
+        tls = mode,
+        server = mailt.server or _M.SERVER,
+        port = mailt.port or (mode == "smtps" and 465 or _M.PORT),
+        timeout = mailt.timeout or _M.TIMEOUT,
+        domain = mailt.domain or _M.DOMAIN,
+    })
 end
 
 return _M

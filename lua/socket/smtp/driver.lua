@@ -8,7 +8,7 @@
 -- coroutine schedulers). Failures are returned as nil, err, details; no
 -- pcall, no LuaSocket protect/newtry, no private coroutine.
 --
--- A session object:
+-- A session object (its fields are its own; other modules use its methods):
 --   s.core      the engine (socket.smtp.core client)
 --   s.t         the transport (socket.smtp.transport)
 --   s.timeout   seconds allowed for each network step
@@ -86,6 +86,27 @@ local function check_addresses(from, rcpts)
     end
     return true
 end
+
+-- The caller's LTN12 source with its first chunk pulled now, so that a
+-- source that fails at once (an invalid header, a missing file) costs
+-- nothing on the wire. Returns a source that hands that chunk out first,
+-- then calls `src`; or nil, err, details when the first pull failed.
+local function primed(src)
+    local first, err = src()
+    if first == nil and err ~= nil then
+        return nil, err, { stage = "source", name = "ESOURCE" }
+    end
+    if first ~= nil and type(first) ~= "string" then return bad_chunk("source", first) end
+    local pending = true
+    return function()
+        if pending then
+            pending = false
+            return first
+        end
+        return src()
+    end
+end
+_M.primed = primed
 
 function _M.connect(server, port, timeout, create, debug)
     local t, err, field = transport.connect(server, port, timeout, create)
@@ -200,7 +221,7 @@ local PEER_GONE = { closed = true, ["connection reset by peer"] = true, ["broken
 function S:last_word(err, ctx)
     local c, t = self.core, self.t
     self.broken = true
-    if t.closed or not c:lost() then return nil end
+    if t:is_closed() or not c:lost() then return nil end
     local wait = PEER_GONE[err] and LAST_WORD or LAST_WORD_IDLE
     if self.timeout < wait then wait = self.timeout end
     local deadline = t:deadline(wait)
@@ -484,30 +505,21 @@ local function default_step(src, snk)
 end
 
 -- Message content through the engine's filter (CRLF, dot-stuffing) to the
--- socket. `prefetched` says that (first, first_err) was already taken from
--- src (see S:transaction) and is handed out before src is called again.
--- The first failure (the source's error or a chunk that is not a string,
--- a chunk that is not a string from `step`, a socket error) ends the
--- content, whatever `step` does with it: the connection is then closed
+-- socket. The first failure (the source's error or a chunk that is not a
+-- string, a chunk that is not a string from `step`, a socket error) ends
+-- the content, whatever `step` does with it: the connection is then closed
 -- without the end-of-data marker, so the server never accepts a part of
 -- the message.
-function S:body(src, step, prefetched, first, first_err)
+function S:body(src, step)
     local c, t = self.core, self.t
     local fail_err, fail_det, sock_err
     local function failed(_, err, det)
         if not fail_det then fail_err, fail_det = err, det end
         return nil, fail_err
     end
-    local pulled = not prefetched
     local source = function()
         if fail_det then return nil, fail_err end
-        local chunk, err
-        if pulled then
-            chunk, err = src()
-        else
-            pulled = true
-            chunk, err = first, first_err
-        end
+        local chunk, err = src()
         if chunk == nil then
             if err ~= nil then return failed(nil, err, { stage = "source", name = "ESOURCE" }) end
             return nil
@@ -603,22 +615,22 @@ end
 _M.check_envelope = check_envelope
 
 -- DATA, the content, the end-of-data reply.
-function S:data(src, step, prefetched, first, first_err)
+function S:data(src, step)
     local ok, cerr, cdet = check_content(src, step)
     if not ok then return nil, cerr, cdet end
     local r, err, det = self:command({ stage = "data", line = "DATA" }, "data")
     if not r then return nil, err, det end
-    return self:body(src, step, prefetched, first, first_err)
+    return self:body(src, step)
 end
 
 -- A whole mail transaction: MAIL, every RCPT, DATA, content. With
 -- PIPELINING the envelope goes in one write, and DATA with it when there is
 -- one recipient (a refused recipient then leaves nothing half-accepted; the
 -- engine answers a pointless 354 with an empty message, RFC 2920 3.1).
--- mailt: from, rcpt (string or list), source, step. When `prefetched`,
--- (first, first_err) is what the source gave already.
+-- mailt: from, rcpt (string or list), source, step. `src` is mailt.source
+-- already primed (_M.primed), or nil to prime it here.
 -- Returns 1, report | nil, err, details.
-function S:transaction(mailt, prefetched, first, first_err)
+function S:transaction(mailt, src)
     local rcpts = mailt.rcpt
     if type(rcpts) ~= "table" then rcpts = { rcpts } end
     local pipelining = self.core:has("PIPELINING") ~= nil
@@ -631,15 +643,11 @@ function S:transaction(mailt, prefetched, first, first_err)
     if not ok then return nil, cerr, cdet end
     ok, cerr, cdet = check_addresses(mailt.from, rcpts)
     if not ok then return nil, cerr, cdet end
-    -- Pull the first chunk before any command: a source that fails at once
-    -- (an invalid header, a missing file) then costs nothing on the wire.
-    if not prefetched then
-        first, first_err = mailt.source()
+    -- The first chunk is pulled before any command (primed).
+    if not src then
+        src, cerr, cdet = primed(mailt.source)
+        if not src then return nil, cerr, cdet end
     end
-    if first == nil and first_err ~= nil then
-        return nil, first_err, { stage = "source", name = "ESOURCE" }
-    end
-    if first ~= nil and type(first) ~= "string" then return bad_chunk("source", first) end
 
     -- Without pipelining every command waits for its reply here.
     local function settle(ctx)
@@ -692,9 +700,9 @@ function S:transaction(mailt, prefetched, first, first_err)
     local r
     if data then
         if not data.ok then return refused(data) end
-        r, err, det = self:body(mailt.source, mailt.step, true, first, first_err)
+        r, err, det = self:body(src, mailt.step)
     else
-        r, err, det = self:data(mailt.source, mailt.step, true, first, first_err)
+        r, err, det = self:data(src, mailt.step)
     end
     if not r then return nil, err, det end
     report.reply, report.code, report.enhanced = r.reply, r.code, r.enhanced
@@ -702,14 +710,54 @@ function S:transaction(mailt, prefetched, first, first_err)
 end
 
 -- End the session politely when it is still sane (QUIT), then close.
+-- (A broken session, or one already closed, is only closed.)
 function S:close(polite)
-    if polite and not self.broken and not self.t.closed then
+    if polite and not self.broken and not self.t:is_closed() then
         local saved = self.timeout
         if self.timeout > 5 then self.timeout = 5 end
         self:quit()
         self.timeout = saved
     end
     return self.t:close()
+end
+
+-- What other modules may ask of a session (its fields are its own).
+
+-- The parameters of an EHLO keyword ("" when it has none), or nil when the
+-- last EHLO reply did not offer it.
+function S:has(keyword)
+    return self.core:has(keyword)
+end
+
+-- The capabilities of the last EHLO reply: { KEYWORD = params, ... }.
+function S:caps()
+    return self.core:caps()
+end
+
+-- The text of the last EHLO (or HELO) reply, nil before one.
+function S:ehlo_reply()
+    return self.ext
+end
+
+-- Is the connection encrypted (STARTTLS or SMTPS done)?
+function S:secure()
+    return self.t:secure()
+end
+
+-- The address the connection goes to, when the socket tells; else nil.
+function S:peer_address()
+    return self.t:peer_address()
+end
+
+-- Can TLS be set up on this connection with `ssl` (socket.smtp.tls)?
+function S:tls_available(ssl)
+    return tls.available(self.t, ssl)
+end
+
+-- Before STARTTLS: `ssl` checked, and applied where it must be before the
+-- handshake (socket.smtp.tls.prepare). true | nil, message, field.
+function S:prepare_tls(ssl)
+    return tls.prepare(self.t, ssl)
 end
 
 return _M

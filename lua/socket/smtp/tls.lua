@@ -441,10 +441,13 @@ end
 -- Before STARTTLS on an open transport (s:starttls): what _M.guard does
 -- before connect. true | nil, message, field.
 function _M.prepare(t, ssl)
-    if t.kind ~= "cosocket" or ssl == nil or ssl.upgrade or prepared[t.sock] == ssl then return true end
-    local ok, err, field = prepare_cosocket(t.sock, ssl)
+    local sock = t:socket()
+    if t:socket_kind() ~= "cosocket" or ssl == nil or ssl.upgrade or prepared[sock] == ssl then
+        return true
+    end
+    local ok, err, field = prepare_cosocket(sock, ssl)
     if not ok then return nil, err, field end
-    prepared[t.sock] = ssl
+    prepared[sock] = ssl
     return true
 end
 
@@ -494,13 +497,14 @@ function _M.upgrade(t, host, ssl, deadline)
     local left = deadline - transport.now()
     if left <= 0 then return nil, "timeout", "ETIMEOUT" end
     local new, err, name
+    local sock, kind = t:socket(), t:socket_kind()
     if ssl.upgrade then
-        new, err = ssl.upgrade(t.sock, host, ssl)
+        new, err = ssl.upgrade(sock, host, ssl)
         name = "ETLS"
-    elseif t.kind == "luasocket" then
-        new, err, name = upgrade_luasec(t.sock, host, ssl, left)
-    elseif t.kind == "cosocket" then
-        new, err, name = upgrade_cosocket(t.sock, host, ssl, left)
+    elseif kind == "luasocket" then
+        new, err, name = upgrade_luasec(sock, host, ssl, left)
+    elseif kind == "cosocket" then
+        new, err, name = upgrade_cosocket(sock, host, ssl, left)
     else
         return nil, "no TLS layer for this socket: pass ssl.upgrade = function(sock, host, params)",
             "ETLS_NOLAYER"
@@ -513,8 +517,9 @@ end
 -- Can TLS be set up on this transport at all (for tls = "auto")?
 function _M.available(t, ssl)
     if ssl and ssl.upgrade then return true end
-    if t.kind == "cosocket" then return true end
-    if t.kind ~= "luasocket" then return false end
+    local kind = t:socket_kind()
+    if kind == "cosocket" then return true end
+    if kind ~= "luasocket" then return false end
     local ok, luasec = pcall(require, "ssl")
     return ok and type(luasec) == "table" and luasec.wrap ~= nil
 end

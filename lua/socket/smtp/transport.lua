@@ -16,6 +16,11 @@
 --   t:deadline(seconds)         -> absolute deadline for one network step
 --   t:secured(tls_sock)         after a TLS handshake (socket.smtp.tls)
 --   t:close()
+--   t:socket()                  the socket object (for the TLS handshake)
+--   t:socket_kind()             "luasocket", "cosocket" or "generic"
+--   t:secure()                  true after a TLS handshake
+--   t:is_closed()               true after t:close()
+--   t:peer_address()            the connected address, when the socket tells
 -- err is always a string: a socket that returns nil without an error, or
 -- anything but a string, is reported as such.
 -----------------------------------------------------------------------------
@@ -222,6 +227,33 @@ function methods:close()
         self.sock:close()
     end
     return 1
+end
+
+function methods:socket()
+    return self.sock
+end
+
+function methods:socket_kind()
+    return self.kind
+end
+
+function methods:secure()
+    return self.tls == true
+end
+
+function methods:is_closed()
+    return self.closed == true
+end
+
+-- The address the socket is connected to, when it can tell (LuaSocket's
+-- getpeername); nil otherwise.
+function methods:peer_address()
+    local sock = self.sock
+    if self.kind == "luasocket" and sock.getpeername then
+        local addr = sock:getpeername()
+        return addr
+    end
+    return nil
 end
 
 -- What `create` returned must be a socket object: a table or a userdata
