@@ -29,10 +29,10 @@ C.__index = C
 -- so that on an OpenResty cosocket what nginx cannot apply of `ssl` is
 -- refused before connect (tls.guard).
 function _M.connector(o)
-    local create, refused = o.create, nil
-    if o.guard then create, refused = tls.guard(create, o.ssl) end
+    local create, refusal = o.create, nil
+    if o.guard then create, refusal = tls.guard(create, o.ssl) end
     return setmetatable({ server = o.server, port = o.port, timeout = o.timeout, create = create,
-                          refused = refused, ssl = o.ssl, debug = o.debug }, C)
+                          refusal = refusal, ssl = o.ssl, debug = o.debug }, C)
 end
 
 -- Connect, and with smtps the TLS handshake before the greeting.
@@ -40,8 +40,10 @@ end
 function C:connect(smtps)
     local s, err, det = driver.connect(self.server, self.port, self.timeout, self.create, self.debug)
     if not s then
-        local refused = self.refused
-        if refused and refused.err then return driver.bad_arg(refused.field, nil, refused.err, "EARG") end
+        if self.refusal then
+            local why, field = self.refusal()
+            if why then return driver.bad_arg(field, nil, why, "EARG") end
+        end
         return nil, err, det
     end
     if smtps then

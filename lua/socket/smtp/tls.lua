@@ -419,23 +419,27 @@ end
 -- `create` for a connection that will use `ssl`: on an OpenResty cosocket
 -- the fields nginx cannot apply are refused, and the client certificate
 -- set, before connect. Returns the function to use as `create`, and a
--- table that holds { err =, field = } when it refused.
+-- function that says why it refused (message, field), or nil when it did
+-- not.
+local function nothing_refused() return nil end
 function _M.guard(create, ssl)
-    if create == nil or ssl == nil or type(ssl) ~= "table" or ssl.upgrade then return create, {} end
-    local refused = {}
+    if create == nil or ssl == nil or type(ssl) ~= "table" or ssl.upgrade then
+        return create, nothing_refused
+    end
+    local why, which
     return function(...)
         local sock, err = create(...)
         if sock ~= nil and transport.is_cosocket(sock) then
             local ok, perr, field = prepare_cosocket(sock, ssl)
             if not ok then
-                refused.err, refused.field = perr, field
+                why, which = perr, field
                 sock:close()
                 return nil, "invalid " .. field .. ": " .. perr
             end
             prepared[sock] = ssl
         end
         return sock, err
-    end, refused
+    end, function() return why, which end
 end
 
 -- Before STARTTLS on an open transport (s:starttls): what _M.guard does
