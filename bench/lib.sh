@@ -63,3 +63,39 @@ print_results() {
         echo "(saved in $out)"
     } | tee -a "$out"
 }
+
+# new_results NAME: makes bench/results/ and sets OUT to a new file there,
+# bench/results/NAME<UTC time stamp>.txt.
+new_results() {
+    mkdir -p bench/results
+    # shellcheck disable=SC2034  # OUT is for the caller
+    OUT="bench/results/$1$(date -u +%Y%m%dT%H%M%SZ).txt"
+}
+
+# The lines every results file starts with: when, the machine's CPUs,
+# the commit measured.
+header_date() { date -u '+%Y-%m-%d %H:%M UTC'; }
+header_cpus() {
+    echo "$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1))"
+}
+header_git() {
+    echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src lua 2>/dev/null || echo ' (+ uncommitted changes in src/ or lua/)')"
+}
+
+# run_logged CMD...: runs CMD in the background, its output (stdout and
+# stderr) shown and appended to $OUT through a fifo in $TMP, and waits for
+# it. CLIENT_PID and TEE_PID name the two while they run, for the EXIT
+# trap to stop. Sets rc to CMD's exit status.
+# shellcheck disable=SC2034  # rc is for the caller
+run_logged() {
+    rm -f "$TMP/fifo"; mkfifo "$TMP/fifo"
+    tee -a "$OUT" <"$TMP/fifo" &
+    TEE_PID=$!
+    "$@" >"$TMP/fifo" 2>&1 &
+    CLIENT_PID=$!
+    rc=0
+    wait "$CLIENT_PID" || rc=$?
+    CLIENT_PID=""
+    wait "$TEE_PID" || true
+    TEE_PID=""
+}

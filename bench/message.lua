@@ -76,10 +76,8 @@ local NEED_D = 8.0            -- (d) ours / LuaSocket, quoted-printable
 local NEED_E_MIB = 16         -- (e) MiB above the idle interpreter, less than
 local PARTS = 2000
 
-local function die(msg)
-    io.stderr:write("message.lua: ", msg, "\n")
-    os.exit(2)
-end
+local common = dofile(((arg[0] or ""):match("^(.*)/[^/]+$") or "bench") .. "/common.lua")
+local die = common.die_with("message.lua")
 
 ---------------------------------------------------------------------------
 -- Arguments
@@ -95,29 +93,7 @@ local known = { dir = "s", rounds = "n", ["small-messages"] = "n", clock = "s", 
                 interp = "s", python = "s", valgrind = "s", root = "s", ["luasocket-smtp"] = "s",
                 worker = "s", input = "s", ["repeat"] = "n",
                 ["no-big"] = "flag", idle = "flag", emit = "flag" }
-do
-    local i = 1
-    while arg[i] do
-        local name = arg[i]:match("^%-%-(.+)$")
-        if not known[name] then die("unknown argument: " .. arg[i]) end
-        if known[name] == "flag" then
-            opt[name] = true
-            i = i + 1
-        else
-            local v = arg[i + 1]
-            if v == nil then die("missing value for --" .. name) end
-            if known[name] == "n" then
-                v = tonumber(v)
-                if not v or v < 1 or v % 1 ~= 0 then die("--" .. name .. " needs a positive integer") end
-            elseif known[name] == "f" then
-                v = tonumber(v)
-                if not v or v < 0 or v >= 1 then die("--" .. name .. " needs a number in [0, 1)") end
-            end
-            opt[name] = v
-            i = i + 2
-        end
-    end
-end
+common.parse_args(arg, opt, known, die)
 if opt.clock ~= "cpu" and opt.clock ~= "wall" then die("--clock must be cpu or wall") end
 
 local root = opt.root or (arg[0] and arg[0]:match("^(.*)/bench/[^/]+$")) or "."
@@ -128,7 +104,7 @@ local tag = jit and "jit" or _VERSION:match("%d+%.%d+")
 ---------------------------------------------------------------------------
 -- Small helpers
 ---------------------------------------------------------------------------
-local searchpath = dofile(root .. "/bench/common.lua").searchpath
+local searchpath = common.searchpath
 
 local function file_size(path)
     local f = io.open(path, "rb")

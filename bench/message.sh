@@ -90,15 +90,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir -p bench/results
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT="bench/results/message-$STAMP.txt"
+new_results message-
 
 {
-    echo "smtp.message benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)),"\
-         "kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src lua 2>/dev/null || echo ' (+ uncommitted changes in src/ or lua/)')"
+    echo "smtp.message benchmark, $(header_date)"
+    echo "machine: $(header_cpus), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    header_git
     echo "tools: $($PYTHON --version 2>&1), $(base64 --version | head -1)$(command -v valgrind >/dev/null 2>&1 && echo ", $(valgrind --version)")"
     echo "inputs in $TMP: random.bin and text.txt ${SIZE} MiB, 16 MiB cuts of both$([ "$BIG" -gt 0 ] && echo ", big.bin ${BIG} MiB")"
 } | tee "$OUT"
@@ -120,17 +117,8 @@ for tag in "${TAGS[@]}"; do
     # The orchestrator runs in the background, in a process group of its
     # own (setsid), so that an interrupt reaches the traps at once and they
     # can stop it and the worker it is running (by that group's ID).
-    rm -f "$TMP/fifo"; mkfifo "$TMP/fifo"
-    tee -a "$OUT" <"$TMP/fifo" &
-    TEE_PID=$!
-    "${SETSID[@]}" "$bin" bench/message.lua --root "$ROOT" --dir "$TMP" --interp "$bin" --python "$PYTHON" \
-        ${PASS[@]+"${PASS[@]}"} >"$TMP/fifo" 2>&1 &
-    CLIENT_PID=$!
-    rc=0
-    wait "$CLIENT_PID" || rc=$?
-    CLIENT_PID=""
-    wait "$TEE_PID" || true
-    TEE_PID=""
+    run_logged "${SETSID[@]}" "$bin" bench/message.lua --root "$ROOT" --dir "$TMP" --interp "$bin" \
+        --python "$PYTHON" ${PASS[@]+"${PASS[@]}"}
     record_result "$tag" "$rc"
 done
 

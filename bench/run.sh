@@ -165,16 +165,13 @@ start_sink() {
 }
 
 # --- run ------------------------------------------------------------------------
-mkdir -p bench/results
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT="bench/results/$STAMP.txt"
+new_results ""
 
 {
-    echo "smtp-native benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)),"\
-         "kernel $(uname -r); pinning: $PIN"
+    echo "smtp-native benchmark, $(header_date)"
+    echo "machine: $(header_cpus), kernel $(uname -r); pinning: $PIN"
     echo "sink: $SMTP_SINK (postfix $(dpkg-query -W -f='${Version}' postfix 2>/dev/null || echo '?'))"
-    echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src lua 2>/dev/null || echo ' (+ uncommitted changes in src/ or lua/)')"
+    header_git
 } | tee "$OUT"
 
 status=0
@@ -185,17 +182,8 @@ for tag in "${TAGS[@]}"; do
     echo | tee -a "$OUT"
     # The client runs in the background so that an interrupt reaches the
     # traps at once (they stop it, and the sink, by PID).
-    rm -f "$TMP/fifo"; mkfifo "$TMP/fifo"
-    tee -a "$OUT" <"$TMP/fifo" &
-    TEE_PID=$!
-    "${PIN_CLIENT[@]}" "$bin" bench/smtp_sink.lua --root "$ROOT" --port "$SINK_PORT" --sink-log "$SINK_LOG" \
-        ${PASS[@]+"${PASS[@]}"} >"$TMP/fifo" 2>&1 &
-    CLIENT_PID=$!
-    rc=0
-    wait "$CLIENT_PID" || rc=$?
-    CLIENT_PID=""
-    wait "$TEE_PID" || true
-    TEE_PID=""
+    run_logged "${PIN_CLIENT[@]}" "$bin" bench/smtp_sink.lua --root "$ROOT" --port "$SINK_PORT" \
+        --sink-log "$SINK_LOG" ${PASS[@]+"${PASS[@]}"}
     stop_sink
     record_result "$tag" "$rc"
 done

@@ -35,10 +35,8 @@
 local NEED_VS_SHIPPED = 50
 local NEED_VS_NODELAY = 1.2
 
-local function die(msg)
-    io.stderr:write("smtp_sink.lua: ", msg, "\n")
-    os.exit(2)
-end
+local common = dofile(((arg[0] or ""):match("^(.*)/[^/]+$") or "bench") .. "/common.lua")
+local die = common.die_with("smtp_sink.lua")
 
 ---------------------------------------------------------------------------
 -- Arguments
@@ -50,21 +48,7 @@ local opt = {
 }
 local known = { host = "s", port = "n", rounds = "n", messages = "n", ["shipped-messages"] = "n",
                 size = "n", ["sink-log"] = "s", root = "s", ["luasocket-smtp"] = "s" }
-do
-    local i = 1
-    while arg[i] do
-        local name = arg[i]:match("^%-%-(.+)$")
-        if not known[name] then die("unknown argument: " .. arg[i]) end
-        local v = arg[i + 1]
-        if v == nil then die("missing value for --" .. name) end
-        if known[name] == "n" then
-            v = tonumber(v)
-            if not v or v < 1 or v % 1 ~= 0 then die("--" .. name .. " needs a positive integer") end
-        end
-        opt[name] = v
-        i = i + 2
-    end
-end
+common.parse_args(arg, opt, known, die)
 if not opt.port then die("--port is required (bench/run.sh starts smtp-sink and passes it)") end
 if opt.size < 512 then die("--size must be at least 512") end
 
@@ -80,7 +64,7 @@ local socket = require("socket")
 local ltn12 = require("ltn12")
 local gettime = socket.gettime
 
-local searchpath = dofile(root .. "/bench/common.lua").searchpath
+local searchpath = common.searchpath
 
 local ls_path = opt["luasocket-smtp"] or searchpath("socket.smtp", package.path)
 if not ls_path then die("LuaSocket's socket/smtp.lua not found on package.path") end
