@@ -55,6 +55,7 @@ build = {
                 "src/lua/lmime.c",
                 "src/lua/lmime_enc.c",
                 "src/lua/lsasl.c",
+                "src/lua/lhost.c",
                 "src/lua/lbind.c",
             },
             incdirs = { "src" },

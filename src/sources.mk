@@ -19,5 +19,5 @@ MIME_SRC := src/mime/mime_body.c src/mime/mime_enc.c src/mime/mime_hdr.c \
             src/mime/mime_gen.c
 SASL_SRC := src/sasl/sasl.c src/sasl/sasl_hash.c
 ENGINE_SRC := $(BASE_SRC) $(SMTP_SRC) $(MIME_SRC) $(SASL_SRC)
-BINDING_SRC := src/lua/lsmtp.c src/lua/lmime.c src/lua/lmime_enc.c src/lua/lsasl.c \
+BINDING_SRC := src/lua/lsmtp.c src/lua/lmime.c src/lua/lmime_enc.c src/lua/lsasl.c src/lua/lhost.c \
                src/lua/lbind.c
