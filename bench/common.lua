@@ -16,6 +16,17 @@ function M.searchpath(name, path)
     return nil
 end
 
+-- The median of the numbers in t (NaN when t is empty).
+function M.median(t)
+    local s = {}
+    for i, x in ipairs(t) do s[i] = x end
+    table.sort(s)
+    local m = #s
+    if m == 0 then return 0 / 0 end
+    if m % 2 == 1 then return s[(m + 1) / 2] end
+    return (s[m / 2] + s[m / 2 + 1]) / 2
+end
+
 -- A die(msg) for a script: "NAME: msg" on stderr, exit status 2.
 function M.die_with(name)
     return function(msg)

@@ -127,15 +127,7 @@ local function shell_quote(s)
     return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
-local function median(t)
-    local s = {}
-    for i, x in ipairs(t) do s[i] = x end
-    table.sort(s)
-    local m = #s
-    if m == 0 then return 0 / 0 end
-    if m % 2 == 1 then return s[(m + 1) / 2] end
-    return (s[m / 2] + s[m / 2 + 1]) / 2
-end
+local median = common.median
 
 -- 12345678 -> "12,345,678"
 local function commas(n)

@@ -233,14 +233,7 @@ local function session(v, n)
     return secs, cpu
 end
 
-local function median(t)
-    local s = {}
-    for i, x in ipairs(t) do s[i] = x end
-    table.sort(s)
-    local m = #s
-    if m % 2 == 1 then return s[(m + 1) / 2] end
-    return (s[m / 2] + s[m / 2 + 1]) / 2
-end
+local median = common.median
 
 ---------------------------------------------------------------------------
 -- Run
