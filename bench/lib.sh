@@ -99,3 +99,11 @@ run_logged() {
     wait "$TEE_PID" || true
     TEE_PID=""
 }
+
+# stop_pid PID: TERM to our child PID, if any, and reap it.
+stop_pid() {
+    if [ -n "$1" ]; then
+        kill "$1" 2>/dev/null || true
+        wait "$1" 2>/dev/null || true
+    fi
+}

@@ -114,20 +114,14 @@ SINK_PORT=""
 SINK_LOG=""
 
 stop_sink() {
-    if [ -n "$SINK_PID" ]; then
-        kill "$SINK_PID" 2>/dev/null || true
-        wait "$SINK_PID" 2>/dev/null || true
-        SINK_PID=""
-    fi
+    stop_pid "$SINK_PID"
+    SINK_PID=""
 }
 CLIENT_PID=""
 TEE_PID=""
 # shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
-    if [ -n "$CLIENT_PID" ]; then
-        kill "$CLIENT_PID" 2>/dev/null || true
-        wait "$CLIENT_PID" 2>/dev/null || true
-    fi
+    stop_pid "$CLIENT_PID"
     if [ -n "$TEE_PID" ]; then wait "$TEE_PID" 2>/dev/null || true; fi
     stop_sink
     rm -rf "$TMP"
