@@ -73,7 +73,7 @@
  * no credential waits to be written. A CHALLENGE comes only for
  * smtp_client_auth, from a one-line 334, its data is the reply text after
  * "334 " (no CR or LF); while it waits next() is IDLE and every queue
- * call returns SMTP_E_BAD_STATE and changes nothing; answers without a
+ * call returns -SMTP_E_BAD_STATE and changes nothing; answers without a
  * challenge and over-long arguments are refused and change nothing; a bad
  * mechanism name is refused with ARG_EMPTY, ARG_TOO_LONG or ARG_SYNTAX.
  * The session is run twice, fed in the input's pieces and byte by byte;
@@ -310,13 +310,13 @@ static int mech_rc(const char *m, size_t n)
 {
     size_t i;
     if (n == 0)
-        return SMTP_E_ARG_EMPTY;
+        return -SMTP_E_ARG_EMPTY;
     if (n > 20)
-        return SMTP_E_ARG_TOO_LONG;
+        return -SMTP_E_ARG_TOO_LONG;
     for (i = 0; i < n; i++)
         if (!((m[i] >= 'A' && m[i] <= 'Z') || (m[i] >= '0' && m[i] <= '9') || m[i] == '-' ||
               m[i] == '_'))
-            return SMTP_E_ARG_SYNTAX;
+            return -SMTP_E_ARG_SYNTAX;
     return 0;
 }
 
@@ -324,8 +324,8 @@ static int mech_rc(const char *m, size_t n)
 static void check_no_answer(smtp_client *c)
 {
     snap_take(c);
-    CHECK(smtp_client_auth_response(c, (const unsigned char *)"x", 1) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_auth_cancel(c) == SMTP_E_BAD_STATE);
+    CHECK(smtp_client_auth_response(c, (const unsigned char *)"x", 1) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_auth_cancel(c) == -SMTP_E_BAD_STATE);
     snap_same(c);
 }
 
@@ -337,27 +337,27 @@ static void check_refused(smtp_client *c, int in_tls)
     snap_take(c);
     memset(&ev, 0, sizeof ev);
     CHECK(smtp_client_next(c, &ev) == SMTP_ACT_IDLE);
-    CHECK(smtp_client_greeting(c) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_ehlo(c, "x.example", 9, 1) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_helo(c, "x.example", 9) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_mail(c, "a@b", 3, "", 0) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_rcpt(c, "c@d", 3, "", 0) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_data(c) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_rset(c) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_noop(c) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_quit(c) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_auth_plain(c, "u", 1, "p", 1) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_auth_login(c, "u", 1, "p", 1) == SMTP_E_BAD_STATE);
+    CHECK(smtp_client_greeting(c) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_ehlo(c, "x.example", 9, 1) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_helo(c, "x.example", 9) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_mail(c, "a@b", 3, "", 0) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_rcpt(c, "c@d", 3, "", 0) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_data(c) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_rset(c) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_noop(c) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_quit(c) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_auth_plain(c, "u", 1, "p", 1) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_auth_login(c, "u", 1, "p", 1) == -SMTP_E_BAD_STATE);
     CHECK(smtp_client_auth(c, "PLAIN", 5, (const unsigned char *)"\0u\0p", 4, 1) ==
-          SMTP_E_BAD_STATE);
-    CHECK(smtp_client_starttls(c) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_body_end(c) == SMTP_E_BAD_STATE);
+          -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_starttls(c) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_body_end(c) == -SMTP_E_BAD_STATE);
     CHECK(smtp_client_body(c, "x", 1) == 0);
     if (in_tls) {
-        CHECK(smtp_client_auth_response(c, (const unsigned char *)"x", 1) == SMTP_E_BAD_STATE);
-        CHECK(smtp_client_auth_cancel(c) == SMTP_E_BAD_STATE);
+        CHECK(smtp_client_auth_response(c, (const unsigned char *)"x", 1) == -SMTP_E_BAD_STATE);
+        CHECK(smtp_client_auth_cancel(c) == -SMTP_E_BAD_STATE);
     } else {
-        CHECK(smtp_client_tls_done(c) == SMTP_E_BAD_STATE);
+        CHECK(smtp_client_tls_done(c) == -SMTP_E_BAD_STATE);
     }
     CHECK(smtp_client_next(c, &ev) == SMTP_ACT_IDLE);
     snap_same(c);
@@ -405,7 +405,7 @@ static int issue_sasl(session *s)
         snap_take(c);
         rc = smtp_client_auth(c, mech, mlen, big_cred, BIG_CRED + 1, 1);
         record(s, 'Q', I_AUTH, rc, 1, 0);
-        CHECK(rc == SMTP_E_ARG_TOO_LONG);
+        CHECK(rc == -SMTP_E_ARG_TOO_LONG);
         snap_same(c);
     }
     snap_take(c);
@@ -419,7 +419,7 @@ static int issue_sasl(session *s)
     }
     if (rc != 0) {
         /* only the sticky error of data nobody asked for */
-        CHECK(!smtp_err_is_caller(rc) && rc == c->err);
+        CHECK(!smtp_err_is_caller(-rc) && rc == -c->err);
         return -1;
     }
     CHECK(c->sasl == 1 && c->challenge == 0);
@@ -476,15 +476,15 @@ static int issue(session *s)
     case I_QUIT: rc = smtp_client_quit(c); break;
     default: return 1;
     }
-    if (rc == SMTP_E_BUSY)
+    if (rc == -SMTP_E_BUSY)
         return 0; /* not recorded: how often it is retried depends on feeding */
     record(s, 'Q', s->intents[0], rc, 0, 0);
-    if (rc != 0 && !smtp_err_is_caller(rc)) {
-        CHECK(rc == c->err);
+    if (rc != 0 && !smtp_err_is_caller(-rc)) {
+        CHECK(rc == -c->err);
         return -1;
     }
     /* a refusal must be one of the documented caller faults */
-    CHECK(rc == 0 || rc == SMTP_E_BAD_STATE);
+    CHECK(rc == 0 || rc == -SMTP_E_BAD_STATE);
     if (rc == 0 && s->intents[0] == I_STARTTLS) {
         CHECK(was_empty && c->state == SMTP_S_TLS);
         s->discarded0 = c->discarded;
@@ -512,7 +512,7 @@ static void lose(session *s)
     int rc = smtp_client_lost(c);
     record(s, 'L', rc, (int)due, 0, 0);
     if (rc != 0) {
-        CHECK(rc == c->err && !smtp_err_is_caller(rc));
+        CHECK(rc == -c->err && !smtp_err_is_caller(-rc));
         return;
     }
     s->lost = 1;
@@ -523,9 +523,9 @@ static void lose(session *s)
     CHECK(c->outlen == 0 && c->secret == 0 && c->authlen == 0 && c->challenge == 0);
     check_zero(c->out, 0, held);
     snap_take(c);
-    CHECK(smtp_client_mail(c, "a@b", 3, "", 0) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_quit(c) == SMTP_E_BAD_STATE);
-    CHECK(smtp_client_lost(c) == SMTP_E_BAD_STATE);
+    CHECK(smtp_client_mail(c, "a@b", 3, "", 0) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_quit(c) == -SMTP_E_BAD_STATE);
+    CHECK(smtp_client_lost(c) == -SMTP_E_BAD_STATE);
     snap_same(c);
 }
 
@@ -569,7 +569,7 @@ static void tls_handshake(session *s)
     CHECK(c->state == SMTP_S_GREETED && smtp_client_pending(c) == 0);
     CHECK(c->caps.ext == 0 && c->caps.mechs == 0 && c->caps.len == 0);
     CHECK(c->inlen == 0 && c->inpos == 0);
-    CHECK(smtp_client_tls_done(c) == SMTP_E_BAD_STATE);
+    CHECK(smtp_client_tls_done(c) == -SMTP_E_BAD_STATE);
     record(s, 'T', (int)end, (int)resume, 0, 0);
     s->after_tls = 1;
     intend(s, I_EHLO);
@@ -593,7 +593,7 @@ static void decide(session *s, const smtp_event *ev)
             tls_handshake(s);
         } else {
             CHECK(s->c->state == SMTP_S_READY);
-            CHECK(smtp_client_tls_done(s->c) == SMTP_E_BAD_STATE);
+            CHECK(smtp_client_tls_done(s->c) == -SMTP_E_BAD_STATE);
             after_hello(s);
         }
         break;
@@ -661,7 +661,7 @@ static void on_challenge(session *s, const smtp_event *ev)
             snap_take(c);
             rc = smtp_client_auth_response(c, big_cred, BIG_CRED + 1);
             record(s, 'Q', I_RESP, rc, BIG_CRED + 1, 0);
-            CHECK(rc == SMTP_E_ARG_TOO_LONG);
+            CHECK(rc == -SMTP_E_ARG_TOO_LONG);
             snap_same(c);
         }
         if (b & 16) {
@@ -719,22 +719,22 @@ static void check_sticky(smtp_client *c, int err)
 {
     smtp_event ev;
     CHECK(smtp_client_next(c, &ev) == SMTP_ACT_ERROR && ev.err == err);
-    CHECK(smtp_client_feed(c, "250 ok\r\n", 8) == err);
-    CHECK(smtp_client_feed(c, "", 0) == err);
-    CHECK(smtp_client_greeting(c) == err);
-    CHECK(smtp_client_ehlo(c, "x.example", 9, 1) == err);
-    CHECK(smtp_client_mail(c, "a@b", 3, "", 0) == err);
-    CHECK(smtp_client_rcpt(c, "c@d", 3, "", 0) == err);
-    CHECK(smtp_client_data(c) == err);
-    CHECK(smtp_client_quit(c) == err);
-    CHECK(smtp_client_auth_plain(c, "u", 1, "p", 1) == err);
-    CHECK(smtp_client_auth_login(c, "u", 1, "p", 1) == err);
-    CHECK(smtp_client_auth(c, "PLAIN", 5, (const unsigned char *)"\0u\0p", 4, 1) == err);
-    CHECK(smtp_client_auth_response(c, (const unsigned char *)"x", 1) == err);
-    CHECK(smtp_client_auth_cancel(c) == err);
-    CHECK(smtp_client_starttls(c) == err);
-    CHECK(smtp_client_tls_done(c) == err);
-    CHECK(smtp_client_body_end(c) == err);
+    CHECK(smtp_client_feed(c, "250 ok\r\n", 8) == -err);
+    CHECK(smtp_client_feed(c, "", 0) == -err);
+    CHECK(smtp_client_greeting(c) == -err);
+    CHECK(smtp_client_ehlo(c, "x.example", 9, 1) == -err);
+    CHECK(smtp_client_mail(c, "a@b", 3, "", 0) == -err);
+    CHECK(smtp_client_rcpt(c, "c@d", 3, "", 0) == -err);
+    CHECK(smtp_client_data(c) == -err);
+    CHECK(smtp_client_quit(c) == -err);
+    CHECK(smtp_client_auth_plain(c, "u", 1, "p", 1) == -err);
+    CHECK(smtp_client_auth_login(c, "u", 1, "p", 1) == -err);
+    CHECK(smtp_client_auth(c, "PLAIN", 5, (const unsigned char *)"\0u\0p", 4, 1) == -err);
+    CHECK(smtp_client_auth_response(c, (const unsigned char *)"x", 1) == -err);
+    CHECK(smtp_client_auth_cancel(c) == -err);
+    CHECK(smtp_client_starttls(c) == -err);
+    CHECK(smtp_client_tls_done(c) == -err);
+    CHECK(smtp_client_body_end(c) == -err);
     CHECK(smtp_client_body(c, "x", 1) == 0);
     CHECK(smtp_client_next(c, &ev) == SMTP_ACT_ERROR && ev.err == err);
     CHECK(c->state == SMTP_S_FAILED);
@@ -848,7 +848,7 @@ static void run(session *s)
                     /* wiped at the next call, whichever it is: a refused one */
                     int rc = (s->ncred & 2) ? smtp_client_auth_cancel(s->c)
                                             : smtp_client_tls_done(s->c);
-                    CHECK(rc == SMTP_E_BAD_STATE);
+                    CHECK(rc == -SMTP_E_BAD_STATE);
                     CHECK(s->c->wipe == 0);
                     check_zero(s->c->out, 0, ev.len);
                 } else {

@@ -90,9 +90,9 @@ typedef struct {
 #define CAPS(bits) {T_CAPS, NULL, 0, NULL, 0, (int)(bits), 0, 0}
 #define FIN {END, NULL, 0, NULL, 0, 0, 0, 0}
 
-/* 0 = success; caller-fault codes by name */
+/* 0 = success; the negated caller-fault codes a queue call returns, by name */
 #define OK 0
-#define E_(x) SMTP_E_##x
+#define E_(x) (-SMTP_E_##x)
 
 /* ---- the driver ----------------------------------------------------------- */
 
@@ -201,7 +201,7 @@ static smtp_act pump(drv *d, smtp_event *ev)
             int rc = smtp_client_feed(d->c, p, n);
             d->srv_pos += n;
             if (rc != 0) {
-                snprintf(d->why, sizeof d->why, "feed returned %s", smtp_errname(rc));
+                snprintf(d->why, sizeof d->why, "feed returned %s", smtp_errname(-rc));
                 d->bad_write = 1;
                 return SMTP_ACT_ERROR;
             }
@@ -211,7 +211,7 @@ static smtp_act pump(drv *d, smtp_event *ev)
             int rc = smtp_client_feed(d->c, guard_put(&g_in, "", 0), 0);
             d->eof_fed = 1;
             if (rc != 0) {
-                snprintf(d->why, sizeof d->why, "feed(EOF) returned %s", smtp_errname(rc));
+                snprintf(d->why, sizeof d->why, "feed(EOF) returned %s", smtp_errname(-rc));
                 d->bad_write = 1;
                 return SMTP_ACT_ERROR;
             }
@@ -255,9 +255,9 @@ static const char *check_sticky(smtp_client *c, int err)
     smtp_event ev;
     int rc;
 #define STICK(call, name)                                                      \
-    if ((rc = (call)) != err) {                                                \
+    if ((rc = (call)) != -err) {                                               \
         snprintf(why, sizeof why, "%s returned %s, not %s", name,              \
-                 smtp_errname(rc), smtp_errname(err));                         \
+                 smtp_errname(-rc), smtp_errname(err));                         \
         return why;                                                            \
     }
     if (smtp_client_next(c, &ev) != SMTP_ACT_ERROR || ev.err != err)
@@ -330,14 +330,14 @@ static int run_step(drv *d, const step *s)
     char got[300];
     int rc;
     if (s->op >= Q_GREETING && s->op <= Q_EOD) {
-        int caller = s->i1 != 0 && smtp_err_is_caller(s->i1);
+        int caller = s->i1 != 0 && smtp_err_is_caller(-s->i1);
         size_t pending = c->wipe; /* credentials written, to be wiped now */
         if (caller)
             memcpy(g_snap, c, sizeof *c);
         rc = do_queue(d, s);
         if (rc != s->i1) {
-            snprintf(d->why, sizeof d->why, "returned %s, expected %s", smtp_errname(rc),
-                     smtp_errname(s->i1));
+            snprintf(d->why, sizeof d->why, "returned %s, expected %s", smtp_errname(-rc),
+                     smtp_errname(-s->i1));
             return -1;
         }
         if (pending > 0 && (c->wipe != 0 || !all_zero(c->out, pending))) {
@@ -352,7 +352,7 @@ static int run_step(drv *d, const step *s)
         }
         if (caller && !same_client(g_snap, c)) {
             snprintf(d->why, sizeof d->why, "refused with %s but the engine changed",
-                     smtp_errname(rc));
+                     smtp_errname(-rc));
             return -1;
         }
         return 0;
@@ -1645,10 +1645,10 @@ static void long_line_body(void)
         ok(tl == strlen(text) && tl < sizeof text, "long line: the text fits its room (%zu)", tl);
     }
     is_int(smtp_client_body(c, "\r\n", 2), 0, "long line: nothing more is taken");
-    is_int(smtp_client_body_end(c), SMTP_E_LINE_TOO_LONG, "long line: body_end refuses");
-    is_int(smtp_client_body_end(c), SMTP_E_LINE_TOO_LONG, "long line: and refuses again");
-    is_int(smtp_client_rset(c), SMTP_E_BAD_STATE, "long line: nothing can be queued (RSET)");
-    is_int(smtp_client_quit(c), SMTP_E_BAD_STATE, "long line: nothing can be queued (QUIT)");
+    is_int(smtp_client_body_end(c), -SMTP_E_LINE_TOO_LONG, "long line: body_end refuses");
+    is_int(smtp_client_body_end(c), -SMTP_E_LINE_TOO_LONG, "long line: and refuses again");
+    is_int(smtp_client_rset(c), -SMTP_E_BAD_STATE, "long line: nothing can be queued (RSET)");
+    is_int(smtp_client_quit(c), -SMTP_E_BAD_STATE, "long line: nothing can be queued (QUIT)");
     while (smtp_client_next(c, &ev) == SMTP_ACT_WRITE && wl + ev.len <= sizeof wire) {
         memcpy(wire + wl, ev.data, ev.len);
         wl += ev.len;
@@ -1709,9 +1709,9 @@ static void nul_body(void)
                "encoded, e.g. encoding = \"base64\")", "NUL: the error's text names its octet");
     }
     is_int(smtp_client_body(c, "\r\n", 2), 0, "NUL: nothing more is taken");
-    is_int(smtp_client_body_end(c), SMTP_E_CONTENT_NUL, "NUL: body_end refuses");
-    is_int(smtp_client_body_end(c), SMTP_E_CONTENT_NUL, "NUL: and refuses again");
-    is_int(smtp_client_quit(c), SMTP_E_BAD_STATE, "NUL: nothing can be queued (QUIT)");
+    is_int(smtp_client_body_end(c), -SMTP_E_CONTENT_NUL, "NUL: body_end refuses");
+    is_int(smtp_client_body_end(c), -SMTP_E_CONTENT_NUL, "NUL: and refuses again");
+    is_int(smtp_client_quit(c), -SMTP_E_BAD_STATE, "NUL: nothing can be queued (QUIT)");
     while (smtp_client_next(c, &ev) == SMTP_ACT_WRITE && wl + ev.len <= sizeof wire) {
         memcpy(wire + wl, ev.data, ev.len);
         wl += ev.len;
@@ -1771,8 +1771,8 @@ static void pipeline_max(void)
        "SMTP_PIPELINE_MAX commands queue with PIPELINING");
     memcpy(g_snap, c, sizeof *c);
     rc = smtp_client_rcpt(c, "c@d", 3, "", 0);
-    ok(rc == SMTP_E_BUSY && same_client(g_snap, c),
-       "one more is BUSY and changes nothing (%s)", smtp_errname(rc));
+    ok(rc == -SMTP_E_BUSY && same_client(g_snap, c),
+       "one more is BUSY and changes nothing (%s)", smtp_errname(-rc));
     ok(smtp_client_next(c, &ev) == SMTP_ACT_WRITE &&
            ev.len == 17 + (SMTP_PIPELINE_MAX - 1) * 15,
        "all of them in one WRITE");
@@ -1814,7 +1814,7 @@ static void misc_checks(void)
 
     /* the zero value is DEAD: nothing is allowed */
     is_str(smtp_client_state_name(c->state), "dead", "a zeroed client is in the dead state");
-    is_int(smtp_client_greeting(c), SMTP_E_BAD_STATE, "greeting on a zeroed client: BAD_STATE");
+    is_int(smtp_client_greeting(c), -SMTP_E_BAD_STATE, "greeting on a zeroed client: BAD_STATE");
     ok(smtp_client_next(c, &ev) == SMTP_ACT_IDLE, "next() on a zeroed client: IDLE");
     free(c);
 
@@ -1835,7 +1835,7 @@ static void misc_checks(void)
     ok(smtp_client_next(c, &ev) == SMTP_ACT_READ && ev.want == SMTP_IN_MAX, "READ want");
     memset(big, '2', sizeof big);
     rc = smtp_client_feed(c, big, SMTP_IN_MAX + 1);
-    is_int(rc, SMTP_E_INPUT_OVERFLOW, "feeding more than SMTP_IN_MAX: INPUT_OVERFLOW");
+    is_int(rc, -SMTP_E_INPUT_OVERFLOW, "feeding more than SMTP_IN_MAX: INPUT_OVERFLOW");
     ok(check_sticky(c, SMTP_E_INPUT_OVERFLOW) == NULL, "INPUT_OVERFLOW is sticky");
     free(c);
 
@@ -1849,11 +1849,11 @@ static void misc_checks(void)
     }
     memcpy(g_snap, c, sizeof *c);
     rc = smtp_client_mail(c, longaddr, SMTP_CMD_MAX, "", 0);
-    ok(rc == SMTP_E_ARG_TOO_LONG && same_client(g_snap, c),
+    ok(rc == -SMTP_E_ARG_TOO_LONG && same_client(g_snap, c),
        "MAIL with an address over SMTP_CMD_MAX: ARG_TOO_LONG, unchanged (%s)",
-       smtp_errname(rc));
+       smtp_errname(-rc));
     rc = smtp_client_mail(c, longaddr, SMTP_CMD_MAX - 14, "", 0);
-    ok(rc == 0, "MAIL line of exactly SMTP_CMD_MAX is accepted (%s)", smtp_errname(rc));
+    ok(rc == 0, "MAIL line of exactly SMTP_CMD_MAX is accepted (%s)", smtp_errname(-rc));
     ok(smtp_client_next(c, &ev) == SMTP_ACT_WRITE && ev.len == SMTP_CMD_MAX,
        "and written whole");
     free(c);
@@ -1864,7 +1864,7 @@ static void misc_checks(void)
     smtp_client_next(c, &ev);
     memcpy(g_snap, c, sizeof *c);
     rc = smtp_client_ehlo(c, longaddr, 256, 1);
-    ok(rc == SMTP_E_ARG_TOO_LONG && same_client(g_snap, c),
+    ok(rc == -SMTP_E_ARG_TOO_LONG && same_client(g_snap, c),
        "EHLO with a 256-byte domain: ARG_TOO_LONG, unchanged");
     rc = smtp_client_ehlo(c, longaddr, 255, 1);
     ok(rc == 0, "EHLO with a 255-byte domain is accepted");
@@ -1961,7 +1961,7 @@ static void wipe_on_sticky_error(void)
     ok(memcmp(c->out, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n", 29) == 0, "the line is in the engine");
     memset(big, '2', sizeof big);
     rc = smtp_client_feed(c, big, sizeof big);
-    is_int(rc, SMTP_E_INPUT_OVERFLOW, "a flood before it is written: INPUT_OVERFLOW");
+    is_int(rc, -SMTP_E_INPUT_OVERFLOW, "a flood before it is written: INPUT_OVERFLOW");
     for (i = 0; i < 29; i++)
         nonzero += c->out[i] != 0;
     ok(nonzero == 0, "the unwritten AUTH PLAIN line is wiped (%zu bytes left)", nonzero);
@@ -1987,15 +1987,15 @@ static void sticky_with_bad_arguments(void)
     rc[3] = smtp_client_rcpt(c, "", 0, "", 0);
     rc[4] = smtp_client_auth_plain(c, "", 0, "p", 1);
     rc[5] = smtp_client_auth_login(c, "u\n", 2, "p", 1);
-    ok(rc[0] == SMTP_E_REPLY_SYNTAX && rc[1] == SMTP_E_REPLY_SYNTAX &&
-           rc[2] == SMTP_E_REPLY_SYNTAX && rc[3] == SMTP_E_REPLY_SYNTAX &&
-           rc[4] == SMTP_E_REPLY_SYNTAX && rc[5] == SMTP_E_REPLY_SYNTAX,
+    ok(rc[0] == -SMTP_E_REPLY_SYNTAX && rc[1] == -SMTP_E_REPLY_SYNTAX &&
+           rc[2] == -SMTP_E_REPLY_SYNTAX && rc[3] == -SMTP_E_REPLY_SYNTAX &&
+           rc[4] == -SMTP_E_REPLY_SYNTAX && rc[5] == -SMTP_E_REPLY_SYNTAX,
        "after a sticky error, queue calls with bad arguments also return it");
-    if (rc[0] != SMTP_E_REPLY_SYNTAX || rc[2] != SMTP_E_REPLY_SYNTAX)
+    if (rc[0] != -SMTP_E_REPLY_SYNTAX || rc[2] != -SMTP_E_REPLY_SYNTAX)
         diag("ehlo(\"\") -> %s, helo(\"a\\r\\n\") -> %s, mail(\"a@b\\r\\n\") -> %s, "
              "rcpt(\"\") -> %s, auth_plain(\"\") -> %s, auth_login(\"u\\n\") -> %s",
-             smtp_errname(rc[0]), smtp_errname(rc[1]), smtp_errname(rc[2]),
-             smtp_errname(rc[3]), smtp_errname(rc[4]), smtp_errname(rc[5]));
+             smtp_errname(-rc[0]), smtp_errname(-rc[1]), smtp_errname(-rc[2]),
+             smtp_errname(-rc[3]), smtp_errname(-rc[4]), smtp_errname(-rc[5]));
     free(c);
 }
 
@@ -2035,9 +2035,9 @@ static void lost_scripts(void)
         ok(smtp_client_next(c, &ev) == SMTP_ACT_IDLE, "then IDLE");
         memcpy(g_snap, c, sizeof *c);
         rc = smtp_client_mail(c, "a@b", 3, "", 0);
-        ok(rc == SMTP_E_BAD_STATE && same_client(g_snap, c), "then nothing can be queued (%s)",
-           smtp_errname(rc));
-        is_int(smtp_client_lost(c), SMTP_E_BAD_STATE, "lost() twice: BAD_STATE");
+        ok(rc == -SMTP_E_BAD_STATE && same_client(g_snap, c), "then nothing can be queued (%s)",
+           smtp_errname(-rc));
+        is_int(smtp_client_lost(c), -SMTP_E_BAD_STATE, "lost() twice: BAD_STATE");
         free(c);
     }
 
@@ -2094,10 +2094,10 @@ static void lost_scripts(void)
     c = new_client();
     smtp_client_greeting(c);
     feed_reply(c, L("bogus\r\n"), &ev);
-    is_int(smtp_client_lost(c), SMTP_E_REPLY_SYNTAX, "lost() after a peer fault: the sticky error");
+    is_int(smtp_client_lost(c), -SMTP_E_REPLY_SYNTAX, "lost() after a peer fault: the sticky error");
     free(c);
     c = calloc(1, sizeof *c);
-    is_int(smtp_client_lost(c), SMTP_E_BAD_STATE, "lost() on a zeroed client: BAD_STATE");
+    is_int(smtp_client_lost(c), -SMTP_E_BAD_STATE, "lost() on a zeroed client: BAD_STATE");
     free(c);
 }
 

@@ -57,7 +57,7 @@ static void format_checks(void)
     size_t len, pos;
     int rc, untouched, piece;
     static const char bad[] = {'\r', '\n', '\0'};
-    static const int bad_rc[] = {SMTP_E_ARG_CRLF, SMTP_E_ARG_CRLF, SMTP_E_ARG_NUL};
+    static const int bad_rc[] = {-SMTP_E_ARG_CRLF, -SMTP_E_ARG_CRLF, -SMTP_E_ARG_NUL};
     static const char *const bad_name[] = {"CR", "LF", "NUL"};
     int b;
 
@@ -106,7 +106,7 @@ static void format_checks(void)
                 if (rc != bad_rc[b] || !untouched) {
                     if (all)
                         diag("%s in piece %d at %lu: rc %s, untouched %d", bad_name[b],
-                             piece, (unsigned long)pos, smtp_errname(rc), untouched);
+                             piece, (unsigned long)pos, smtp_errname(-rc), untouched);
                     all = 0;
                 }
             }
@@ -118,7 +118,7 @@ static void format_checks(void)
     p[0].p = "NOOP\n";
     p[0].n = 5;
     rc = format(p, 1, 3, 0, SMTP_CMD_MAX, res, &len, &untouched);
-    ok(rc == SMTP_E_ARG_CRLF && untouched, "format: LF refused before BUSY");
+    ok(rc == -SMTP_E_ARG_CRLF && untouched, "format: LF refused before BUSY");
 
     /* length bound: the line, CRLF included */
     memset(big, 'x', sizeof big);
@@ -129,12 +129,12 @@ static void format_checks(void)
        "format: line of exactly max (CRLF included)");
     p[0].n = SMTP_CMD_MAX - 1;
     rc = format(p, 1, 4 * SMTP_CMD_MAX, 0, SMTP_CMD_MAX, res, &len, &untouched);
-    ok(rc == SMTP_E_ARG_TOO_LONG && untouched, "format: max + 1 is too long");
+    ok(rc == -SMTP_E_ARG_TOO_LONG && untouched, "format: max + 1 is too long");
     p[0].n = 200;
     p[1].p = big;
     p[1].n = SMTP_CMD_MAX - 200 - 1;
     rc = format(p, 2, 4 * SMTP_CMD_MAX, 0, SMTP_CMD_MAX, res, &len, &untouched);
-    ok(rc == SMTP_E_ARG_TOO_LONG && untouched, "format: too long over two pieces");
+    ok(rc == -SMTP_E_ARG_TOO_LONG && untouched, "format: too long over two pieces");
     {
         /* the length check comes before any byte is read or summed */
         smtp_piece q[2];
@@ -145,7 +145,7 @@ static void format_checks(void)
         q[1].p = "x";
         q[1].n = 1;
         rc = smtp_cmd_format(o, sizeof o, &l, q, 2, SMTP_CMD_MAX);
-        ok(rc == SMTP_E_ARG_TOO_LONG && l == 0, "format: one huge piece is too long");
+        ok(rc == -SMTP_E_ARG_TOO_LONG && l == 0, "format: one huge piece is too long");
     }
     p[0].n = SMTP_AUTH_CMD_MAX - 2;
     rc = format(p, 1, SMTP_AUTH_CMD_MAX, 0, SMTP_AUTH_CMD_MAX, res, &len, &untouched);
@@ -157,20 +157,20 @@ static void format_checks(void)
     rc = format(p, 1, 6, 0, SMTP_CMD_MAX, res, &len, &untouched);
     ok(rc == 0 && len == 6, "format: exact fit");
     rc = format(p, 1, 5, 0, SMTP_CMD_MAX, res, &len, &untouched);
-    ok(rc == SMTP_E_BUSY && untouched, "format: one byte short is BUSY, untouched");
+    ok(rc == -SMTP_E_BUSY && untouched, "format: one byte short is BUSY, untouched");
     rc = format(p, 1, 16, 11, SMTP_CMD_MAX, res, &len, &untouched);
-    ok(rc == SMTP_E_BUSY && untouched, "format: BUSY counts the bytes already there");
+    ok(rc == -SMTP_E_BUSY && untouched, "format: BUSY counts the bytes already there");
     rc = format(p, 1, 16, 10, SMTP_CMD_MAX, res, &len, &untouched);
     ok(rc == 0 && len == 16, "format: fits after the bytes already there");
     rc = format(p, 1, 16, 17, SMTP_CMD_MAX, res, &len, &untouched);
-    ok(rc == SMTP_E_BUSY, "format: *len beyond cap is BUSY, not a write");
+    ok(rc == -SMTP_E_BUSY, "format: *len beyond cap is BUSY, not a write");
 
     /* smtp_cmd_check */
     is_int(smtp_cmd_check(STR("abc")), 0, "check: plain");
     is_int(smtp_cmd_check(STR("")), 0, "check: empty");
-    is_int(smtp_cmd_check(STR("a\rb")), SMTP_E_ARG_CRLF, "check: CR");
-    is_int(smtp_cmd_check(STR("a\nb")), SMTP_E_ARG_CRLF, "check: LF");
-    is_int(smtp_cmd_check(STR("a\0b")), SMTP_E_ARG_NUL, "check: NUL");
+    is_int(smtp_cmd_check(STR("a\rb")), -SMTP_E_ARG_CRLF, "check: CR");
+    is_int(smtp_cmd_check(STR("a\nb")), -SMTP_E_ARG_CRLF, "check: LF");
+    is_int(smtp_cmd_check(STR("a\0b")), -SMTP_E_ARG_NUL, "check: NUL");
     is_int(smtp_cmd_check(STR("\xff\x80\t")), 0, "check: high bytes and TAB pass");
 }
 
@@ -203,50 +203,50 @@ static const pcase paths[] = {
     {STR("Name <>"), 1, 0, "<>"},
     {STR("Name<a@b>"), 0, 0, "<a@b>"},
     /* parameters (or anything) after the closing '>' are not an address */
-    {STR("<a@b> SIZE=10"), 1, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<a@b> NOTIFY=NEVER"), 0, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<a@b> x"), 0, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<a@b>x"), 1, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<a@b>>"), 0, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<a@b>\tORCPT=rfc822;a@b"), 0, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<a@b> <c@d>"), 0, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<> SIZE=0"), 1, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<>x"), 1, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<\"a b\"@c> NOTIFY=NEVER"), 0, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("<\"a>b\"@c> x"), 0, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("\"Q, N\" <a@b> RET=HDRS"), 1, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("Name <a@b> <c@d>"), 0, SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b> SIZE=10"), 1, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b> NOTIFY=NEVER"), 0, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b> x"), 0, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b>x"), 1, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b>>"), 0, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b>\tORCPT=rfc822;a@b"), 0, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<a@b> <c@d>"), 0, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<> SIZE=0"), 1, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<>x"), 1, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<\"a b\"@c> NOTIFY=NEVER"), 0, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("<\"a>b\"@c> x"), 0, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("\"Q, N\" <a@b> RET=HDRS"), 1, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("Name <a@b> <c@d>"), 0, -SMTP_E_ARG_ADDRESS, NULL},
     /* inside the brackets: white space and '<' only when quoted */
-    {STR("<a@b NOTIFY=NEVER>"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("< a@b>"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("<a\t@b>"), 1, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("<a <b@c>"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("<<a@b>>"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("<\"a b@c>"), 0, SMTP_E_ARG_SYNTAX, NULL}, /* the quote never closes */
-    {STR("\"Name <a@b>"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("Name <>"), 0, SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<a@b NOTIFY=NEVER>"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("< a@b>"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<a\t@b>"), 1, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<a <b@c>"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<<a@b>>"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<\"a b@c>"), 0, -SMTP_E_ARG_SYNTAX, NULL}, /* the quote never closes */
+    {STR("\"Name <a@b>"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("Name <>"), 0, -SMTP_E_ARG_SYNTAX, NULL},
     {STR(""), 1, 0, "<>"},
     {STR("   "), 1, 0, "<>"},
     {STR("<>"), 1, 0, "<>"},
-    {STR("<>"), 0, SMTP_E_ARG_SYNTAX, NULL}, /* no null path for RCPT */
-    {STR(" <> "), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR(""), 0, SMTP_E_ARG_EMPTY, NULL},
-    {STR(" \t "), 0, SMTP_E_ARG_EMPTY, NULL},
-    {STR("<a@b"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("<"), 1, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("a b@c"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("a\tb@c"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("a@b>"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("a@b<"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("Name <a@b"), 0, SMTP_E_ARG_SYNTAX, NULL},
-    {STR("Name <a@b> x"), 0, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("Name <a@b>>"), 0, SMTP_E_ARG_ADDRESS, NULL},
-    {STR("a@b>\r\nRCPT TO:<evil@x"), 0, SMTP_E_ARG_CRLF, NULL},
-    {STR("<a@b>\r\nRCPT TO:<evil@x>"), 0, SMTP_E_ARG_CRLF, NULL},
-    {STR("a@b\nRSET"), 1, SMTP_E_ARG_CRLF, NULL},
-    {STR("a@b\r"), 1, SMTP_E_ARG_CRLF, NULL},
-    {STR("a@b\0x"), 1, SMTP_E_ARG_NUL, NULL},
-    {STR("<a@b>\0"), 1, SMTP_E_ARG_NUL, NULL},
+    {STR("<>"), 0, -SMTP_E_ARG_SYNTAX, NULL}, /* no null path for RCPT */
+    {STR(" <> "), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR(""), 0, -SMTP_E_ARG_EMPTY, NULL},
+    {STR(" \t "), 0, -SMTP_E_ARG_EMPTY, NULL},
+    {STR("<a@b"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("<"), 1, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("a b@c"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("a\tb@c"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("a@b>"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("a@b<"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("Name <a@b"), 0, -SMTP_E_ARG_SYNTAX, NULL},
+    {STR("Name <a@b> x"), 0, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("Name <a@b>>"), 0, -SMTP_E_ARG_ADDRESS, NULL},
+    {STR("a@b>\r\nRCPT TO:<evil@x"), 0, -SMTP_E_ARG_CRLF, NULL},
+    {STR("<a@b>\r\nRCPT TO:<evil@x>"), 0, -SMTP_E_ARG_CRLF, NULL},
+    {STR("a@b\nRSET"), 1, -SMTP_E_ARG_CRLF, NULL},
+    {STR("a@b\r"), 1, -SMTP_E_ARG_CRLF, NULL},
+    {STR("a@b\0x"), 1, -SMTP_E_ARG_NUL, NULL},
+    {STR("<a@b>\0"), 1, -SMTP_E_ARG_NUL, NULL},
 };
 
 static void path_checks(void)
@@ -274,10 +274,10 @@ static void path_checks(void)
         esc[o] = '\0';
         if (tc->sent == NULL) {
             is_int(rc, tc->rc, "path \"%s\" (%s): refused with %s", esc,
-                   tc->null_ok ? "MAIL" : "RCPT", smtp_errname(tc->rc));
+                   tc->null_ok ? "MAIL" : "RCPT", smtp_errname(-tc->rc));
         } else if (rc != 0 || start > tc->n || n > tc->n - start || (wrap != 0 && wrap != 1)) {
             ok(0, "path \"%s\": accepted (rc %s, start %lu, n %lu, wrap %d)", esc,
-               smtp_errname(rc), (unsigned long)start, (unsigned long)n, wrap);
+               smtp_errname(-rc), (unsigned long)start, (unsigned long)n, wrap);
         } else {
             char sent[128];
             size_t sl = 0;
@@ -296,7 +296,7 @@ static void path_checks(void)
     {
         static const char base[] = "\"Q, N\" <user@example.com> SIZE=1";
         static const char bad[] = {'\r', '\n', '\0'};
-        static const int want[] = {SMTP_E_ARG_CRLF, SMTP_E_ARG_CRLF, SMTP_E_ARG_NUL};
+        static const int want[] = {-SMTP_E_ARG_CRLF, -SMTP_E_ARG_CRLF, -SMTP_E_ARG_NUL};
         int b, all = 1;
         for (b = 0; b < 3; b++) {
             size_t pos;
@@ -311,7 +311,7 @@ static void path_checks(void)
                 if (rc != want[b]) {
                     if (all)
                         diag("byte %d at %lu: %s", bad[b], (unsigned long)pos,
-                             smtp_errname(rc));
+                             smtp_errname(-rc));
                     all = 0;
                 }
             }
@@ -349,17 +349,17 @@ static void path_checks(void)
                             buf[len++] = ' ';
                         if (c < 256) {
                             buf[len++] = (char)c;
-                            want = c == '\r' || c == '\n' ? SMTP_E_ARG_CRLF
-                                 : c == '\0'             ? SMTP_E_ARG_NUL
+                            want = c == '\r' || c == '\n' ? -SMTP_E_ARG_CRLF
+                                 : c == '\0'             ? -SMTP_E_ARG_NUL
                                  : c == ' ' || c == '\t' ? 0
-                                                         : SMTP_E_ARG_ADDRESS;
+                                                         : -SMTP_E_ARG_ADDRESS;
                         } else {
                             if (sp)
                                 continue; /* the tails start with a space */
                             k = (size_t)(c - 256);
                             memcpy(buf + len, params + k, sizeof params - 1 - k);
                             len += sizeof params - 1 - k;
-                            want = SMTP_E_ARG_ADDRESS;
+                            want = -SMTP_E_ARG_ADDRESS;
                         }
                         rc = smtp_cmd_path(guard_put(&g_piece[0], buf, len), len, null_ok,
                                            &start, &n, &wrap);
@@ -370,7 +370,7 @@ static void path_checks(void)
                             if (all)
                                 diag("\"%s\" + %s%d (%s): %s, want %s", forms[f].in,
                                      sp ? "space + " : "", c, null_ok ? "MAIL" : "RCPT",
-                                     smtp_errname(rc), smtp_errname(want));
+                                     smtp_errname(-rc), smtp_errname(-want));
                             all = 0;
                         }
                     }
@@ -395,23 +395,23 @@ static void domain_checks(void)
         {STR("[192.0.2.1]"), 0, "an address literal"},
         {STR("[IPv6:2001:db8::1]"), 0, "an IPv6 literal"},
         {STR("x"), 0, "one byte"},
-        {STR(""), SMTP_E_ARG_EMPTY, "empty"},
-        {STR("a b"), SMTP_E_ARG_SYNTAX, "a space"},
-        {STR("a\tb"), SMTP_E_ARG_SYNTAX, "a TAB"},
-        {STR(" a"), SMTP_E_ARG_SYNTAX, "a leading space"},
-        {STR("a\r\nRSET"), SMTP_E_ARG_CRLF, "CRLF injection"},
-        {STR("a\n"), SMTP_E_ARG_CRLF, "LF"},
-        {STR("a\r"), SMTP_E_ARG_CRLF, "CR"},
-        {STR("a\0b"), SMTP_E_ARG_NUL, "NUL"},
+        {STR(""), -SMTP_E_ARG_EMPTY, "empty"},
+        {STR("a b"), -SMTP_E_ARG_SYNTAX, "a space"},
+        {STR("a\tb"), -SMTP_E_ARG_SYNTAX, "a TAB"},
+        {STR(" a"), -SMTP_E_ARG_SYNTAX, "a leading space"},
+        {STR("a\r\nRSET"), -SMTP_E_ARG_CRLF, "CRLF injection"},
+        {STR("a\n"), -SMTP_E_ARG_CRLF, "LF"},
+        {STR("a\r"), -SMTP_E_ARG_CRLF, "CR"},
+        {STR("a\0b"), -SMTP_E_ARG_NUL, "NUL"},
     };
     static char big[300];
     size_t i;
     for (i = 0; i < sizeof d / sizeof d[0]; i++)
         is_int(smtp_cmd_domain(guard_put(&g_piece[0], d[i].s, d[i].n), d[i].n), d[i].rc,
-               "domain: %s -> %s", d[i].name, smtp_errname(d[i].rc));
+               "domain: %s -> %s", d[i].name, smtp_errname(-d[i].rc));
     memset(big, 'a', sizeof big);
     is_int(smtp_cmd_domain(guard_put(&g_piece[0], big, 255), 255), 0, "domain: 255 bytes");
-    is_int(smtp_cmd_domain(guard_put(&g_piece[0], big, 256), 256), SMTP_E_ARG_TOO_LONG,
+    is_int(smtp_cmd_domain(guard_put(&g_piece[0], big, 256), 256), -SMTP_E_ARG_TOO_LONG,
            "domain: 256 bytes is too long");
 }
 
@@ -452,11 +452,11 @@ static void envelope_checks(void)
     is_mem(line, n, STR("RCPT TO:<x@y> NOTIFY=NEVER"), "envelope: the bracketed part, params");
     is_int(envelope(1, "", 0, "", 0, line, sizeof line, &n), 0, "envelope: MAIL empty");
     is_mem(line, n, STR("MAIL FROM:<>"), "envelope: the null path");
-    is_int(envelope(0, "", 0, "", 0, line, sizeof line, &n), SMTP_E_ARG_EMPTY,
+    is_int(envelope(0, "", 0, "", 0, line, sizeof line, &n), -SMTP_E_ARG_EMPTY,
            "envelope: RCPT empty is refused by the path rule");
-    is_int(envelope(0, STR("a@b c"), "", 0, line, sizeof line, &n), SMTP_E_ARG_SYNTAX,
+    is_int(envelope(0, STR("a@b c"), "", 0, line, sizeof line, &n), -SMTP_E_ARG_SYNTAX,
            "envelope: the path rule's errors pass through");
-    is_int(envelope(1, STR("a@b"), STR("X=1\r\nRSET"), line, sizeof line, &n), SMTP_E_ARG_CRLF,
+    is_int(envelope(1, STR("a@b"), STR("X=1\r\nRSET"), line, sizeof line, &n), -SMTP_E_ARG_CRLF,
            "envelope: CRLF in params is refused");
 
     /* the bound: the line with its CRLF is at most SMTP_CMD_MAX bytes:
@@ -468,11 +468,11 @@ static void envelope_checks(void)
            "envelope: MAIL line of exactly %d bytes", SMTP_CMD_MAX);
     is_int((int)n + 2, SMTP_CMD_MAX, "envelope: MAIL at the bound, with CRLF");
     is_int(envelope(1, addr, SMTP_CMD_MAX - 13, "", 0, line, sizeof line, &n),
-           SMTP_E_ARG_TOO_LONG, "envelope: MAIL line of %d bytes is too long", SMTP_CMD_MAX + 1);
+           -SMTP_E_ARG_TOO_LONG, "envelope: MAIL line of %d bytes is too long", SMTP_CMD_MAX + 1);
     is_int(envelope(0, addr, SMTP_CMD_MAX - 12, "", 0, line, sizeof line, &n), 0,
            "envelope: RCPT line of exactly %d bytes", SMTP_CMD_MAX);
     is_int(envelope(0, addr, SMTP_CMD_MAX - 11, "", 0, line, sizeof line, &n),
-           SMTP_E_ARG_TOO_LONG, "envelope: RCPT line of %d bytes is too long", SMTP_CMD_MAX + 1);
+           -SMTP_E_ARG_TOO_LONG, "envelope: RCPT line of %d bytes is too long", SMTP_CMD_MAX + 1);
     /* "<...>" as given: no brackets added, the same bound */
     addr[0] = '<';
     addr[1] = 'a';
@@ -483,13 +483,13 @@ static void envelope_checks(void)
     addr[SMTP_CMD_MAX - 13] = 'b';
     addr[SMTP_CMD_MAX - 12] = '>';
     is_int(envelope(1, addr, SMTP_CMD_MAX - 11, "", 0, line, sizeof line, &n),
-           SMTP_E_ARG_TOO_LONG, "envelope: MAIL <path> of %d bytes is too long", SMTP_CMD_MAX + 1);
+           -SMTP_E_ARG_TOO_LONG, "envelope: MAIL <path> of %d bytes is too long", SMTP_CMD_MAX + 1);
     /* params count: " " + params */
     memset(params, 'p', sizeof params);
     is_int(envelope(1, STR("a@b"), params, SMTP_CMD_MAX - 18, line, sizeof line, &n), 0,
            "envelope: MAIL with params, exactly %d bytes", SMTP_CMD_MAX);
     is_int(envelope(1, STR("a@b"), params, SMTP_CMD_MAX - 17, line, sizeof line, &n),
-           SMTP_E_ARG_TOO_LONG, "envelope: MAIL with params, %d bytes", SMTP_CMD_MAX + 1);
+           -SMTP_E_ARG_TOO_LONG, "envelope: MAIL with params, %d bytes", SMTP_CMD_MAX + 1);
 }
 
 int main(void)

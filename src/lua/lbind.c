@@ -41,7 +41,7 @@ int lbind_fail_code(lua_State *L, int err)
 int lbind_rc(lua_State *L, int rc)
 {
     if (rc != 0)
-        return lbind_fail_code(L, rc);
+        return lbind_fail_code(L, -rc);
     lua_pushboolean(L, 1);
     return 1;
 }

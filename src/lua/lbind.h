@@ -22,10 +22,12 @@ void lbind_class(lua_State *L, const char *tname, const luaL_Reg *methods,
 /* nil, msg, name: the fail convention of every binding. Returns 3. */
 int lbind_fail(lua_State *L, const char *msg, const char *name);
 
-/* nil, message, name for an smtp_errors.h code (SMTP_E_*). Returns 3. */
+/* nil, message, name for an smtp_errors.h code (SMTP_E_*, positive).
+ * Returns 3. */
 int lbind_fail_code(lua_State *L, int err);
 
-/* true, or lbind_fail_code(rc) when rc != 0. Returns 1 or 3. */
+/* true, or lbind_fail_code(-rc) when rc != 0: rc is an engine function's
+ * result, 0 or -SMTP_E_... Returns 1 or 3. */
 int lbind_rc(lua_State *L, int rc);
 
 /* t[field] (t an absolute index) as a string left on the stack, so that it

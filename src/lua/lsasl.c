@@ -136,7 +136,7 @@ static int sasl_start(lua_State *L)
         return push_sasl_err(L, SMTP_E_SASL_BAD_STATE, NULL);
     rc = smtp_client_auth(c, name, strlen(name), (const unsigned char *)out, n, out != NULL);
     if (rc != 0)
-        return lbind_fail_code(L, rc);
+        return lbind_fail_code(L, -rc);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -159,14 +159,14 @@ static int sasl_step(lua_State *L)
     if (tn > sizeof ch / 3 * 4) {
         arc = smtp_client_auth_cancel(c);
         if (arc != 0)
-            return lbind_fail_code(L, arc);
+            return lbind_fail_code(L, -arc);
         return push_sasl_err(L, SMTP_E_SASL_CHALLENGE_TOO_LONG, NULL);
     }
     dn = mime_b64_decode(text, tn, ch);
     if (dn < 0) {
         arc = smtp_client_auth_cancel(c);
         if (arc != 0)
-            return lbind_fail_code(L, arc);
+            return lbind_fail_code(L, -arc);
         return lbind_fail(L, "malformed server challenge (not base64)",
                           smtp_errname(SMTP_E_SASL_MALFORMED));
     }
@@ -175,12 +175,12 @@ static int sasl_step(lua_State *L)
     if (rc < 0) {
         arc = smtp_client_auth_cancel(c);
         if (arc != 0)
-            return lbind_fail_code(L, arc);
+            return lbind_fail_code(L, -arc);
         return push_peer_err(L, x, -rc);
     }
     arc = smtp_client_auth_response(c, (const unsigned char *)out, n);
     if (arc != 0)
-        return lbind_fail_code(L, arc);
+        return lbind_fail_code(L, -arc);
     if (rc == SASL_REFUSED)
         return push_peer_err(L, x, SMTP_E_SASL_SERVER_ERROR);
     lua_pushboolean(L, 1);

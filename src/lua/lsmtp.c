@@ -68,7 +68,7 @@ static int push_queued(lua_State *L, smtp_client *c, size_t before, int rc)
     const char *out;
     size_t n;
     if (rc != 0)
-        return lbind_fail_code(L, rc);
+        return lbind_fail_code(L, -rc);
     out = smtp_client_output(c, &n);
     SET_BUSY(c, 1);
     lua_pushlstring(L, out + before, n - before - 2);

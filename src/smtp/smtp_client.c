@@ -196,7 +196,7 @@ static int fail(smtp_client *c, int err)
         burn(c->out, c->secret);
         c->secret = 0;
     }
-    return c->err;
+    return -c->err;
 }
 
 void smtp_client_init(smtp_client *c)
@@ -239,18 +239,18 @@ static void push(smtp_client *c, int cmd)
     c->pcount++;
 }
 
-/* May cmd be queued now? 0, SMTP_E_BAD_STATE or SMTP_E_BUSY. */
+/* May cmd be queued now? 0, -SMTP_E_BAD_STATE or -SMTP_E_BUSY. */
 static int admit(smtp_client *c, int cmd)
 {
     int last;
     wipe(c);
     if (c->err)
-        return c->err;
+        return -c->err;
     if (c->challenge)
-        return SMTP_E_BAD_STATE; /* the 334 is answered first */
+        return -SMTP_E_BAD_STATE; /* the 334 is answered first */
     if (c->state < 0 || c->state >= SMTP_S__COUNT ||
         transitions[cmd][c->state] == 0)
-        return SMTP_E_BAD_STATE;
+        return -SMTP_E_BAD_STATE;
     if (c->pcount == 0) {
         /* Nothing was asked: bytes from the server now are an injection
          * attempt or a broken server, never a reply to what comes next. */
@@ -261,7 +261,7 @@ static int admit(smtp_client *c, int cmd)
     last = c->pend[(c->phead + c->pcount - 1) % SMTP_PIPELINE_MAX];
     if (!(c->caps.ext & SMTP_EXT(PIPELINING)) || !pipelinable(last) ||
         c->pcount >= SMTP_PIPELINE_MAX)
-        return SMTP_E_BUSY;
+        return -SMTP_E_BUSY;
     return 0;
 }
 
@@ -291,7 +291,7 @@ static int greet(smtp_client *c, int cmd, const char *domain, size_t len)
     smtp_piece p[2];
     int rc;
     wipe(c);
-    rc = c->err ? c->err : smtp_cmd_domain(domain, len);
+    rc = c->err ? -c->err : smtp_cmd_domain(domain, len);
     if (rc != 0)
         return rc;
     p[0].p = verbs[cmd == SMTP_C_HELO];
@@ -326,7 +326,7 @@ static int envelope(smtp_client *c, int cmd, const char *addr, size_t len,
     int k, rc;
     wipe(c);
     if (c->err)
-        return c->err;
+        return -c->err;
     rc = smtp_cmd_envelope(p, &k, cmd == SMTP_C_MAIL, addr, len, params, plen);
     if (rc != 0)
         return rc;
@@ -369,13 +369,13 @@ static int check_user(const char *user, size_t ulen, const char *pass,
 {
     int rc;
     if (ulen == 0)
-        return SMTP_E_ARG_EMPTY;
+        return -SMTP_E_ARG_EMPTY;
     if ((rc = smtp_cmd_check(user, ulen)) != 0)
         return rc;
     if (ulen > SMTP_CRED_MAX || plen > SMTP_CRED_MAX)
-        return SMTP_E_ARG_TOO_LONG;
+        return -SMTP_E_ARG_TOO_LONG;
     if (memchr(pass, '\0', plen) != NULL)
-        return SMTP_E_ARG_NUL;
+        return -SMTP_E_ARG_NUL;
     return 0;
 }
 
@@ -389,7 +389,7 @@ int smtp_client_auth_plain(smtp_client *c, const char *user, size_t ulen,
     size_t n;
     int rc;
     wipe(c);
-    rc = c->err ? c->err : check_user(user, ulen, pass, plen);
+    rc = c->err ? -c->err : check_user(user, ulen, pass, plen);
     if (rc != 0)
         return rc;
     msg[0] = '\0';
@@ -418,7 +418,7 @@ int smtp_client_auth_login(smtp_client *c, const char *user, size_t ulen,
     size_t n;
     int rc;
     wipe(c);
-    rc = c->err ? c->err : check_user(user, ulen, pass, plen);
+    rc = c->err ? -c->err : check_user(user, ulen, pass, plen);
     if (rc != 0)
         return rc;
     if ((rc = admit(c, SMTP_C_AUTH)) != 0)
@@ -450,9 +450,9 @@ int smtp_client_tls_done(smtp_client *c)
 {
     wipe(c);
     if (c->err)
-        return c->err;
+        return -c->err;
     if (FIND_MOVE(event_moves, EV_TLS_DONE, c->state) == NULL)
-        return SMTP_E_BAD_STATE;
+        return -SMTP_E_BAD_STATE;
     /* nothing from before the handshake is trusted: not a byte of input,
      * not a capability */
     c->inpos = c->inlen = 0;
@@ -468,13 +468,13 @@ static int check_mech(const char *mech, size_t n)
 {
     size_t i;
     if (n == 0)
-        return SMTP_E_ARG_EMPTY;
+        return -SMTP_E_ARG_EMPTY;
     if (n > 20)
-        return SMTP_E_ARG_TOO_LONG;
+        return -SMTP_E_ARG_TOO_LONG;
     for (i = 0; i < n; i++) {
         char ch = mech[i];
         if (!((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
-            return SMTP_E_ARG_SYNTAX;
+            return -SMTP_E_ARG_SYNTAX;
     }
     return 0;
 }
@@ -487,11 +487,11 @@ int smtp_client_auth(smtp_client *c, const char *mech, size_t mlen,
     size_t n = 0;
     int rc, k = 0;
     wipe(c);
-    rc = c->err ? c->err : check_mech(mech, mlen);
+    rc = c->err ? -c->err : check_mech(mech, mlen);
     if (rc != 0)
         return rc;
     if (has_ir && irlen > SMTP_CRED_MAX * 2)
-        return SMTP_E_ARG_TOO_LONG;
+        return -SMTP_E_ARG_TOO_LONG;
     p[k].p = "AUTH ";
     p[k++].n = 5;
     p[k].p = mech;
@@ -520,11 +520,11 @@ int smtp_client_auth_response(smtp_client *c, const unsigned char *data,
     size_t n;
     wipe(c);
     if (c->err)
-        return c->err;
+        return -c->err;
     if (!c->challenge)
-        return SMTP_E_BAD_STATE;
+        return -SMTP_E_BAD_STATE;
     if (len > SMTP_CRED_MAX * 2 || c->outlen + MIME_B64_LEN(len) + 2 > sizeof c->out)
-        return SMTP_E_ARG_TOO_LONG;
+        return -SMTP_E_ARG_TOO_LONG;
     n = mime_b64_encode(data, len, b64);
     answer(c, b64, n, 1); /* fits: checked above */
     burn(b64, n);
@@ -536,9 +536,9 @@ int smtp_client_auth_cancel(smtp_client *c)
 {
     wipe(c);
     if (c->err)
-        return c->err;
+        return -c->err;
     if (!c->challenge)
-        return SMTP_E_BAD_STATE;
+        return -SMTP_E_BAD_STATE;
     answer(c, "*", 1, 0);
     c->challenge = 0;
     return 0;
@@ -596,7 +596,7 @@ int smtp_client_body_end(smtp_client *c)
 {
     int rc = smtp_client_body_error(c, NULL, NULL);
     if (rc != 0)
-        return rc; /* such content is never ended: close the connection */
+        return -rc; /* such content is never ended: close the connection */
     rc = admit(c, SMTP_C_EOD);
     if (rc != 0)
         return rc;
@@ -611,10 +611,10 @@ int smtp_client_lost(smtp_client *c)
 {
     wipe(c);
     if (c->err)
-        return c->err;
+        return -c->err;
     if (c->state < 0 || c->state >= SMTP_S__COUNT ||
         transitions[SMTP_C_LAST][c->state] == 0)
-        return SMTP_E_BAD_STATE;
+        return -SMTP_E_BAD_STATE;
     /* nothing more will be written: no credential may stay behind */
     wipe_auth(c);
     burn(c->out, c->outlen);
@@ -632,7 +632,7 @@ int smtp_client_feed(smtp_client *c, const char *buf, size_t len)
 {
     wipe(c);
     if (c->err)
-        return c->err;
+        return -c->err;
     if (len == 0) {
         c->eof = 1;
         return 0;

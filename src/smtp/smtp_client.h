@@ -11,13 +11,14 @@
  * Pipelining (RFC 2920): when the server offers PIPELINING, MAIL, RCPT and
  * RSET may be queued without waiting; EHLO, HELO, AUTH, DATA, NOOP and QUIT
  * end a group. Without PIPELINING every command waits for its reply.
- * Queuing what is not allowed now returns SMTP_E_BAD_STATE, or SMTP_E_BUSY
- * when it would be allowed once the queued replies are read.
+ * Queuing what is not allowed now returns -SMTP_E_BAD_STATE, or
+ * -SMTP_E_BUSY when it would be allowed once the queued replies are read.
  *
- * Errors: queue functions return 0 or a caller-fault code and change
- * nothing on failure (or the sticky error, when the server sent data that
+ * Errors (base/smtp_errors.h: a failure returns the negated code): queue
+ * functions return 0 or a negated caller-fault code and change nothing on
+ * failure (or the negated sticky error, when the server sent data that
  * nothing asked for). Peer faults are sticky: smtp_client_next() returns
- * SMTP_ACT_ERROR with the same code from then on.
+ * SMTP_ACT_ERROR with the same (positive) code in ev->err from then on.
  */
 #ifndef SMTP_CLIENT_H
 #define SMTP_CLIENT_H
@@ -131,13 +132,13 @@ typedef struct {
 /* Ready for a new connection (the greeting is not read yet). */
 void smtp_client_init(smtp_client *c);
 
-/* Queue commands. Each returns 0 or an error code (nothing queued). */
+/* Queue commands. Each returns 0 or -SMTP_E_... (nothing queued). */
 int smtp_client_greeting(smtp_client *c);
 int smtp_client_ehlo(smtp_client *c, const char *domain, size_t len,
                      int helo_fallback);
 int smtp_client_helo(smtp_client *c, const char *domain, size_t len);
 /* MAIL/RCPT: the address as smtp_cmd_path takes it (no parameters in it:
- * SMTP_E_ARG_ADDRESS); ESMTP parameters ("SIZE=10 BODY=8BITMIME") only in
+ * -SMTP_E_ARG_ADDRESS); ESMTP parameters ("SIZE=10 BODY=8BITMIME") only in
  * params, sent after a space when plen > 0. */
 int smtp_client_mail(smtp_client *c, const char *from, size_t len,
                      const char *params, size_t plen);
@@ -183,7 +184,8 @@ int smtp_client_auth_cancel(smtp_client *c);
  * comes (RFC 5322 3.5): then smtp_client_body_error says so, and from
  * then on nothing is taken. */
 size_t smtp_client_body(smtp_client *c, const char *in, size_t n);
-/* 0, or SMTP_E_LINE_TOO_LONG once a line of the content went over the
+/* The content's error, as a (positive) code: 0, or SMTP_E_LINE_TOO_LONG
+ * once a line of the content went over the
  * limit; *linelen (if not NULL): that line's length as far as it was
  * seen, *open (if not NULL): 1 when the line did not end in the input of
  * the failing smtp_client_body call (its length is then a lower bound).
@@ -201,8 +203,8 @@ int smtp_client_body_error(const smtp_client *c, size_t *linelen, int *open);
 #define SMTP_BODY_ERROR_TEXT_MAX 160
 size_t smtp_client_body_error_text(const smtp_client *c, char *buf, size_t n);
 /* End the content: append the end-of-data marker and wait for its reply.
- * SMTP_E_BUSY when the block has no room left for it (WRITE first);
- * SMTP_E_LINE_TOO_LONG after a too long line, SMTP_E_CONTENT_NUL after a
+ * -SMTP_E_BUSY when the block has no room left for it (WRITE first);
+ * -SMTP_E_LINE_TOO_LONG after a too long line, -SMTP_E_CONTENT_NUL after a
  * NUL (nothing appended). */
 int smtp_client_body_end(smtp_client *c);
 
@@ -223,7 +225,7 @@ int smtp_client_body_end(smtp_client *c);
 int smtp_client_lost(smtp_client *c);
 
 /* Bytes read from the transport; len 0 means the peer closed. Never more
- * than the last READ's want. Returns 0 or the (sticky) error. */
+ * than the last READ's want. Returns 0 or the negated (sticky) error. */
 int smtp_client_feed(smtp_client *c, const char *buf, size_t len);
 
 /* What to do next. */

@@ -8,9 +8,9 @@ int smtp_cmd_check(const char *s, size_t n)
     size_t i;
     for (i = 0; i < n; i++) {
         if (s[i] == '\r' || s[i] == '\n')
-            return SMTP_E_ARG_CRLF;
+            return -SMTP_E_ARG_CRLF;
         if (s[i] == '\0')
-            return SMTP_E_ARG_NUL;
+            return -SMTP_E_ARG_NUL;
     }
     return 0;
 }
@@ -24,7 +24,7 @@ static int line_length(const smtp_piece *pieces, int npieces, size_t max, size_t
         if ((rc = smtp_cmd_check(pieces[i].p, pieces[i].n)) != 0)
             return rc;
         if (pieces[i].n > max || *total > max - pieces[i].n)
-            return SMTP_E_ARG_TOO_LONG;
+            return -SMTP_E_ARG_TOO_LONG;
         *total += pieces[i].n;
     }
     return 0;
@@ -44,7 +44,7 @@ int smtp_cmd_format(char *out, size_t cap, size_t *len,
     if ((rc = line_length(pieces, npieces, max, &total)) != 0)
         return rc;
     if (at > cap || total > cap - at)
-        return SMTP_E_BUSY;
+        return -SMTP_E_BUSY;
     for (i = 0; i < npieces; i++) {
         if (pieces[i].n > 0)
             memcpy(out + at, pieces[i].p, pieces[i].n);
@@ -87,12 +87,12 @@ static int bracketed(const char *s, size_t at, size_t e, int null_ok,
         else if (s[i] == '>')
             break;
         else if (s[i] == '<' || is_space(s[i]))
-            return SMTP_E_ARG_SYNTAX;
+            return -SMTP_E_ARG_SYNTAX;
     }
     if (i >= e || (i == at + 1 && !null_ok))
-        return SMTP_E_ARG_SYNTAX; /* unclosed; "<>" only for MAIL FROM */
+        return -SMTP_E_ARG_SYNTAX; /* unclosed; "<>" only for MAIL FROM */
     if (i + 1 != e)
-        return SMTP_E_ARG_ADDRESS;
+        return -SMTP_E_ARG_ADDRESS;
     *start = at;
     *n = e - at;
     return 0;
@@ -112,7 +112,7 @@ int smtp_cmd_path(const char *s, size_t len, int null_ok,
     *wrap = 0;
     if (b == e) {
         if (!null_ok)
-            return SMTP_E_ARG_EMPTY;
+            return -SMTP_E_ARG_EMPTY;
         *start = b;
         *n = 0;
         *wrap = 1; /* "<>": the null reverse-path */
@@ -129,7 +129,7 @@ int smtp_cmd_path(const char *s, size_t len, int null_ok,
     /* a bare address: no spaces or brackets, brackets added */
     for (i = b; i < e; i++)
         if (is_space(s[i]) || s[i] == '>')
-            return SMTP_E_ARG_SYNTAX;
+            return -SMTP_E_ARG_SYNTAX;
     *start = b;
     *n = e - b;
     *wrap = 1;
@@ -141,14 +141,14 @@ int smtp_cmd_domain(const char *d, size_t len)
     size_t i;
     int rc;
     if (len == 0)
-        return SMTP_E_ARG_EMPTY;
+        return -SMTP_E_ARG_EMPTY;
     if ((rc = smtp_cmd_check(d, len)) != 0)
         return rc;
     if (len > 255)
-        return SMTP_E_ARG_TOO_LONG;
+        return -SMTP_E_ARG_TOO_LONG;
     for (i = 0; i < len; i++)
         if (is_space(d[i]))
-            return SMTP_E_ARG_SYNTAX;
+            return -SMTP_E_ARG_SYNTAX;
     return 0;
 }
 
