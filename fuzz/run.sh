@@ -5,7 +5,7 @@
 #
 #   seconds   per target (default 30)
 #   target    fuzz_reply fuzz_caps fuzz_client fuzz_mime_body fuzz_mime_enc
-#             fuzz_mime_hdr fuzz_mime_gen fuzz_sasl, or one of the
+#             fuzz_mime_hdr fuzz_mime_gen fuzz_mime_msg fuzz_sasl, or one of the
 #             *_small builds, or fuzz_bind (default: all of them)
 #
 # fuzz_bind is the binding fuzzer (fuzz/bind/run.sh): Lua operation
@@ -40,7 +40,7 @@ for arg in "$@"; do
         *) echo "fuzz/run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
-[ -n "$TARGETS" ] || TARGETS="fuzz_reply fuzz_reply_small fuzz_caps fuzz_caps_small fuzz_client fuzz_client_small fuzz_mime_body fuzz_mime_enc fuzz_mime_hdr fuzz_mime_gen fuzz_sasl fuzz_sasl_small fuzz_bind"
+[ -n "$TARGETS" ] || TARGETS="fuzz_reply fuzz_reply_small fuzz_caps fuzz_caps_small fuzz_client fuzz_client_small fuzz_mime_body fuzz_mime_enc fuzz_mime_hdr fuzz_mime_gen fuzz_mime_msg fuzz_sasl fuzz_sasl_small fuzz_bind"
 
 CC=${FUZZ_CC:-clang}
 CFLAGS="-std=c99 -Wall -Wextra -Werror -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc"
@@ -71,6 +71,7 @@ sources() {
         fuzz_mime_enc) engine_src mime_enc ;;
         fuzz_mime_hdr) engine_src mime_hdr smtp_errors ;;
         fuzz_mime_gen) engine_src mime_gen mime_hdr mime_enc smtp_errors ;;
+        fuzz_mime_msg) engine_src mime_msg mime_gen mime_hdr mime_enc mime_body smtp_errors ;;
         fuzz_sasl) engine_src sasl sasl_hash mime_enc smtp_errors ;;
         *) return 1 ;;
     esac

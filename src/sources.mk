@@ -16,8 +16,9 @@ BASE_SRC := src/base/smtp_errors.c src/base/smtp_random.c
 SMTP_SRC := src/smtp/smtp_reply.c src/smtp/smtp_caps.c src/smtp/smtp_cmd.c \
             src/smtp/smtp_client.c src/smtp/smtp_host.c
 MIME_SRC := src/mime/mime_body.c src/mime/mime_enc.c src/mime/mime_hdr.c \
-            src/mime/mime_gen.c
+            src/mime/mime_gen.c src/mime/mime_msg.c
 SASL_SRC := src/sasl/sasl.c src/sasl/sasl_hash.c
 ENGINE_SRC := $(BASE_SRC) $(SMTP_SRC) $(MIME_SRC) $(SASL_SRC)
-BINDING_SRC := src/lua/lsmtp.c src/lua/lmime.c src/lua/lmime_enc.c src/lua/lsasl.c src/lua/lhost.c \
+BINDING_SRC := src/lua/lsmtp.c src/lua/lmime.c src/lua/lmime_gen.c src/lua/lfile.c \
+               src/lua/lmime_enc.c src/lua/lsasl.c src/lua/lhost.c \
                src/lua/lbind.c

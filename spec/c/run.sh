@@ -31,7 +31,7 @@ for arg in "$@"; do
         *) echo "run.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
-[ -n "$TESTS" ] || TESTS="test_reply test_caps test_cmd test_mime_body test_mime_enc test_mime_enc_ref test_mime_hdr test_mime_gen test_client test_host test_sasl_hash test_sasl test_random"
+[ -n "$TESTS" ] || TESTS="test_reply test_caps test_cmd test_mime_body test_mime_enc test_mime_enc_ref test_mime_hdr test_mime_gen test_mime_msg test_client test_host test_sasl_hash test_sasl test_random"
 
 # The engine files each test links, and nothing more.
 engines() {
@@ -44,6 +44,7 @@ engines() {
         test_mime_enc_ref) engine_src mime_enc ;; # runs spec/c/ref_enc.py
         test_mime_hdr) engine_src mime_hdr smtp_errors ;;
         test_mime_gen) engine_src mime_gen mime_hdr mime_enc smtp_errors ;;
+        test_mime_msg) engine_src mime_msg mime_gen mime_hdr mime_enc mime_body smtp_errors ;;
         test_client) engine_src smtp_client smtp_reply smtp_caps smtp_cmd mime_body mime_enc smtp_errors ;;
         test_host) engine_src smtp_host ;;
         test_sasl_hash) engine_src sasl_hash ;;

@@ -124,6 +124,12 @@ static void put(mime_gen *g, const char *s, size_t n)
     g->textlen += n;
 }
 
+void mime_gen_need(const mime_gen *g, size_t *text, size_t *ops)
+{
+    *text = g->need_text;
+    *ops = g->need_ops;
+}
+
 int mime_gen_text(mime_gen *g, const char *s, size_t n)
 {
     int rc = reserve(g, n, 1);

@@ -122,6 +122,15 @@ int mime_gen_header(mime_gen *g, const char *name, size_t nlen,
 int mime_gen_header_named(mime_gen *g, const mime_hdr_name *hn,
                           const char *value, size_t vlen, unsigned flags);
 
+/* After -SMTP_E_BUSY: the text bytes and ops the program needs room for
+ * (give at least that much with mime_gen_memory). */
+void mime_gen_need(const mime_gen *g, size_t *text, size_t *ops);
+
+/* The program's text so far: its length, and where it starts (valid until
+ * the memory moves). */
+static inline size_t mime_gen_textlen(const mime_gen *g) { return g->textlen; }
+static inline const char *mime_gen_textptr(const mime_gen *g) { return g->text; }
+
 /* Literal text (already valid message bytes). 0 or -SMTP_E_BUSY. */
 int mime_gen_text(mime_gen *g, const char *s, size_t n);
 
