@@ -58,7 +58,26 @@ static inline void compat_setmetatable(lua_State *L, const char *tname)
 }
 #define luaL_setmetatable compat_setmetatable
 
+/* A userdata's user value is its environment table in 5.1. */
+#define lua_getuservalue(L, i) lua_getfenv(L, i)
+#define lua_setuservalue(L, i) lua_setfenv(L, i)
+
 #endif /* 5.1 */
+
+/*
+ * compat_prepbuffer(B, want, capp): room in a luaL_Buffer for one write of
+ * up to want bytes. Returns the pointer and stores the room in *capp: want
+ * on 5.2+ (luaL_prepbuffsize), LUAL_BUFFERSIZE on 5.1 and LuaJIT, which
+ * lack luaL_prepbuffsize (COMPAT_PREPBUFFER_FIXED: the caller loops until
+ * its input is used up).
+ */
+#if LUA_VERSION_NUM >= 502
+#define COMPAT_PREPBUFFER_FIXED 0
+#define compat_prepbuffer(B, want, capp) (*(capp) = (want), luaL_prepbuffsize((B), (want)))
+#else
+#define COMPAT_PREPBUFFER_FIXED 1
+#define compat_prepbuffer(B, want, capp) (*(capp) = LUAL_BUFFERSIZE, luaL_prepbuffer(B))
+#endif
 
 #if LUA_VERSION_NUM < 504
 #define lua_newuserdatauv(L, s, n) lua_newuserdata(L, s)

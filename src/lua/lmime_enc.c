@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "compat.h"
+#include "lbind.h"
 #include "lmime_enc.h"
 #include "mime/mime_enc.h"
 
@@ -32,21 +32,11 @@ typedef struct {
     } u;
 } encoder;
 
-/*
- * Room in a luaL_Buffer for one mime_X_update call (STYLE.md 9).
- * ENC_PREPBUFFER(B, want, capp) returns a pointer to at least
- * MIME_ENC_MIN_CAP writable bytes and stores their number in *capp: on 5.2+
- * exactly `want` (the bound, so one call takes the whole chunk); on 5.1 and
- * LuaJIT, which lack luaL_prepbuffsize, LUAL_BUFFERSIZE bytes, and the
- * caller loops until the input is used up.
- */
-#if LUA_VERSION_NUM >= 502
-#define ENC_PREPBUFFER(B, want, capp) (*(capp) = (want), luaL_prepbuffsize((B), (want)))
-#else
-#define ENC_PREPBUFFER(B, want, capp) (*(capp) = LUAL_BUFFERSIZE, luaL_prepbuffer(B))
-/* each step must be able to make progress */
-typedef char enc_buffersize_check[LUAL_BUFFERSIZE >= MIME_ENC_MIN_CAP ? 1 : -1];
-#endif
+/* Room in a luaL_Buffer for one mime_X_update call (STYLE.md 9): at least
+ * MIME_ENC_MIN_CAP bytes, so that each step makes progress where the room
+ * is fixed (compat.h, compat_prepbuffer). */
+typedef char enc_buffersize_check[(!COMPAT_PREPBUFFER_FIXED || LUAL_BUFFERSIZE >= MIME_ENC_MIN_CAP)
+                                      ? 1 : -1];
 
 static encoder *check_encoder(lua_State *L)
 {
@@ -189,7 +179,7 @@ static int encoder_update(lua_State *L)
             return luaL_error(L, "chunk too large to encode");
         if (want < MIME_ENC_MIN_CAP)
             want = MIME_ENC_MIN_CAP;
-        out = ENC_PREPBUFFER(&b, want, &cap);
+        out = compat_prepbuffer(&b, want, &cap);
         w = enc_update(e, in, n, &used, out, cap);
         luaL_addsize(&b, w);
         in += used;
@@ -254,13 +244,6 @@ static const luaL_Reg encoder_funcs[] = {
 
 void smtp_open_encoders(lua_State *L)
 {
-    if (luaL_newmetatable(L, ENCODER_MT)) {
-        luaL_setfuncs(L, encoder_meta, 0);
-        luaL_newlib(L, encoder_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushliteral(L, ENCODER_MT);
-        lua_setfield(L, -2, "__name"); /* 5.1-5.2 do not set it */
-    }
-    lua_pop(L, 1);
+    lbind_class(L, ENCODER_MT, encoder_methods, encoder_meta, 0);
     luaL_setfuncs(L, encoder_funcs, 0);
 }
