@@ -15,18 +15,8 @@
 -- needs dovecot-core and dovecot-submissiond. Without either, this spec
 -- fails with a test that says what is missing (it never passes silently).
 
-local has_luasec = pcall(require, "ssl")
-if not has_luasec then
-    describe("AUTH (issue #4)", function()
-        it("needs LuaSec", function()
-            error("LuaSec (the Lua module \"ssl\") is not installed for this interpreter ("
-                .. (rawget(_G, "jit") and "LuaJIT" or _VERSION) .. "): apt-get install lua-sec", 0)
-        end)
-    end)
-    return
-end
-
 local H = require("helper")
+if not H.need_luasec("AUTH (issue #4)") then return end
 local remote = require("support.remote")
 local smtp = require("socket.smtp")
 local socket = require("socket")

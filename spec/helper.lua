@@ -54,6 +54,16 @@ that has aiosmtpd):
     H.assert_data_cut(srv) -> wire   after 0.3 s: no message accepted;
                          session 1 sent DATA but no end-of-data marker and
                          no QUIT (the server must drop the message)
+    H.low_level_data(port, from, to, source) -> r, err, s   the low-level
+                         object's greet, MAIL, RCPT and s:data(source)
+
+    For other support modules (spec/support/nginx.lua): H.spawn(obj, cmd,
+    list, stop), H.reap(obj, list, marker, grace), H.stop_each(list) (the
+    process plumbing of the servers above), H.on_gc(fn), H.connects(host,
+    port, timeout).
+
+    if not H.need_luasec(title) then return end   at the top of a spec
+                         that needs LuaSec (a failing test says it is missing)
 
 TLS and AUTH peers (issue #4): H.tls_certs([dir]), H.tls_server(opts),
 H.dovecot(opts), H.dovecot_available(); documented with their code in the
@@ -421,6 +431,22 @@ function H.capture(opts)
     -- once; a connection that sends nothing does not count as a session.
     wait_accepting(srv, "capture server")
     return srv
+end
+
+-- The low-level object's road to DATA, for the specs of content the
+-- filter refuses: smtp.open to 127.0.0.1:port, greet, MAIL `from`, RCPT
+-- `to`, then s:data(source) under socket.protect, and close. Returns
+-- data's r and err, and the object (s.error says what stopped it).
+function H.low_level_data(port, from, to, source)
+    local s = require("socket.smtp").open("127.0.0.1", port)
+    s:greet("client.test")
+    s:mail(from)
+    s:rcpt(to)
+    local r, err = socket.protect(function()
+        return s:data(source)
+    end)()
+    pcall(s.close, s)
+    return r, err, s
 end
 
 function H.assert_not_connected(srv)
@@ -839,6 +865,22 @@ function H.need_peer(name, ok, why, what)
                 .. "\n(set SMTP_NATIVE_SKIP_PEERS=" .. name .. " to skip)", 0)
         end)
     end
+    return false
+end
+
+-- At the top of a spec that needs LuaSec (the Lua module "ssl"): true when
+-- it loads; else a describe(title) block with one test, "needs LuaSec",
+-- that fails saying what is missing (such a spec never passes without
+-- having checked anything), and false: the spec then returns.
+function H.need_luasec(title)
+    if pcall(require, "ssl") then return true end
+    local busted = require("busted") -- the spec file's describe/it
+    busted.describe(title, function()
+        busted.it("needs LuaSec", function()
+            error("LuaSec (the Lua module \"ssl\") is not installed for this interpreter ("
+                .. (rawget(_G, "jit") and "LuaJIT" or _VERSION) .. "): apt-get install lua-sec", 0)
+        end)
+    end)
     return false
 end
 

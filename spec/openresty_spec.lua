@@ -19,7 +19,6 @@
 local H = require("helper")
 local N = require("support.nginx")
 local socket = require("socket")
-local http = require("socket.http")
 local json = require("dkjson")
 
 --------------------------------------------------------------------------
@@ -348,13 +347,8 @@ end
 
 -- GET a handler; returns its decoded JSON result (asserting HTTP 200).
 local function get(ngx_srv, path)
-    http.TIMEOUT = 30
-    local body, code = http.request(ngx_srv:url(path))
-    local res = body and json.decode(body)
-    if code ~= 200 or type(res) ~= "table" then
-        error(("GET %s: HTTP %s\n%s\nnginx error log:\n%s"):format(path, tostring(code),
-            tostring(body), tail(ngx_srv:error_log())), 2)
-    end
+    -- (not a tail call: get_json's error blames our caller)
+    local res = ngx_srv:get_json(path)
     return res
 end
 

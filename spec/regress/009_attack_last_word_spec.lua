@@ -6,6 +6,7 @@
 -- socket's own error ("closed"), quickly. No finding: these pass on the
 -- code of 2f662bb and 59b02b6.
 local H = require("helper")
+local M = require("support.mailspec")
 local smtp = require("socket.smtp")
 local socket = require("socket")
 
@@ -13,17 +14,7 @@ local FROM, TO = "<a@example.com>", "<b@example.com>"
 local BIG = string.rep(string.rep("x", 76) .. "\r\n", 107546) -- 8 MiB, more than the socket buffers
 
 local function gives_up(last_steps)
-    local script = {
-        { send = "220 mx.example.com ESMTP\r\n" },
-        { expect = "EHLO" }, { send = "250-mx.example.com\r\n250 8BITMIME\r\n" },
-        { expect = "MAIL FROM:" }, { send = "250 2.1.0 Ok\r\n" },
-        { expect = "RCPT TO:" }, { send = "250 2.1.5 Ok\r\n" },
-        { expect = "DATA" }, { send = "354 go\r\n" },
-        { read = 65536 },
-    }
-    for _, step in ipairs(last_steps) do script[#script + 1] = step end
-    script[#script + 1] = { close = true, unread = true }
-    return script
+    return M.to_content(M.steps({ { read = 65536 } }, last_steps, { { close = true, unread = true } }), "354 go")
 end
 
 local function send_big(port)

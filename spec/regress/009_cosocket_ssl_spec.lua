@@ -24,7 +24,6 @@
 local H = require("helper")
 local N = require("support.nginx")
 local M = require("support.mailspec")
-local http = require("socket.http")
 local json = require("dkjson")
 
 local certs = H.tls_certs()
@@ -123,21 +122,7 @@ describe("ssl on OpenResty cosockets (issue 9, item 5)", function()
     local nginx_ok, nginx_why = N.available()
     if not H.need_peer("nginx", nginx_ok, nginx_why, "the cosocket ssl cases") then return end
 
-    local ngx_srv
-    setup(function()
-        local so = H.root .. "/build/jit/socket/smtp/core.so"
-        assert(H.exists(so), so .. " is missing: run `make LUA=jit` first")
-        ngx_srv = N.start{
-            locations = { ["/ssl"] = HANDLER },
-            http = "    lua_socket_read_timeout 5s;\n"
-                .. "    lua_ssl_trusted_certificate " .. certs.ca .. ";\n"
-                .. "    lua_ssl_verify_depth 2;",
-        }
-    end)
-    teardown(function()
-        if ngx_srv then ngx_srv:stop() end
-        H.stop_all()
-    end)
+    local ngx_srv = N.start_tls_for_block({ ["/ssl"] = HANDLER }, certs.ca)
 
     -- GET /ssl with q (port, tls, ssl = table, subject, api, nocert,
     -- dhparam); the handler's JSON answer.
@@ -147,13 +132,8 @@ describe("ssl on OpenResty cosockets (issue 9, item 5)", function()
             if k == "ssl" then v = json.encode(v) end
             parts[#parts + 1] = k .. "=" .. urlencode(tostring(v))
         end
-        http.TIMEOUT = 30
-        local body, code = http.request(ngx_srv:url("/ssl?" .. table.concat(parts, "&")))
-        local res = body and json.decode(body)
-        if code ~= 200 or type(res) ~= "table" then
-            error(("HTTP %s: %s\nnginx error log:\n%s"):format(tostring(code), tostring(body),
-                ngx_srv:error_log():sub(-3000)), 2)
-        end
+        -- (not a tail call: get_json's error blames our caller)
+        local res = ngx_srv():get_json("/ssl?" .. table.concat(parts, "&"))
         return res
     end
 

@@ -36,13 +36,7 @@ local LAST = {
 }
 
 local function hello()
-    return {
-        { send = "220 mx.example.com ESMTP\r\n" },
-        { expect = "EHLO" }, { send = "250-mx.example.com\r\n250 8BITMIME\r\n" },
-        { expect = "MAIL FROM:" }, { send = "250 2.1.0 Ok\r\n" },
-        { expect = "RCPT TO:" }, { send = "250 2.1.5 Ok\r\n" },
-        { expect = "DATA" }, { send = "354 End data with <CR><LF>.<CR><LF>\r\n" },
-    }
+    return M.to_content({})
 end
 
 -- The server reads `n` bytes of the content, says `last` (or nothing) and

@@ -24,16 +24,11 @@ local BIG = string.rep(string.rep("x", 76) .. "\r\n", 107546) -- 8 MiB
 local QUEUED = "250 2.0.0 Ok: queued as 4Bc1Xy0Zq9z1"
 
 local function gives_up(said)
-    return {
-        { send = "220 mx.example.com ESMTP\r\n" },
-        { expect = "EHLO" }, { send = "250-mx.example.com\r\n250 8BITMIME\r\n" },
-        { expect = "MAIL FROM:" }, { send = "250 2.1.0 Ok\r\n" },
-        { expect = "RCPT TO:" }, { send = "250 2.1.5 Ok\r\n" },
-        { expect = "DATA" }, { send = "354 End data with <CR><LF>.<CR><LF>\r\n" },
+    return M.to_content({
         { read = 65536 },
         { send = said },
         { close = true, unread = true },
-    }
+    })
 end
 
 local function send(said)

@@ -284,14 +284,8 @@ describe("issue 9 (3): content whose lines are not known before it is sent", fun
     it("s:data of the low-level object: raises the same error, and the server accepts nothing", function()
         local srv = H.capture()
         finally(function() srv:stop() end)
-        local s = smtp.open("127.0.0.1", srv.port)
-        s:greet("client.test")
-        s:mail(FROM)
-        s:rcpt(TO)
-        local r, err = socket.protect(function()
-            return s:data(ltn12.source.string("Subject: low\r\n\r\n" .. line_of(1200) .. "\r\n"))
-        end)()
-        pcall(s.close, s)
+        local r, err, s = H.low_level_data(srv.port, FROM, TO,
+            ltn12.source.string("Subject: low\r\n\r\n" .. line_of(1200) .. "\r\n"))
         assert.is_nil(r)
         assert.are.equal("message content has a line of 1200 octets, over the limit of 998 "
             .. "(RFC 5321 4.5.3.1.6)", err)

@@ -15,7 +15,6 @@
 local H = require("helper")
 local smtp = require("socket.smtp")
 local ltn12 = require("ltn12")
-local socket = require("socket")
 
 local FROM, TO = "<a@example.com>", "<b@example.com>"
 local NUL_MSG = "^message content has a NUL byte at octet (%d+) %(RFC 5322 3%.5; "
@@ -95,14 +94,8 @@ describe("issue 9: a NUL in content the generator cannot encode", function()
     it("s:data of the low-level object: raises the same error, and the server accepts nothing", function()
         local srv = H.capture()
         finally(function() srv:stop() end)
-        local s = smtp.open("127.0.0.1", srv.port)
-        s:greet("client.test")
-        s:mail(FROM)
-        s:rcpt(TO)
-        local r, err = socket.protect(function()
-            return s:data(ltn12.source.string("Subject: low\r\n\r\nbinary \0\1\2\r\n"))
-        end)()
-        pcall(s.close, s)
+        local r, err, s = H.low_level_data(srv.port, FROM, TO,
+            ltn12.source.string("Subject: low\r\n\r\nbinary \0\1\2\r\n"))
         assert.is_nil(r)
         assert.are.equal(nul_msg(#"Subject: low\r\n\r\nbinary " + 1), err)
         assert.are.equal("ECONTENT_NUL", s.error and s.error.name)

@@ -11,18 +11,8 @@
 --
 -- The server is the local TLS server (spec/support/tls_server.py, aiosmtpd
 -- with STARTTLS) with certificates from spec/support/tls_certs.sh.
-local has_luasec = pcall(require, "ssl")
-if not has_luasec then
-    describe("issue 9 (10): TLS fallback", function()
-        it("needs LuaSec", function()
-            error("LuaSec (the Lua module \"ssl\") is not installed for this interpreter ("
-                .. (rawget(_G, "jit") and "LuaJIT" or _VERSION) .. "): apt-get install lua-sec", 0)
-        end)
-    end)
-    return
-end
-
 local H = require("helper")
+if not H.need_luasec("issue 9 (10): TLS fallback") then return end
 local M = require("support.mailspec")
 
 local certs = H.tls_certs()

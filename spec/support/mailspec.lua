@@ -58,6 +58,17 @@ function M.assert_no_connection(l, wait, why)
     assert.is_nil(c, why or "a connection was made")
 end
 
+-- A TLS handshake the client gave up on (r, err, det from M.send): ETLS,
+-- and the server got EHLO and STARTTLS in clear text, nothing else, and
+-- never finished a handshake.
+function M.handshake_failed(srv, r, err, det)
+    assert.is_nil(r)
+    assert.matches("^TLS handshake failed: .", err)
+    assert.are.same({ stage = "tls", name = "ETLS" }, det)
+    M.stopped_at_starttls(srv)
+    assert.is_nil(srv:tls_info(1))
+end
+
 -- Low-level API: after EHLO, the scripted server says `said` (a reply
 -- line) and resets the connection while the client is idle; then s:noop(),
 -- whose write fails. Returns what s:noop() gave (ok, err) and the object
@@ -149,6 +160,19 @@ end
 -- Script steps: the server's greeting, the client's EHLO and the reply `ehlo`.
 function M.greeting(ehlo)
     return { { send = "220 scripted.test ESMTP\r\n" }, { expect = "EHLO client.test" }, { send = ehlo } }
+end
+
+-- Script steps: a server (mx.example.com, 8BITMIME) that takes the
+-- envelope and answers DATA with `go` (default "354 End data with
+-- <CR><LF>.<CR><LF>"), then runs `after`, a list of steps.
+function M.to_content(after, go)
+    return M.steps({
+        { send = "220 mx.example.com ESMTP\r\n" },
+        { expect = "EHLO" }, { send = "250-mx.example.com\r\n250 8BITMIME\r\n" },
+        { expect = "MAIL FROM:" }, { send = "250 2.1.0 Ok\r\n" },
+        { expect = "RCPT TO:" }, { send = "250 2.1.5 Ok\r\n" },
+        { expect = "DATA" }, { send = (go or "354 End data with <CR><LF>.<CR><LF>") .. "\r\n" },
+    }, after)
 end
 
 -- The lists of script steps, one after the other.

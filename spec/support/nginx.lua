@@ -16,11 +16,17 @@ spec/support/nginx.lua: a private nginx with lua-nginx-module, for specs.
     ngx_srv.port, ngx_srv.pid, ngx_srv.prefix
     ngx_srv:url("/send?x=1")       -> "http://127.0.0.1:PORT/send?x=1"
     ngx_srv:error_log()            -> contents of the error log so far
+    ngx_srv:get_json(path)         -> the decoded JSON answer of GET path
+                                   (raises unless HTTP 200 and JSON)
     ngx_srv:alive()
     ngx_srv:stop()                 TERM by PID, KILL after 3 s, reap, remove
                                    the prefix. Idempotent.
     N.stop_all()                   stop every nginx still running
     N.free_port()                  a port nothing listens on (bound, closed)
+    N.start_tls(locations, ca)     N.start for the TLS specs (trusts ca)
+    N.start_tls_for_block(locations, ca)  the same, one for a describe block:
+                                   returns a function giving the server
+    N.need_core()                  raises unless build/jit's core.so is there
 
 Each nginx gets its own prefix (a H.tmpdir() directory) holding nginx.conf,
 logs/error.log, logs/access.log and the temp paths, and listens on
@@ -229,6 +235,23 @@ function Nginx:error_log()
         .. (read_file(self.prefix .. "/logs/stderr.log") or "")
 end
 
+-- GET path (30 s at most) and its decoded JSON answer. Anything but HTTP
+-- 200 with a JSON object raises, blaming the caller's caller (a spec's own
+-- get(), called from a test), with the body and the error log's tail.
+function Nginx:get_json(path)
+    local http = require("socket.http")
+    http.TIMEOUT = 30
+    local body, code = http.request(self:url(path))
+    local res = body and require("dkjson").decode(body)
+    if code ~= 200 or type(res) ~= "table" then
+        local log = self:error_log()
+        if #log > 3000 then log = "..." .. log:sub(-3000) end
+        error(("GET %s: HTTP %s\n%s\nnginx error log:\n%s"):format(path, tostring(code),
+            tostring(body), log), 3)
+    end
+    return res
+end
+
 function Nginx:alive()
     return not self.stopped and self.pid ~= nil and running(self.pid)
 end
@@ -269,6 +292,41 @@ local function start_once(opts, bin, modules)
     srv:stop()
     return nil, ("nginx %s (port %d):\n%s"):format(up == "died" and "exited at startup"
         or "did not answer", srv.port, log), log
+end
+
+-- Raises unless the LuaJIT build of socket.smtp.core, which nginx loads,
+-- is there.
+function N.need_core()
+    local so = H.root .. "/build/jit/socket/smtp/core.so"
+    assert(exists(so), so .. " is missing: run `make LUA=jit` first")
+end
+
+-- N.start for the TLS specs: `locations` as in N.start; the cosockets
+-- trust the CA file `ca` (H.tls_certs().ca) and wait 5 s at most.
+function N.start_tls(locations, ca)
+    N.need_core()
+    return N.start{
+        locations = locations,
+        http = "    lua_socket_read_timeout 5s;\n"
+            .. "    lua_ssl_trusted_certificate " .. ca .. ";\n"
+            .. "    lua_ssl_verify_depth 2;",
+    }
+end
+
+-- In a describe block: one N.start_tls nginx for all its tests, started in
+-- its setup and stopped (with H.stop_all()) in its teardown. Returns a
+-- function that gives the server.
+function N.start_tls_for_block(locations, ca)
+    local busted = require("busted") -- the spec file's setup/teardown
+    local srv
+    busted.setup(function()
+        srv = N.start_tls(locations, ca)
+    end)
+    busted.teardown(function()
+        if srv then srv:stop() end
+        H.stop_all()
+    end)
+    return function() return srv end
 end
 
 -- Starts a private nginx; raises with the error log when it cannot.

@@ -60,7 +60,8 @@ cd "$W"
 umask 077
 
 # A private openssl configuration: nothing from /etc/ssl/openssl.cnf or
-# OPENSSL_CONF leaks in.
+# OPENSSL_CONF leaks in. The ext_* sections repeat their common lines on
+# purpose: an openssl config section cannot include another.
 cat > openssl.cnf <<'EOF'
 [ req ]
 distinguished_name = req_dn
