@@ -10,6 +10,7 @@
 -- ("<a@b>", "a@b", "Name <a@b>", "" and "<>" for MAIL, <"a b"@c>, spaces
 -- after ">") goes on working, with the exact bytes checked.
 local H = require("helper")
+local M = require("support.mailspec")
 local smtp = require("socket.smtp")
 local core = require("socket.smtp.core")
 local socket = require("socket")
@@ -232,11 +233,7 @@ describe("issue 9: no parameters smuggled into an address", function()
                 local what = ("s:send (%s): a bad %s sends no envelope at all"):format(
                     pipelining and "PIPELINING" or "no PIPELINING", case[1])
                 it(what, function()
-                    local srv = H.scripted({
-                        { send = "220 mx\r\n" }, { expect = "EHLO" },
-                        { send = pipelining and "250-mx\r\n250 PIPELINING\r\n" or "250 mx\r\n" },
-                        { expect = "QUIT" }, { send = "221 bye\r\n" },
-                    })
+                    local srv = H.scripted(M.greet_then_quit(pipelining))
                     finally(function() srv:stop() end)
                     local s
                     local r, err = socket.protect(function()

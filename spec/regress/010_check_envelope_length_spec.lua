@@ -7,6 +7,7 @@
 -- caller writes an address, and s:send refuses an over-long second
 -- recipient before MAIL is queued (no half-written envelope).
 local H = require("helper")
+local M = require("support.mailspec")
 local smtp = require("socket.smtp")
 local core = require("socket.smtp.core")
 local socket = require("socket")
@@ -64,11 +65,7 @@ describe("issue 10: one envelope length rule (core.check = the engine)", functio
     for _, pipelining in ipairs({ false, true }) do
         it(("s:send (%s): an over-long second recipient sends no envelope at all"):format(
             pipelining and "PIPELINING" or "no PIPELINING"), function()
-            local srv = H.scripted({
-                { send = "220 mx\r\n" }, { expect = "EHLO" },
-                { send = pipelining and "250-mx\r\n250 PIPELINING\r\n" or "250 mx\r\n" },
-                { expect = "QUIT" }, { send = "221 bye\r\n" },
-            })
+            local srv = H.scripted(M.greet_then_quit(pipelining))
             finally(function() srv:stop() end)
             local s
             local r = socket.protect(function()

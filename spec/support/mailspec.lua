@@ -175,6 +175,17 @@ function M.to_content(after, go)
     }, after)
 end
 
+-- Script steps: a server that greets, answers EHLO (offering PIPELINING
+-- when `pipelining`) and then expects QUIT only: a client that refuses its
+-- own envelope must send nothing else.
+function M.greet_then_quit(pipelining)
+    return {
+        { send = "220 mx\r\n" }, { expect = "EHLO" },
+        { send = pipelining and "250-mx\r\n250 PIPELINING\r\n" or "250 mx\r\n" },
+        { expect = "QUIT" }, { send = "221 bye\r\n" },
+    }
+end
+
 -- The lists of script steps, one after the other.
 function M.steps(...)
     local out = {}
