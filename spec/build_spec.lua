@@ -26,9 +26,15 @@ end
 
 local function rockspec_sources()
     local env = {}
-    local chunk = assert(load(read("smtp-native-scm-1.rockspec"), "rockspec", "t", env))
+    local text = read("smtp-native-scm-1.rockspec")
+    local chunk
     local setfenv = rawget(_G, "setfenv")
-    if setfenv then setfenv(chunk, env) end
+    if setfenv then -- Lua 5.1, LuaJIT
+        chunk = assert(rawget(_G, "loadstring")(text, "rockspec"))
+        setfenv(chunk, env)
+    else
+        chunk = assert(load(text, "rockspec", "t", env))
+    end
     chunk()
     return env.build.modules["socket.smtp.core"].sources
 end
