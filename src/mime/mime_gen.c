@@ -146,7 +146,7 @@ int mime_gen_header(mime_gen *g, const char *name, size_t nlen,
     mime_hdr_name hn;
     int rc = mime_hdr_name_init(&hn, name, nlen);
     if (rc != 0)
-        return -rc;
+        return rc;
     return mime_gen_header_named(g, &hn, value, vlen, flags);
 }
 

@@ -156,11 +156,11 @@ int mime_hdr_check_name(const char *name, size_t n)
 {
     size_t i;
     if (name == NULL || n == 0 || n > MIME_HDR_NAME_MAX)
-        return SMTP_E_HDR_NAME;
+        return -SMTP_E_HDR_NAME;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
         if (c < 33 || c > 126 || c == ':')
-            return SMTP_E_HDR_NAME;
+            return -SMTP_E_HDR_NAME;
     }
     return 0;
 }
@@ -170,7 +170,7 @@ int mime_hdr_check_value(const char *value, size_t n)
     size_t i;
     for (i = 0; i < n; i++)
         if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
-            return SMTP_E_HDR_CRLF;
+            return -SMTP_E_HDR_CRLF;
     return 0;
 }
 
@@ -1335,7 +1335,7 @@ long mime_hdr_format(const char *name, size_t nlen, const char *value,
     mime_hdr_name hn;
     int rc = mime_hdr_name_init(&hn, name, nlen);
     if (rc != 0)
-        return -rc;
+        return rc;
     return mime_hdr_write(&hn, value, vlen, flags, out, cap);
 }
 
@@ -1355,7 +1355,7 @@ long mime_hdr_write(const mime_hdr_name *hn, const char *value, size_t vlen,
             return quick;
     }
     if ((rc = mime_hdr_check_value(value, vlen)) != 0)
-        return -rc;
+        return rc;
     if (mime_hdr_bound(hn->len, vlen) > (size_t)LONG_MAX)
         return -SMTP_E_HDR_TOO_LONG;
     if (out == NULL)

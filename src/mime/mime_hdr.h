@@ -79,11 +79,11 @@ enum {
 /* The kind of a header by its name (case-insensitive). */
 int mime_hdr_kind(const char *name, size_t n);
 
-/* 0 or SMTP_E_HDR_NAME: 1..MIME_HDR_NAME_MAX octets of 33..126 except
+/* 0 or -SMTP_E_HDR_NAME: 1..MIME_HDR_NAME_MAX octets of 33..126 except
  * ':' (RFC 5322 ftext). */
 int mime_hdr_check_name(const char *name, size_t n);
 
-/* 0 or SMTP_E_HDR_CRLF. */
+/* 0 or -SMTP_E_HDR_CRLF. */
 int mime_hdr_check_value(const char *value, size_t n);
 
 /* Canonical capitalisation of name into out (n bytes): "x-custom-header"
@@ -102,7 +102,7 @@ typedef struct {
     int kind;
 } mime_hdr_name;
 
-/* 0, or SMTP_E_HDR_NAME (hn is then unusable). */
+/* 0, or -SMTP_E_HDR_NAME (hn is then unusable). */
 int mime_hdr_name_init(mime_hdr_name *hn, const char *name, size_t n);
 
 /* mime_hdr_format for a prepared name. */

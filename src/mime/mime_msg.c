@@ -105,7 +105,7 @@ static void prepare_name(mime_msg_name *e, const char *p, size_t n)
         e->lname[0] = '\0'; /* too long to be one we know */
     }
     e->rank = mime_msg_rank(e->lname);
-    e->rc = mime_hdr_name_init(&e->hn, p, n);
+    e->rc = -mime_hdr_name_init(&e->hn, p, n); /* kept positive */
 }
 
 /* The prepared form of the name p[0..n); *added when it entered the
