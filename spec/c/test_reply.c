@@ -161,6 +161,13 @@ static void run(const char *in, size_t n, int mode, sbuf *b)
         if (r->len >= SMTP_REPLY_MAX || r->text[r->len] != '\0' ||
             memchr(r->text, '\r', r->len) != NULL)
             sb_add(b, "BAD-TEXT;");
+        {   /* the accessors the binding reads a reply with give the same */
+            size_t tn = 0;
+            const char *t = smtp_reply_text(r, &tn), *en = smtp_reply_enhanced(r);
+            if (smtp_reply_code(r) != r->code || t != r->text || tn != r->len ||
+                (en == NULL ? r->enhanced[0] != '\0' : en != r->enhanced))
+                sb_add(b, "BAD-ACCESSORS;");
+        }
         describe_reply(b, off, r->code, r->enhanced, r->text, r->len);
         smtp_reply_init(r);
         start = off;

@@ -257,6 +257,8 @@ static int client_feed(lua_State *L)
 static int push_event(lua_State *L, smtp_client *c)
 {
     smtp_event ev;
+    const char *text;
+    size_t n;
     switch (smtp_client_next(c, &ev)) {
     case SMTP_ACT_WRITE:
         lua_pushliteral(L, "write");
@@ -271,10 +273,11 @@ static int push_event(lua_State *L, smtp_client *c)
         lua_pushliteral(L, "reply");
         lua_pushstring(L, smtp_client_cmd_name(ev.cmd));
         lua_pushboolean(L, ev.ok);
-        lua_pushinteger(L, ev.reply->code);
-        lua_pushlstring(L, ev.reply->text, ev.reply->len);
-        if (ev.reply->enhanced[0] != '\0')
-            lua_pushstring(L, ev.reply->enhanced);
+        lua_pushinteger(L, smtp_reply_code(ev.reply));
+        text = smtp_reply_text(ev.reply, &n);
+        lua_pushlstring(L, text, n);
+        if ((text = smtp_reply_enhanced(ev.reply)) != NULL)
+            lua_pushstring(L, text);
         else
             lua_pushnil(L);
         return 6;

@@ -174,3 +174,16 @@ int smtp_reply_parse(smtp_reply *r, const char *buf, size_t len, size_t *used)
     *used = i;
     return SMTP_REPLY_MORE;
 }
+
+int smtp_reply_code(const smtp_reply *r) { return r->code; }
+
+const char *smtp_reply_text(const smtp_reply *r, size_t *len)
+{
+    *len = r->len;
+    return r->text;
+}
+
+const char *smtp_reply_enhanced(const smtp_reply *r)
+{
+    return r->enhanced[0] != '\0' ? r->enhanced : NULL;
+}

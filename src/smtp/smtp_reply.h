@@ -40,4 +40,12 @@ void smtp_reply_init(smtp_reply *r);
  * *used is set on every return. */
 int smtp_reply_parse(smtp_reply *r, const char *buf, size_t len, size_t *used);
 
+/* A complete reply, read-only (for the binding, which never reads the
+ * struct): its code, its text (the lines, codes included, joined by "\n";
+ * *len bytes), and its enhanced status code ("5.1.1"), NULL when the
+ * first line has none. */
+int smtp_reply_code(const smtp_reply *r);
+const char *smtp_reply_text(const smtp_reply *r, size_t *len);
+const char *smtp_reply_enhanced(const smtp_reply *r);
+
 #endif
