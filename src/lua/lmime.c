@@ -62,8 +62,9 @@ static const char *path(build *B)
     return mime_msg_path(&B->m, B->path, sizeof B->path);
 }
 
-/* A build failure whose nil, message is already on the stack top. */
-#define BUILD_FAILED (-1000)
+/* A build failure whose nil, message is already on the stack top: below
+ * every -SMTP_E_... an engine call returns, so never taken for one. */
+#define BUILD_FAILED (-SMTP_E__COUNT)
 
 /* A header error: pushes nil, message; returns BUILD_FAILED. */
 static int header_error(build *B, const char *name, size_t nlen, int err)
