@@ -496,6 +496,26 @@ static void api_checks(void)
     ok(!smtp_err_is_caller(SMTP_E_REPLY_SYNTAX) && !smtp_err_is_caller(SMTP_E_PEER_CLOSED) &&
        !smtp_err_is_caller(SMTP_E_INPUT_OVERFLOW) && smtp_err_is_caller(SMTP_E_ARG_CRLF) &&
        smtp_err_is_caller(SMTP_E_BUSY), "peer faults and caller faults are told apart");
+    /* one list for every engine: the SASL codes are in it, with the names
+     * users see, and every name is there once */
+    is_str(smtp_errname(SMTP_E_SASL_NO_MECH), "ESASL_NO_MECH", "a SASL code's name");
+    ok(smtp_err_is_caller(SMTP_E_SASL_MISSING) && smtp_err_is_caller(SMTP_E_SASL_BAD_STATE) &&
+           !smtp_err_is_caller(SMTP_E_SASL_SERVER_PROOF) &&
+           !smtp_err_is_caller(SMTP_E_SASL_MALFORMED),
+       "SASL caller faults and peer faults are told apart");
+    ok(!smtp_err_is_caller(SMTP_E_OK) && !smtp_err_is_caller(-SMTP_E_ARG_CRLF) &&
+           !smtp_err_is_caller(SMTP_E__COUNT),
+       "OK, a negated code and a code past the list are no caller fault");
+    {
+        int a, b, dup = 0;
+        for (a = 0; a < SMTP_E__COUNT; a++)
+            for (b = a + 1; b < SMTP_E__COUNT; b++)
+                if (strcmp(smtp_errname(a), smtp_errname(b)) == 0) {
+                    diag("%s twice", smtp_errname(a));
+                    dup++;
+                }
+        ok(dup == 0, "every name is in the list once (%d codes)", SMTP_E__COUNT);
+    }
     free(r);
 }
 
