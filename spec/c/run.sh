@@ -68,6 +68,16 @@ total_pass=0
 total_fail=0
 bad=""
 
+# tally LOG: prints a TAP log, sets pass and fail to its counts and adds
+# them to the totals.
+tally() {
+    cat "$1"
+    pass=$(grep -c '^ok ' "$1")
+    fail=$(grep -c '^not ok ' "$1")
+    total_pass=$((total_pass + pass))
+    total_fail=$((total_fail + fail))
+}
+
 for t in $TESTS; do
     src="spec/c/$t.c"
     eng=$(engines "$t") || { echo "run.sh: no such test: $t" >&2; exit 2; }
@@ -87,11 +97,7 @@ for t in $TESTS; do
         "$BIN/$t" >"$log" 2>&1
         rc=$?
     fi
-    cat "$log"
-    pass=$(grep -c '^ok ' "$log")
-    fail=$(grep -c '^not ok ' "$log")
-    total_pass=$((total_pass + pass))
-    total_fail=$((total_fail + fail))
+    tally "$log"
     if [ "$VALGRIND" = 1 ] && [ -s "$BIN/$t.valgrind" ]; then
         cat "$BIN/$t.valgrind"
     fi
@@ -121,11 +127,7 @@ case " $TESTS " in
         log="$BIN/hdr_oracle.tap"
         /usr/bin/python3 spec/c/hdr_oracle.py "$BIN/hdr_tool" >"$log" 2>&1
         rc=$?
-        cat "$log"
-        pass=$(grep -c '^ok ' "$log")
-        fail=$(grep -c '^not ok ' "$log")
-        total_pass=$((total_pass + pass))
-        total_fail=$((total_fail + fail))
+        tally "$log"
         if ! grep -q '^1\.\.[0-9]' "$log"; then
             bad="$bad hdr_oracle(crash)"
         elif [ "$rc" != 0 ] || [ "$fail" != 0 ]; then
