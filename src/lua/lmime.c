@@ -66,7 +66,8 @@ static const char *path(build *B)
  * every -SMTP_E_... an engine call returns, so never taken for one. */
 #define BUILD_FAILED (-SMTP_E__COUNT)
 
-/* A header error: pushes nil, message; returns BUILD_FAILED. */
+/* A header error: pushes nil, message, name (the error's own name,
+ * "EHDR_NAME", "EHDR_CRLF", ...: smtp_errname); returns BUILD_FAILED. */
 static int header_error(build *B, const char *name, size_t nlen, int err)
 {
     lua_State *L = B->L;
@@ -75,6 +76,7 @@ static int header_error(build *B, const char *name, size_t nlen, int err)
         lfile_push_shown(L, name, nlen);
         lua_pushfstring(L, "invalid header name %s in %s", lua_tostring(L, -1), path(B));
         lua_remove(L, -2);
+        lua_pushstring(L, smtp_errname(err));
         return BUILD_FAILED;
     }
     {
@@ -84,6 +86,7 @@ static int header_error(build *B, const char *name, size_t nlen, int err)
         canon[n] = '\0';
         luaL_pushfail(L);
         lua_pushfstring(L, "invalid header %s in %s: %s", canon, path(B), smtp_errmsg(err));
+        lua_pushstring(L, smtp_errname(err));
     }
     return BUILD_FAILED;
 }
@@ -556,7 +559,7 @@ static int build_message(lua_State *L)
         rc = build_part(B, lua_gettop(L), 1);
     } while (rc == 0 && mime_msg_clash(&B->m));
     if (rc == BUILD_FAILED)
-        return 2; /* nil, message pushed by header_error */
+        return 3; /* nil, message, name pushed by header_error */
     if (rc < 0) {
         luaL_pushfail(L);
         lua_pushfstring(L, "%s: %s", path(B), smtp_errmsg(-rc));
@@ -568,10 +571,12 @@ static int build_message(lua_State *L)
     return 1;
 }
 
-/* -- g | nil, err = core.message(mesgt, defaults)
+/* -- g | nil, err [, name] = core.message(mesgt, defaults)
  * defaults: date, message-id, x-mailer (strings, used when the message has
  * none). Only arguments that are not tables raise: whatever the tables
- * hold, and whatever their metamethods do, is nil, err. */
+ * hold, and whatever their metamethods do, is nil, err. A header that
+ * cannot be written also gives its error's name (smtp_errname: EHDR_NAME,
+ * EHDR_CRLF, EHDR_8BIT, EHDR_TOO_LONG, EHDR_SYNTAX). */
 static int core_message(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);

@@ -11,6 +11,7 @@
 local core = require("socket.smtp.core")
 
 local type, tonumber, tostring, error, rawget, next = type, tonumber, tostring, error, rawget, next
+local setmetatable = setmetatable
 local string_format, string_gsub, string_byte = string.format, string.gsub, string.byte
 local string_lower, string_match = string.lower, string.match
 local os_time, os_date = os.time, os.date
@@ -110,6 +111,12 @@ local function bad_chunk(mesgt, src, chunk)
     return string_format("bad chunk from a body source (string or nil expected, got %s)", type(chunk))
 end
 
+-- Sources whose message has a header the generator cannot write, and the
+-- name of that error (EHDR_*): error_name(src) gives it to the driver for
+-- details.name; the source itself returns nil, err as any source does.
+local named = setmetatable({}, { __mode = "k" })
+function _M.error_name(src) return named[src] end
+
 -- The source: runs the generator; when it needs a chunk of a Lua body
 -- source, calls that source here and hands the chunk back. Once the call
 -- has started nothing here raises: whatever is wrong with the table, or
@@ -123,13 +130,15 @@ function _M.source(mesgt, zone, domain, zone_label)
         local err = string_format("bad %s (string expected, got %s)", zone_label or "zone", type(zone))
         return function() return nil, err end
     end
-    local g, err = core.message(mesgt, {
+    local g, err, name = core.message(mesgt, {
         date = date(zone),
         ["message-id"] = message_id(mesgt.headers, domain),
         ["x-mailer"] = core._VERSION,
     })
     if not g then
-        return function() return nil, err end
+        local failed_src = function() return nil, err end
+        named[failed_src] = name -- a header's EHDR_*, for error_name
+        return failed_src
     end
     local failed, done = nil, false
     return function()
