@@ -46,7 +46,7 @@ include src/sources.mk
 OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(ENGINE_SRC) $(BINDING_SRC))
 
 LUA_FILES := lua/smtp_native.lua lua/socket/smtp.lua lua/socket/smtp/session.lua \
-             lua/socket/smtp/driver.lua lua/socket/smtp/transport.lua \
+             lua/socket/smtp/args.lua lua/socket/smtp/driver.lua lua/socket/smtp/transport.lua \
              lua/socket/smtp/message.lua lua/socket/smtp/tls.lua
 
 .PHONY: all both all-luas deps test demo bench fuzz install clean lint asan

@@ -31,6 +31,7 @@ build = {
         --     package.loaded["socket.smtp"] = require("smtp_native")
         ["smtp_native"] = "lua/smtp_native.lua",
         ["socket.smtp.session"] = "lua/socket/smtp/session.lua",
+        ["socket.smtp.args"] = "lua/socket/smtp/args.lua",
         ["socket.smtp.driver"] = "lua/socket/smtp/driver.lua",
         ["socket.smtp.transport"] = "lua/socket/smtp/transport.lua",
         ["socket.smtp.message"] = "lua/socket/smtp/message.lua",

@@ -11,6 +11,7 @@
 -- holds the connection policy (TLS, when credentials may be sent).
 -----------------------------------------------------------------------------
 local core = require("socket.smtp.core")
+local args = require("socket.smtp.args")
 local driver = require("socket.smtp.driver")
 local message = require("socket.smtp.message")
 local session = require("socket.smtp.session")
@@ -193,7 +194,7 @@ function _M.open(server, port, create, options)
         raise("invalid port: must be a number, got " .. type(port))
     end
     local timeout = options.timeout or _M.TIMEOUT
-    ok, err = driver.check_timeout(timeout, options.timeout and "timeout" or "smtp.TIMEOUT")
+    ok, err = args.check_timeout(timeout, options.timeout and "timeout" or "smtp.TIMEOUT")
     if not ok then raise(err) end
     local smtps = options.tls == "smtps"
     local conn = session.connector({ server = server, port = port, timeout = timeout, create = create,
@@ -231,85 +232,73 @@ end
 -- Every argument that becomes part of a command is checked before the
 -- connection is opened: nothing is sent unless all of it can be.
 local function validate(mailt)
-    local ok, err, det = driver.check_envelope(mailt)
+    local ok, err, det = args.check_envelope(mailt)
     if not ok then return nil, err, det end
     if mailt.timeout ~= nil then
-        ok, err, det = driver.check_timeout(mailt.timeout, "timeout")
+        ok, err, det = args.check_timeout(mailt.timeout, "timeout")
     else
-        ok, err, det = driver.check_timeout(_M.TIMEOUT, "smtp.TIMEOUT")
+        ok, err, det = args.check_timeout(_M.TIMEOUT, "smtp.TIMEOUT")
     end
     if not ok then return nil, err, det end
     if mailt.create ~= nil and not transport.callable(mailt.create) then
-        return driver.bad_arg("create", nil, "must be a function, got " .. type(mailt.create), "EARG")
+        return args.bad_arg("create", nil, "must be a function, got " .. type(mailt.create), "EARG")
     end
-    ok, err, det = driver.check_content(mailt.source, mailt.step)
+    ok, err, det = args.check_content(mailt.source, mailt.step)
     if not ok then return nil, err, det end
-    local server = mailt.server or _M.SERVER
-    if type(server) ~= "string" then
-        return driver.bad_arg("server", nil, "must be a string, got " .. type(server), "EARG")
-    end
+    ok, err, det = args.check_string("server", mailt.server or _M.SERVER)
+    if not ok then return nil, err, det end
     local port = mailt.port or _M.PORT
     if type(port) ~= "number" and type(port) ~= "string" then
-        return driver.bad_arg("port", nil, "must be a number, got " .. type(port), "EARG")
+        return args.bad_arg("port", nil, "must be a number, got " .. type(port), "EARG")
     end
     local domain = mailt.domain or _M.DOMAIN
-    if type(domain) ~= "string" then
-        return driver.bad_arg("domain", nil, "must be a string, got " .. type(domain), "EARG")
-    end
-    ok, err, det = driver.check("from", "from", mailt.from)
+    ok, err, det = args.check_string("domain", domain)
     if not ok then return nil, err, det end
     local rcpt = mailt.rcpt
-    if type(rcpt) == "table" then
-        for i, v in ipairs(rcpt) do
-            ok, err, det = driver.check("rcpt", #rcpt > 1 and ("rcpt[" .. i .. "]") or "rcpt", v)
-            if not ok then return nil, err, det end
-        end
-    else
-        ok, err, det = driver.check("rcpt", "rcpt", rcpt)
-        if not ok then return nil, err, det end
-    end
-    ok, err, det = driver.check("domain", "domain", mailt.domain or _M.DOMAIN)
+    ok, err, det = args.check_addresses(mailt.from, type(rcpt) == "table" and rcpt or { rcpt })
+    if not ok then return nil, err, det end
+    ok, err, det = args.check("domain", "domain", domain)
     if not ok then return nil, err, det end
     if mailt.user ~= nil then
-        if type(mailt.user) ~= "string" then
-            return driver.bad_arg("user", nil, "must be a string, got " .. type(mailt.user), "EARG")
-        end
+        ok, err, det = args.check_string("user", mailt.user)
+        if not ok then return nil, err, det end
         if mailt.user == "" then
-            return driver.bad_arg("user", nil, "must be a non-empty string", "EARG_EMPTY")
+            return args.bad_arg("user", nil, "must be a non-empty string", "EARG_EMPTY")
         end
-        ok, err, det = driver.check("text", "user", mailt.user, true)
+        ok, err, det = args.check("text", "user", mailt.user, true)
         if not ok then return nil, err, det end
     end
     for _, k in ipairs({ "password", "token", "authzid" }) do
-        if mailt[k] ~= nil and type(mailt[k]) ~= "string" then
-            return driver.bad_arg(k, nil, "must be a string, got " .. type(mailt[k]), "EARG")
+        if mailt[k] ~= nil then
+            ok, err, det = args.check_string(k, mailt[k])
+            if not ok then return nil, err, det end
         end
     end
     if mailt.insecure_auth ~= nil and type(mailt.insecure_auth) ~= "boolean" then
-        return driver.bad_arg("insecure_auth", nil, "must be a boolean, got " .. type(mailt.insecure_auth),
+        return args.bad_arg("insecure_auth", nil, "must be a boolean, got " .. type(mailt.insecure_auth),
             "EARG")
     end
     local mode = mailt.tls
     if mode ~= nil and mode ~= false and mode ~= "auto" and mode ~= "starttls" and mode ~= "smtps" then
-        return driver.bad_arg("tls", nil, 'must be "auto", "starttls", "smtps" or false', "EARG")
+        return args.bad_arg("tls", nil, 'must be "auto", "starttls", "smtps" or false', "EARG")
     end
     local field
     ok, err, field = tls.check(mailt.ssl)
-    if not ok then return driver.bad_arg(field, nil, err, "EARG") end
+    if not ok then return args.bad_arg(field, nil, err, "EARG") end
     if mailt.tlspolicy ~= nil and type(mailt.tlspolicy) ~= "function" then
-        return driver.bad_arg("tlspolicy", nil, "must be a function, got " .. type(mailt.tlspolicy), "EARG")
+        return args.bad_arg("tlspolicy", nil, "must be a function, got " .. type(mailt.tlspolicy), "EARG")
     end
     if mailt.debug ~= nil and type(mailt.debug) ~= "function" then
-        return driver.bad_arg("debug", nil, "must be a function, got " .. type(mailt.debug), "EARG")
+        return args.bad_arg("debug", nil, "must be a function, got " .. type(mailt.debug), "EARG")
     end
     local auth = mailt.auth
     if auth ~= nil and type(auth) ~= "string" and type(auth) ~= "table" then
-        return driver.bad_arg("auth", nil, "must be a mechanism name or a list of them", "EARG")
+        return args.bad_arg("auth", nil, "must be a mechanism name or a list of them", "EARG")
     end
     if type(auth) == "table" then
         for i, v in ipairs(auth) do
             if type(v) ~= "string" then
-                return driver.bad_arg("auth[" .. i .. "]", nil, "must be a mechanism name, got " .. type(v),
+                return args.bad_arg("auth[" .. i .. "]", nil, "must be a mechanism name, got " .. type(v),
                     "EARG")
             end
         end

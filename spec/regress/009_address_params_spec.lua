@@ -15,7 +15,7 @@ local smtp = require("socket.smtp")
 local core = require("socket.smtp.core")
 local socket = require("socket")
 local ltn12 = require("ltn12")
-local show = require("socket.smtp.driver").show
+local show = require("socket.smtp.args").show
 
 local MSG = "has text after the closing '>' (ESMTP parameters are not allowed in an address)"
 

@@ -14,79 +14,22 @@
 --   s.timeout   seconds allowed for each network step
 -----------------------------------------------------------------------------
 local core = require("socket.smtp.core")
-local message = require("socket.smtp.message")
+local args = require("socket.smtp.args")
 local transport = require("socket.smtp.transport")
 local tls = require("socket.smtp.tls")
 
 local setmetatable, type, ipairs, tostring = setmetatable, type, ipairs, tostring
-local string_format, string_gsub, string_byte = string.format, string.gsub, string.byte
-local math_huge = math.huge
 local string_find, string_sub, string_match, string_gmatch =
     string.find, string.sub, string.match, string.gmatch
+
+-- The checks of the caller's arguments and chunks (socket.smtp.args).
+local bad_arg, bad_chunk, check_string = args.bad_arg, args.bad_chunk, args.check_string
+local check_addresses, check_content, check_envelope =
+    args.check_addresses, args.check_content, args.check_envelope
 
 local _M = {}
 local S = {}
 S.__index = S
-
--- Printable form of a refused argument for error messages.
-local escapes = { ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t", ['"'] = '\\"', ["\\"] = "\\\\" }
-local function escape(c)
-    return escapes[c] or string_format("\\x%02X", string_byte(c))
-end
-local function show(s)
-    return '"' .. string_gsub(s, "[%c\"\\]", escape) .. '"'
-end
-_M.show = show
-
--- Error for an argument we refuse to send. Secrets are never echoed.
-local function bad_arg(field, value, msg, name, secret)
-    local err
-    if secret or value == nil then
-        err = string_format("invalid %s: %s", field, msg)
-    else
-        err = string_format("invalid %s %s: %s", field, show(value), msg)
-    end
-    return nil, err, { stage = "argument", field = field, name = name or "EINVAL" }
-end
-_M.bad_arg = bad_arg
-
--- A chunk that is not a string (nor nil, the end) from the caller's
--- source or step: the message, and the details, named after `from`.
-local function bad_chunk(from, chunk)
-    return nil, string_format("bad chunk from %s (string or nil expected, got %s)", from, type(chunk)),
-        { stage = "source", field = from, name = "ESOURCE" }
-end
-_M.bad_chunk = bad_chunk
-
--- The timeout: seconds, a positive finite number. `field` names where it
--- came from ("timeout", or "smtp.TIMEOUT" for the module's default).
-function _M.check_timeout(value, field)
-    if type(value) == "number" and value > 0 and value < math_huge then return true end
-    local got = type(value)
-    if got == "number" then got = value ~= value and "NaN" or string_format("%g", value) end
-    return bad_arg(field or "timeout", nil, "must be a positive number of seconds, got " .. got, "EARG")
-end
-
--- Validates an argument as the engine will, before anything is sent.
-function _M.check(kind, field, value, secret)
-    local ok, msg, name = core.check(kind, value)
-    if ok then return true end
-    return bad_arg(field, value, msg, name, secret)
-end
-
--- The sender and every recipient (strings) of a transaction, checked as
--- the engine will before MAIL is queued: a bad second recipient must not
--- leave MAIL and the first RCPT on the wire (a half-written envelope).
--- Fields are named as S:transaction names them.
-local function check_addresses(from, rcpts)
-    local ok, err, det = _M.check("from", "from", from)
-    if not ok then return nil, err, det end
-    for i, to in ipairs(rcpts) do
-        ok, err, det = _M.check("rcpt", #rcpts > 1 and ("rcpt[" .. i .. "]") or "rcpt", to)
-        if not ok then return nil, err, det end
-    end
-    return true
-end
 
 -- The caller's LTN12 source with its first chunk pulled now, so that a
 -- source that fails at once (an invalid header, a missing file) costs
@@ -95,8 +38,7 @@ end
 local function primed(src)
     local first, err = src()
     if first == nil and err ~= nil then
-        -- smtp.message's source names a header it cannot write (EHDR_*)
-        return nil, err, { stage = "source", name = message.error_name(src) or "ESOURCE" }
+        return nil, err, { stage = "source", name = "ESOURCE" }
     end
     if first ~= nil and type(first) ~= "string" then return bad_chunk("source", first) end
     local pending = true
@@ -448,16 +390,14 @@ function S:authenticate(a)
 end
 
 function S:mail(from)
-    if type(from) ~= "string" then
-        return bad_arg("from", nil, "must be a string, got " .. type(from), "EARG")
-    end
+    local ok, err, det = check_string("from", from)
+    if not ok then return nil, err, det end
     return self:command({ stage = "mail", field = "from", value = from, addr = from }, "mail", from)
 end
 
 function S:rcpt(to, field)
-    if type(to) ~= "string" then
-        return bad_arg(field or "rcpt", nil, "must be a string, got " .. type(to), "EARG")
-    end
+    local ok, err, det = check_string(field or "rcpt", to)
+    if not ok then return nil, err, det end
     return self:command({ stage = "rcpt", field = field or "rcpt", value = to, addr = to }, "rcpt", to)
 end
 
@@ -473,26 +413,15 @@ function S:noop()
     return self:command({ stage = "noop", line = "NOOP" }, "noop")
 end
 
--- The credentials of s:login/s:plain: strings (never echoed).
-local function credentials(user, password)
-    if type(user) ~= "string" then
-        return bad_arg("user", nil, "must be a string, got " .. type(user), "EARG")
-    end
-    if type(password) ~= "string" then
-        return bad_arg("password", nil, "must be a string, got " .. type(password), "EARG")
-    end
-    return true
-end
-
 function S:login(user, password)
-    local ok, err, det = credentials(user, password)
+    local ok, err, det = args.check_credentials(user, password)
     if not ok then return nil, err, det end
     return self:command({ stage = "auth", line = "AUTH LOGIN", field = "user", value = user,
                           secret = true }, "auth_login", user, password)
 end
 
 function S:plain(user, password)
-    local ok, err, det = credentials(user, password)
+    local ok, err, det = args.check_credentials(user, password)
     if not ok then return nil, err, det end
     return self:command({ stage = "auth", line = "AUTH PLAIN", field = "user", value = user,
                           secret = true }, "auth_plain", user, password)
@@ -578,43 +507,6 @@ function S:body(src, step)
     if not r.ok then return refused(r) end
     return r
 end
-
--- The source and step of a message, checked before any command of it.
-local function check_content(src, step)
-    if not transport.callable(src) then
-        return bad_arg("source", nil, "must be an LTN12 source (a function), got " .. type(src), "EARG")
-    end
-    if step ~= nil and not transport.callable(step) then
-        return bad_arg("step", nil, "must be an LTN12 pump step (a function), got " .. type(step), "EARG")
-    end
-    return true
-end
-_M.check_content = check_content
-
--- The types of the envelope (from, rcpt), checked before any command of
--- it: a string, and a string or a non-empty list of strings. Fields are
--- named as the address checks name them ("rcpt", or "rcpt[2]" in a list
--- of several).
-local function check_envelope(mailt)
-    if type(mailt.from) ~= "string" then
-        return bad_arg("from", nil, "must be a string, got " .. type(mailt.from), "EARG")
-    end
-    local rcpt = mailt.rcpt
-    if type(rcpt) == "table" then
-        local n = #rcpt
-        if n == 0 then return bad_arg("rcpt", nil, "is an empty list", "EARG_EMPTY") end
-        for i = 1, n do
-            if type(rcpt[i]) ~= "string" then
-                return bad_arg(n > 1 and ("rcpt[" .. i .. "]") or "rcpt", nil,
-                    "must be a string, got " .. type(rcpt[i]), "EARG")
-            end
-        end
-    elseif type(rcpt) ~= "string" then
-        return bad_arg("rcpt", nil, "must be a string or a list of strings, got " .. type(rcpt), "EARG")
-    end
-    return true
-end
-_M.check_envelope = check_envelope
 
 -- DATA, the content, the end-of-data reply.
 function S:data(src, step)

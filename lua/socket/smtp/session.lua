@@ -10,6 +10,7 @@
 -- only decides which to take, so every yield stays in the driver's frames.
 -- smtp_native (LuaSocket's API) checks the arguments and calls it.
 -----------------------------------------------------------------------------
+local args = require("socket.smtp.args")
 local core = require("socket.smtp.core")
 local driver = require("socket.smtp.driver")
 local tls = require("socket.smtp.tls")
@@ -42,7 +43,7 @@ function C:connect(smtps)
     if not s then
         if self.refusal then
             local why, field = self.refusal()
-            if why then return driver.bad_arg(field, nil, why, "EARG") end
+            if why then return args.bad_arg(field, nil, why, "EARG") end
         end
         return nil, err, det
     end
