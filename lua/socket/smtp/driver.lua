@@ -14,6 +14,7 @@
 --   s.timeout   seconds allowed for each network step
 -----------------------------------------------------------------------------
 local core = require("socket.smtp.core")
+local message = require("socket.smtp.message")
 local args = require("socket.smtp.args")
 local transport = require("socket.smtp.transport")
 local tls = require("socket.smtp.tls")
@@ -38,7 +39,8 @@ S.__index = S
 local function primed(src)
     local first, err = src()
     if first == nil and err ~= nil then
-        return nil, err, { stage = "source", name = "ESOURCE" }
+        -- smtp.message's source names a header it cannot write (EHDR_*)
+        return nil, err, { stage = "source", name = message.error_name(src) or "ESOURCE" }
     end
     if first ~= nil and type(first) ~= "string" then return bad_chunk("source", first) end
     local pending = true
