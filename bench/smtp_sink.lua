@@ -136,7 +136,15 @@ end
 
 -- The connected socket of a session, to read TCP_NODELAY back.
 local function ls_sock(s) return s.tp and s.tp.getcontrol and s.tp:getcontrol() end
-local function native_sock(s) return s.session and s.session.t and s.session.t.sock end
+-- Ours: the socket its `create` (LuaSocket's parameter) made, as
+-- smtp-native's default would (socket.tcp); TCP_NODELAY is smtp-native's.
+local native_last
+local function native_create()
+    local c, err = socket.tcp()
+    native_last = c
+    return c, err
+end
+local function native_sock() return native_last end
 
 -- LuaSocket's send returns nothing and raises on any non-2xx reply.
 local function ls_check() return true end
@@ -158,7 +166,7 @@ local variants = {
       n = opt["shipped-messages"], sock = ls_sock, check = ls_check, want_nodelay = false },
     { name = "nodelay", label = "LuaSocket smtp + TCP_NODELAY", smtp = ls_smtp, create = create_nodelay,
       n = opt.messages, sock = ls_sock, check = ls_check, want_nodelay = true },
-    { name = "native", label = "smtp-native (ours)", smtp = native_smtp,
+    { name = "native", label = "smtp-native (ours)", smtp = native_smtp, create = native_create,
       n = opt.messages, sock = native_sock, check = native_check, want_nodelay = nil },
 }
 

@@ -373,7 +373,6 @@ function S:authenticate(a)
                         { stage = "auth", name = vname, mechanism = mech }
                 end
                 r.mechanism = mech
-                self.mechanism = mech
                 return r
             end
             sasl:clear()
