@@ -163,12 +163,13 @@ end
 -- with details.socket_error = err; nil without one (the caller then
 -- reports the socket's error as it was). ctx: what was being written.
 local LAST_WORD, LAST_WORD_IDLE = 2, 0.05
+-- (compared in lower case: LuaSec passes strerror()'s "Broken pipe" on)
 local PEER_GONE = { closed = true, ["connection reset by peer"] = true, ["broken pipe"] = true }
 function S:last_word(err, ctx)
     local c, t = self.core, self.t
     self.broken = true
     if t:is_closed() or not c:lost() then return nil end
-    local wait = PEER_GONE[err] and LAST_WORD or LAST_WORD_IDLE
+    local wait = type(err) == "string" and PEER_GONE[err:lower()] and LAST_WORD or LAST_WORD_IDLE
     if self.timeout < wait then wait = self.timeout end
     local deadline = t:deadline(wait)
     while true do
