@@ -53,6 +53,12 @@
     X(LINE_TOO_LONG, CALLER, "message content has a line longer than 998 octets " \
                              "(RFC 5321 4.5.3.1.6)")                          \
     X(CONTENT_NUL, CALLER, "message content has a NUL byte (RFC 5322 3.5)")   \
+    /* ---- the message table and its file bodies (lmime.c, lmime_gen.c) ---- */ \
+    X(HDR_TOO_MANY, CALLER, "too many header fields in one part")             \
+    X(MSG_TYPE, CALLER, "a field of the message table has the wrong type")    \
+    X(MSG_ENCODING, CALLER, "is not an encoding this body can take")          \
+    X(FILE, CALLER, "a file body cannot be opened or read")                   \
+    X(FILE_CHANGED, CALLER, "a file body changed after encoding = \"auto\" found it 7bit") \
     /* ---- calls out of order, or too early ---- */                          \
     X(BAD_STATE, CALLER, "not allowed in this state of the session")          \
     X(BUSY, CALLER, "pipeline full: write and read what is queued first")     \

@@ -9,6 +9,7 @@
  * read.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ typedef struct {
     char path[400];    /* "mesgt.body[2].body[1]", made by path() for messages */
     char numbuf[MIME_MSG_HEADERS_MAX][32]; /* numbers as header values (at most 24 bytes) */
     mime_msg m;        /* the policy: fields, order, caches, boundaries */
+    int *named;        /* core.message's: the code of a failure build_error raised */
 } build;
 
 /* The fields of a part, pushed once a message as keys (B->keys + KEY_*):
@@ -89,6 +91,21 @@ static int header_error(build *B, const char *name, size_t nlen, int err)
         lua_pushstring(L, smtp_errname(err));
     }
     return BUILD_FAILED;
+}
+
+/* Raises a build failure with the message luaL_error would give (no
+ * position: the running function is C), noting its code for core.message,
+ * which returns nil, message, name (smtp_errname). The code is set only
+ * once the message is made: anything else raised (a metamethod's error,
+ * memory) stays unnamed. */
+static int build_error(build *B, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(B->L, fmt, ap);
+    va_end(ap);
+    *B->named = code;
+    return lua_error(B->L);
 }
 
 /* Run a build step, growing the memory as often as it asks. */
@@ -156,13 +173,13 @@ static const char *take_value(build *B, const char *name, size_t nlen, size_t *v
     if (t == LUA_TNUMBER) {
         char *buf = B->numbuf[mime_msg_count(&B->m)];
         if (format_number(L, -1, buf, sizeof B->numbuf[0]) != 0)
-            luaL_error(L, "invalid header %s in %s: not a finite number",
+            build_error(B, SMTP_E_HDR_SYNTAX, "invalid header %s in %s: not a finite number",
                        push_header_name(L, name, nlen), path(B));
         *vlen = strlen(buf);
         return buf;
     }
     if (t != LUA_TSTRING)
-        luaL_error(L, "bad header %s in %s (string expected, got %s)",
+        build_error(B, SMTP_E_MSG_TYPE, "bad header %s in %s (string expected, got %s)",
                    push_header_name(L, name, nlen), path(B), luaL_typename(L, -1));
     return lua_tolstring(L, -1, vlen);
 }
@@ -196,7 +213,8 @@ static void collect(build *B, int part)
     if (lua_isnil(L, ht))
         return;
     if (!lua_istable(L, ht))
-        luaL_error(L, "bad %s.headers (table expected, got %s)", path(B), luaL_typename(L, ht));
+        build_error(B, SMTP_E_MSG_TYPE, "bad %s.headers (table expected, got %s)", path(B),
+                    luaL_typename(L, ht));
     luaL_checkstack(L, 2 * MIME_MSG_HEADERS_MAX + 8, "too many headers");
     lua_rawgeti(L, ht, 1);
     listed = lua_istable(L, -1);
@@ -214,14 +232,14 @@ static void collect(build *B, int part)
                 break;
             }
             if (!lua_istable(L, -1))
-                luaL_error(L, "bad %s.headers[%d] (table {name, value} expected, got %s)",
+                build_error(B, SMTP_E_MSG_TYPE, "bad %s.headers[%d] (table {name, value} expected, got %s)",
                            path(B), i, luaL_typename(L, -1));
             if (mime_msg_count(&B->m) >= MIME_MSG_HEADERS_MAX)
-                luaL_error(L, "too many headers in %s (at most %d)", path(B),
+                build_error(B, SMTP_E_HDR_TOO_MANY, "too many headers in %s (at most %d)", path(B),
                            MIME_MSG_HEADERS_MAX);
             lua_rawgeti(L, -1, 1);
             if (lua_type(L, -1) != LUA_TSTRING)
-                luaL_error(L, "bad %s.headers[%d][1] (string expected, got %s)",
+                build_error(B, SMTP_E_MSG_TYPE, "bad %s.headers[%d][1] (string expected, got %s)",
                            path(B), i, luaL_typename(L, -1));
             name = lua_tolstring(L, -1, &nlen);
             lua_rawgeti(L, -2, 2);
@@ -235,10 +253,10 @@ static void collect(build *B, int part)
             const char *name, *v;
             size_t nlen, vlen;
             if (lua_type(L, -2) != LUA_TSTRING)
-                luaL_error(L, "bad header name in %s (string expected, got %s)",
+                build_error(B, SMTP_E_MSG_TYPE, "bad header name in %s (string expected, got %s)",
                            path(B), luaL_typename(L, -2));
             if (mime_msg_count(&B->m) >= MIME_MSG_HEADERS_MAX)
-                luaL_error(L, "too many headers in %s (at most %d)", path(B),
+                build_error(B, SMTP_E_HDR_TOO_MANY, "too many headers in %s (at most %d)", path(B),
                            MIME_MSG_HEADERS_MAX);
             name = lua_tolstring(L, -2, &nlen);
             v = take_value(B, name, nlen, &vlen);
@@ -285,7 +303,7 @@ static const char *text_field(build *B, const char *name, size_t *len)
     char num[32];
     int rc;
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-        luaL_error(L, "bad %s.body.%s (string expected, got %s)", path(B), name,
+        build_error(B, SMTP_E_MSG_TYPE, "bad %s.body.%s (string expected, got %s)", path(B), name,
                    luaL_typename(L, -1));
     s = lua_tolstring(L, -1, len);
     rc = mime_msg_text(&B->m, s, *len, &at);
@@ -293,10 +311,10 @@ static const char *text_field(build *B, const char *name, size_t *len)
         return s;
     snprintf(num, sizeof num, "%lu", (unsigned long)at);
     if (rc == -SMTP_E_CONTENT_NUL)
-        luaL_error(L, "bad %s.body.%s (a NUL byte at octet %s: RFC 5322 3.5)", path(B), name,
-                   num);
-    luaL_error(L, "bad %s.body.%s (a line of %s octets, over the limit of %d: "
-               "RFC 5321 4.5.3.1.6)", path(B), name, num, MIME_BODY_LINE_MAX);
+        build_error(B, SMTP_E_CONTENT_NUL, "bad %s.body.%s (a NUL byte at octet %s: RFC 5322 3.5)",
+                    path(B), name, num);
+    build_error(B, SMTP_E_LINE_TOO_LONG, "bad %s.body.%s (a line of %s octets, over the limit of "
+                "%d: RFC 5321 4.5.3.1.6)", path(B), name, num, MIME_BODY_LINE_MAX);
     return NULL;
 }
 
@@ -340,7 +358,8 @@ static int build_multipart(build *B, int body)
         BUILD(B, mime_gen_part(&B->G->g));
         mime_msg_enter(&B->m, i);
         if (!lua_istable(L, -1))
-            return luaL_error(L, "bad %s (table expected, got %s)", path(B), luaL_typename(L, -1));
+            return build_error(B, SMTP_E_MSG_TYPE, "bad %s (table expected, got %s)", path(B),
+                               luaL_typename(L, -1));
         rc = build_part(B, lua_gettop(L), 0);
         if (rc != 0)
             return rc;
@@ -418,8 +437,8 @@ static int file_leaf(build *B, int body, int cte, int *recheck)
         mime_cte_scan scan;
         size_t got;
         if (f == NULL)
-            return luaL_error(L, "%s: %s", path(B),
-                              lfile_push_error(L, lfile_push_path(L, body), err));
+            return build_error(B, SMTP_E_FILE, "%s: %s", path(B),
+                               lfile_push_error(L, lfile_push_path(L, body), err));
         mime_cte_scan_init(&scan);
         do {
             got = fread(B->G->buf, 1, sizeof B->G->buf, f);
@@ -428,8 +447,8 @@ static int file_leaf(build *B, int body, int cte, int *recheck)
         err = ferror(f) ? errno : 0;
         lfile_give_back(L, body, f);
         if (err != 0)
-            return luaL_error(L, "%s: %s", path(B),
-                              lfile_push_error(L, lfile_push_path(L, body), err));
+            return build_error(B, SMTP_E_FILE, "%s: %s", path(B),
+                               lfile_push_error(L, lfile_push_path(L, body), err));
         cte = mime_msg_auto_file(&scan, recheck);
     }
     return cte;
@@ -442,7 +461,7 @@ static int build_part(build *B, int part, int top)
     size_t sl = 0;
     const char *str = "";
     if (mime_msg_too_deep(&B->m))
-        return luaL_error(L, "%s: multipart nested too deeply", path(B));
+        return build_error(B, SMTP_E_ARG_TOO_LONG, "%s: multipart nested too deeply", path(B));
     if (top)
         luaL_checkstack(L, 16, "message too deep"); /* then once a multipart */
     collect(B, part); /* pushes headers */
@@ -455,7 +474,9 @@ static int build_part(build *B, int part, int top)
         if (cte == LFILE_NO_ENCODING) {
             char what[sizeof B->path + 16];
             snprintf(what, sizeof what, "%s.encoding", path(B));
+            *B->named = SMTP_E_MSG_ENCODING; /* its error, made before anything runs */
             cte = lfile_encoding_of(L, -1, what);
+            *B->named = 0;
         }
         has_enc = 1;
     }
@@ -478,7 +499,8 @@ static int build_part(build *B, int part, int top)
     }
     if (kind == LUA_TTABLE && !lfile_is(L, body)) {
         if (has_enc)
-            return luaL_error(L, "bad %s.encoding (a multipart body is not encoded)", path(B));
+            return build_error(B, SMTP_E_MSG_ENCODING, "bad %s.encoding (a multipart body is not "
+                               "encoded)", path(B));
         return build_multipart_part(B, body, part);
     }
     if (kind == LUA_TUSERDATA && lfile_is(L, body)) {
@@ -495,8 +517,8 @@ static int build_part(build *B, int part, int top)
     } else if (kind == LUA_TFUNCTION) {
         cte = mime_msg_leaf(&B->m, MIME_MSG_SOURCE, NULL, 0, cte, has_enc);
     } else {
-        return luaL_error(L, "bad %s.body (string, function, table or smtp.file expected, got %s)",
-                          path(B), luaL_typename(L, body));
+        return build_error(B, SMTP_E_MSG_TYPE, "bad %s.body (string, function, table or smtp.file "
+                           "expected, got %s)", path(B), luaL_typename(L, body));
     }
     if (cte == MIME_GEN_RAW && kind != LUA_TFUNCTION && sl <= LMIME_INLINE_MAX) {
         /* a short string sent as it is: copied into the program, where it
@@ -529,13 +551,13 @@ static int build_part(build *B, int part, int top)
     return 0;
 }
 
-/* The build of core.message, run protected: (mesgt, defaults) -> g or
- * nil, message. */
+/* The build of core.message, run protected: (mesgt, defaults, named) -> g
+ * or nil, message, name; named: core.message's int, for build_error. */
 static int build_message(lua_State *L)
 {
     build *B;
     lgen *G;
-    int rc;
+    int rc, *named = (int *)lua_touserdata(L, 3);
     lua_settop(L, 2);
     G = lmime_gen_new(L);                /* 3: g, 4: bodies */
     B = (build *)lua_newuserdatauv(L, sizeof *B, 0); /* 5: scratch, collected */
@@ -543,6 +565,7 @@ static int build_message(lua_State *L)
     B->G = G;
     B->bodies = 4;
     B->defaults = 2;
+    B->named = named;
     mime_msg_init(&B->m);
     lua_newtable(L);                     /* 6: the cached names, kept alive */
     B->anchors = 6;
@@ -563,7 +586,8 @@ static int build_message(lua_State *L)
     if (rc < 0) {
         luaL_pushfail(L);
         lua_pushfstring(L, "%s: %s", path(B), smtp_errmsg(-rc));
-        return 2;
+        lua_pushstring(L, smtp_errname(-rc));
+        return 3;
     }
     while ((rc = mime_gen_seal(&G->g)) == -SMTP_E_BUSY)
         lmime_gen_grow(L, G);
@@ -574,17 +598,20 @@ static int build_message(lua_State *L)
 /* -- g | nil, err [, name] = core.message(mesgt, defaults)
  * defaults: date, message-id, x-mailer (strings, used when the message has
  * none). Only arguments that are not tables raise: whatever the tables
- * hold, and whatever their metamethods do, is nil, err. A header that
- * cannot be written also gives its error's name (smtp_errname: EHDR_NAME,
- * EHDR_CRLF, EHDR_8BIT, EHDR_TOO_LONG, EHDR_SYNTAX). */
+ * hold, and whatever their metamethods do, is nil, err. What is wrong with
+ * the message itself also gives its error's name (smtp_errname: EHDR_*,
+ * EMSG_TYPE, EMSG_ENCODING, EHDR_TOO_MANY, ECONTENT_NUL, ELINE_TOO_LONG,
+ * EARG_TOO_LONG, EFILE); a metamethod's own error has none. */
 static int core_message(lua_State *L)
 {
+    int named = 0;
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     lua_pushcfunction(L, build_message);
     lua_insert(L, 1);
-    if (lua_pcall(L, 2, LUA_MULTRET, 0) == 0)
+    lua_pushlightuserdata(L, &named);
+    if (lua_pcall(L, 3, LUA_MULTRET, 0) == 0)
         return lua_gettop(L);
     if (lua_type(L, -1) != LUA_TSTRING) {
         lua_pushfstring(L, "error object (%s) raised while reading the message table",
@@ -592,7 +619,10 @@ static int core_message(lua_State *L)
     }
     luaL_pushfail(L);
     lua_insert(L, -2);
-    return 2;
+    if (named == 0)
+        return 2;
+    lua_pushstring(L, smtp_errname(named));
+    return 3;
 }
 
 static const luaL_Reg funcs[] = {

@@ -131,8 +131,9 @@ void lmime_gen_restart(lgen *G)
 
 /* ---- running ------------------------------------------------------------- */
 
-/* nil, message: a failure while producing the message (sticky). */
-static int gen_fail(lua_State *L, const char *msg)
+/* nil, message, name: a failure while producing the message (sticky;
+ * its name, smtp_errname(code), is given this once, and none for code 0). */
+static int gen_fail(lua_State *L, const char *msg, int code)
 {
     close_input(check_gen(L, 1));
     lua_getuservalue(L, 1);
@@ -140,7 +141,10 @@ static int gen_fail(lua_State *L, const char *msg)
     lua_rawseti(L, -2, G_ERR);
     luaL_pushfail(L);
     lua_pushstring(L, msg);
-    return 2;
+    if (code == 0)
+        return 2;
+    lua_pushstring(L, smtp_errname(code));
+    return 3;
 }
 
 static int gen_run(lua_State *L, lgen *G);
@@ -200,7 +204,7 @@ static int gen_run(lua_State *L, lgen *G)
             return 0;
         }
         if (act == MIME_GEN_ERROR)
-            return gen_fail(L, smtp_errmsg(ev.err));
+            return gen_fail(L, smtp_errmsg(ev.err), ev.err);
         /* NEED_BODY ev.id */
         if (G->in != IN_NONE && G->in_id == ev.id && G->in_off < G->in_len) {
             const char *p;
@@ -281,7 +285,8 @@ static int gen_run(lua_State *L, lgen *G)
                 close_input(G);
                 G->file = lfile_take(L, body, &err); /* ours until closed */
                 if (G->file == NULL)
-                    return gen_fail(L, lfile_push_error(L, lfile_push_path(L, body), err));
+                    return gen_fail(L, lfile_push_error(L, lfile_push_path(L, body), err),
+                                    SMTP_E_FILE);
                 G->in = IN_FILE;
                 G->in_id = ev.id;
                 G->in_last = 0;
@@ -301,14 +306,14 @@ static int gen_run(lua_State *L, lgen *G)
             if (got < sizeof G->buf) {
                 if (ferror(G->file))
                     return gen_fail(L, lfile_push_error(L, lfile_push_path(L, body),
-                                                        errno ? errno : EIO));
+                                                        errno ? errno : EIO), SMTP_E_FILE);
                 G->in_last = 1;
             }
             if (G->recheck && mime_msg_recheck(&G->scan, G->buf, got) != 0) {
                 const char *where = lfile_push_path(L, body);
                 return gen_fail(L, lua_pushfstring(L, "%s: changed since encoding = \"auto\" "
                     "found it 7bit: it now has a NUL, 8-bit data or a line over 998 octets",
-                    where));
+                    where), SMTP_E_FILE_CHANGED);
             }
             lua_pop(L, 1);
             G->in_off = 0;
@@ -345,7 +350,7 @@ static int gen_run(lua_State *L, lgen *G)
             lua_insert(L, -2);
             return 2;
         default:
-            return gen_fail(L, "internal: body lost");
+            return gen_fail(L, "internal: body lost", 0);
         }
     }
 }

@@ -39,18 +39,20 @@ S.__index = S
 local function primed(src)
     local first, err = src()
     if first == nil and err ~= nil then
-        -- smtp.message's source names a header it cannot write (EHDR_*)
+        -- smtp.message's source names what is wrong with its message
         return nil, err, { stage = "source", name = message.error_name(src) or "ESOURCE" }
     end
     if first ~= nil and type(first) ~= "string" then return bad_chunk("source", first) end
     local pending = true
-    return function()
+    local wrapper = function()
         if pending then
             pending = false
             return first
         end
         return src()
     end
+    message.forward(wrapper, src) -- its failures keep smtp.message's names
+    return wrapper
 end
 _M.primed = primed
 
@@ -454,7 +456,9 @@ function S:body(src, step)
         if fail_det then return nil, fail_err end
         local chunk, err = src()
         if chunk == nil then
-            if err ~= nil then return failed(nil, err, { stage = "source", name = "ESOURCE" }) end
+            if err ~= nil then
+                return failed(nil, err, { stage = "source", name = message.error_name(src) or "ESOURCE" })
+            end
             return nil
         end
         if type(chunk) ~= "string" then return failed(bad_chunk("source", chunk)) end

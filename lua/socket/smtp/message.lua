@@ -111,11 +111,20 @@ local function bad_chunk(mesgt, src, chunk)
     return string_format("bad chunk from a body source (string or nil expected, got %s)", type(chunk))
 end
 
--- Sources whose message has a header the generator cannot write, and the
--- name of that error (EHDR_*): error_name(src) gives it to the driver for
--- details.name; the source itself returns nil, err as any source does.
+-- Sources that failed on what is wrong with their message (a header the
+-- generator cannot write, a field of the wrong type, a file body that
+-- changed, ...), and the name of that error (EHDR_*, EMSG_TYPE, EFILE,
+-- ...): error_name(src) gives it to the driver for details.name; the
+-- source itself returns nil, err as any source does. A source's own error
+-- (a body source's, a metamethod's) has no name here. forward(wrapper,
+-- src): error_name(wrapper) is src's (the driver's primed source).
 local named = setmetatable({}, { __mode = "k" })
-function _M.error_name(src) return named[src] end
+function _M.error_name(src)
+    local v = named[src]
+    if type(v) == "function" then v = named[v] end
+    return v
+end
+function _M.forward(wrapper, src) named[wrapper] = src end
 
 -- The source: runs the generator; when it needs a chunk of a Lua body
 -- source, calls that source here and hands the chunk back. Once the call
@@ -137,19 +146,21 @@ function _M.source(mesgt, zone, domain, zone_label)
     })
     if not g then
         local failed_src = function() return nil, err end
-        named[failed_src] = name -- a header's EHDR_*, for error_name
+        named[failed_src] = name -- EHDR_*, EMSG_TYPE, ...: for error_name
         return failed_src
     end
     local failed, done = nil, false
-    return function()
+    local source
+    source = function()
         if failed then return nil, failed end
         if done then return nil end
         while true do
-            local chunk, src = g:next()
+            local chunk, src, gname = g:next()
             if chunk then return chunk end
             if chunk == nil then
                 if src ~= nil then
                     failed = src
+                    named[source] = gname -- EFILE_CHANGED, EFILE, ...
                     return nil, src
                 end
                 done = true
@@ -172,6 +183,7 @@ function _M.source(mesgt, zone, domain, zone_label)
             end
         end
     end
+    return source
 end
 
 return _M
