@@ -30,6 +30,8 @@ static int stops8(const char *p)
     return (ZERO8(v) | ZERO8(v ^ (ONES * '\r')) | ZERO8(v ^ (ONES * '\n'))) != 0;
 }
 
+/* Field by field, like smtp_reply_init for the reply parser's struct: two
+ * engines resetting their own state, alike only in shape. */
 void mime_body_init(mime_body *st)
 {
     st->state = B_BOL;

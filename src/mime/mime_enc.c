@@ -316,6 +316,9 @@ size_t mime_b64_update(mime_b64 *st, const unsigned char *in, size_t n,
 
     while (n - i >= 3) {
         size_t need;
+        /* two fast paths, alike but for the line's bytes (78 with its
+         * CRLF, 76) and the CRLF flag: written out twice so that both stay
+         * constants in this loop */
         if (ll == 76 && col == 0 && n - i >= 57 && cap - o >= 78) {
             size_t k = (n - i) / 57, room = (cap - o) / 78;
             if (k > room)

@@ -101,6 +101,8 @@ typedef struct {
     unsigned nlook;
 } mime_qp;
 
+/* The same four calls as base64's above (init, update, finish, bound): one
+ * shape for every streaming encoder, which lmime_enc.c drives alike. */
 void mime_qp_init(mime_qp *st, unsigned flags);
 size_t mime_qp_update(mime_qp *st, const unsigned char *in, size_t n,
                       size_t *used, char *out, size_t cap);

@@ -111,7 +111,23 @@ static void md_pad(uint32_t *h, uint64_t bytes, unsigned char *buf,
     block(h, buf);
 }
 
+/* The digest: the words of h, little-endian (MD5) or big-endian (SHA). */
+static void md_digest(const uint32_t *h, int words, int bigendian, unsigned char *out)
+{
+    int i;
+    for (i = 0; i < words; i++) {
+        if (bigendian)
+            put_be(out + 4 * i, h[i]);
+        else
+            put_le(out + 4 * i, h[i]);
+    }
+}
+
 /* ---- MD5 (RFC 1321 3.4) ------------------------------------------------- */
+
+/* Each hash below has the same four public functions (init, update, final,
+ * one-shot), alike in shape: one set a context type, as sasl_hash.h
+ * declares them. The work they share is in md_update, md_pad, md_digest. */
 
 /* T[i] = floor(2^32 * abs(sin(i + 1))) */
 static const uint32_t md5_t[64] = {
@@ -182,10 +198,8 @@ void sasl_md5_update(sasl_md5_ctx *c, const void *p, size_t n)
 
 void sasl_md5_final(sasl_md5_ctx *c, unsigned char out[SASL_MD5_LEN])
 {
-    int i;
     md_pad(c->h, c->bytes, c->buf, c->nbuf, 0, md5_block);
-    for (i = 0; i < 4; i++)
-        put_le(out + 4 * i, c->h[i]);
+    md_digest(c->h, 4, 0, out);
     sasl_wipe(c, sizeof *c);
 }
 
@@ -251,10 +265,8 @@ void sasl_sha1_update(sasl_sha1_ctx *c, const void *p, size_t n)
 
 void sasl_sha1_final(sasl_sha1_ctx *c, unsigned char out[SASL_SHA1_LEN])
 {
-    int i;
     md_pad(c->h, c->bytes, c->buf, c->nbuf, 1, sha1_block);
-    for (i = 0; i < 5; i++)
-        put_be(out + 4 * i, c->h[i]);
+    md_digest(c->h, 5, 1, out);
     sasl_wipe(c, sizeof *c);
 }
 
@@ -343,10 +355,8 @@ void sasl_sha256_update(sasl_sha256_ctx *c, const void *p, size_t n)
 
 void sasl_sha256_final(sasl_sha256_ctx *c, unsigned char out[SASL_SHA256_LEN])
 {
-    int i;
     md_pad(c->h, c->bytes, c->buf, c->nbuf, 1, sha256_block);
-    for (i = 0; i < 8; i++)
-        put_be(out + 4 * i, c->h[i]);
+    md_digest(c->h, 8, 1, out);
     sasl_wipe(c, sizeof *c);
 }
 
@@ -393,23 +403,19 @@ void sasl_hash_update(sasl_hash_ctx *c, const void *p, size_t n)
  * loop wipes its working contexts once, at the end). */
 static void hash_final_keep(sasl_hash_ctx *c, unsigned char *out)
 {
-    int i;
     switch (c->alg) {
     case SASL_HASH_MD5:
         md_pad(c->u.md5.h, c->u.md5.bytes, c->u.md5.buf, c->u.md5.nbuf, 0, md5_block);
-        for (i = 0; i < 4; i++)
-            put_le(out + 4 * i, c->u.md5.h[i]);
+        md_digest(c->u.md5.h, 4, 0, out);
         break;
     case SASL_HASH_SHA1:
         md_pad(c->u.sha1.h, c->u.sha1.bytes, c->u.sha1.buf, c->u.sha1.nbuf, 1, sha1_block);
-        for (i = 0; i < 5; i++)
-            put_be(out + 4 * i, c->u.sha1.h[i]);
+        md_digest(c->u.sha1.h, 5, 1, out);
         break;
     case SASL_HASH_SHA256:
         md_pad(c->u.sha256.h, c->u.sha256.bytes, c->u.sha256.buf, c->u.sha256.nbuf, 1,
                sha256_block);
-        for (i = 0; i < 8; i++)
-            put_be(out + 4 * i, c->u.sha256.h[i]);
+        md_digest(c->u.sha256.h, 8, 1, out);
         break;
     }
 }

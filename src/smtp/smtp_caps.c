@@ -37,7 +37,9 @@ static unsigned char upper(unsigned char c)
     return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 'a' + 'A') : c;
 }
 
-/* Case-insensitive comparison of s[0..n) with the upper-case name. */
+/* Case-insensitive comparison of s[0..n) with the upper-case name. Like
+ * mime_hdr.c's name_is (lower case there): a few lines in two engine
+ * families, not worth a shared header across the layers. */
 static int same(const char *s, size_t n, const char *name)
 {
     size_t i;

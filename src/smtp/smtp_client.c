@@ -8,6 +8,8 @@
 /* The output block must hold the longest AUTH line. */
 typedef char smtp_out_holds_auth[(SMTP_OUT_MAX >= SMTP_AUTH_CMD_MAX) ? 1 : -1];
 
+/* Name tables from the X-macro lists, as smtp_caps.c builds its own from
+ * SMTP_EXTS and SMTP_MECHS: the same idiom on other lists. */
 static const char *const state_names[] = {
 #define SMTP_STATE_NAME(id, name) name,
     SMTP_STATES(SMTP_STATE_NAME)
@@ -364,10 +366,15 @@ int smtp_client_rset(smtp_client *c) { return simple(c, SMTP_C_RSET, "RSET"); }
 int smtp_client_noop(smtp_client *c) { return simple(c, SMTP_C_NOOP, "NOOP"); }
 int smtp_client_quit(smtp_client *c) { return simple(c, SMTP_C_QUIT, "QUIT"); }
 
-static int check_user(const char *user, size_t ulen, const char *pass,
+/* The start of AUTH PLAIN and AUTH LOGIN: the old secrets wiped, then 0,
+ * the sticky error, or what is wrong with the credentials. */
+static int auth_start(smtp_client *c, const char *user, size_t ulen, const char *pass,
                       size_t plen)
 {
     int rc;
+    wipe(c);
+    if (c->err)
+        return -c->err;
     if (ulen == 0)
         return -SMTP_E_ARG_EMPTY;
     if ((rc = smtp_cmd_check(user, ulen)) != 0)
@@ -388,9 +395,7 @@ int smtp_client_auth_plain(smtp_client *c, const char *user, size_t ulen,
     smtp_piece p[2];
     size_t n;
     int rc;
-    wipe(c);
-    rc = c->err ? -c->err : check_user(user, ulen, pass, plen);
-    if (rc != 0)
+    if ((rc = auth_start(c, user, ulen, pass, plen)) != 0)
         return rc;
     msg[0] = '\0';
     memcpy(msg + 1, user, ulen);
@@ -417,9 +422,7 @@ int smtp_client_auth_login(smtp_client *c, const char *user, size_t ulen,
     smtp_piece p;
     size_t n;
     int rc;
-    wipe(c);
-    rc = c->err ? -c->err : check_user(user, ulen, pass, plen);
-    if (rc != 0)
+    if ((rc = auth_start(c, user, ulen, pass, plen)) != 0)
         return rc;
     if ((rc = admit(c, SMTP_C_AUTH)) != 0)
         return rc;

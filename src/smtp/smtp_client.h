@@ -144,6 +144,8 @@ int smtp_client_mail(smtp_client *c, const char *from, size_t len,
                      const char *params, size_t plen);
 int smtp_client_rcpt(smtp_client *c, const char *to, size_t len,
                      const char *params, size_t plen);
+/* DATA, RSET, NOOP, QUIT: no argument; alike in shape with the calls
+ * above and below, one a command. */
 int smtp_client_data(smtp_client *c);
 int smtp_client_rset(smtp_client *c);
 int smtp_client_noop(smtp_client *c);

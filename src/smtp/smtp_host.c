@@ -4,6 +4,7 @@
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
+/* The shape of mime_enc.c's b64_value, for another alphabet. */
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9')
