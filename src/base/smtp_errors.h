@@ -6,7 +6,8 @@
  * generates the enum (SMTP_E_NAME), smtp_errname() ("E" NAME: the
  * details.name users see) and smtp_errmsg() (the http-parser
  * HTTP_ERRNO_MAP shape). To add a code, add a line in its section; the
- * enum values are not stable, the names are.
+ * enum values are not stable, the names are. (The rows are alike in shape
+ * on purpose: they are data, one X a code.)
  *
  * KIND says what the code means for the engine that returns it:
  *   NONE    OK only
