@@ -15,7 +15,9 @@
  * metamethods (__gc, __close, __tostring, ...; meta may be NULL), a table
  * of methods as __index, and __name = tname (5.1-5.2 do not set it). The
  * nup values on top of the stack become upvalues of every function of
- * methods and meta, and are popped. Leaves the stack as it was below them. */
+ * methods and meta, and are popped. Leaves the stack as it was below them.
+ * Each class's luaL_Reg tables (methods, meta, and its module functions)
+ * stay in its own file: data, alike in shape from file to file. */
 void lbind_class(lua_State *L, const char *tname, const luaL_Reg *methods,
                  const luaL_Reg *meta, int nup);
 

@@ -225,6 +225,8 @@ static int core_choose(lua_State *L)
     return 1;
 }
 
+/* The class's tables, alike in shape to every binding's: data for
+ * lbind_class (see lsmtp.c's client_methods). */
 static const luaL_Reg encoder_methods[] = {
     {"update", encoder_update},
     {"finish", encoder_finish},

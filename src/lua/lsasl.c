@@ -206,6 +206,8 @@ static int sasl_clear(lua_State *L)
     return 0;
 }
 
+/* The class's tables, alike in shape to every binding's: data for
+ * lbind_class (see lsmtp.c's client_methods). */
 static const luaL_Reg sasl_methods[] = {
     {"start", sasl_start},
     {"step", sasl_step},

@@ -114,27 +114,27 @@ static int client_helo(lua_State *L)
     return push_queued(L, c, before, smtp_client_helo(c, d, n));
 }
 
-/* -- true, line | nil, msg, name = c:mail(from [, params]) */
-static int client_mail(lua_State *L)
+/* An engine call that takes two strings: MAIL and RCPT (the address, the
+ * ESMTP parameters), AUTH PLAIN and AUTH LOGIN (user, password). */
+typedef int (*two_string_cmd)(smtp_client *c, const char *s1, size_t n1, const char *s2,
+                              size_t n2);
+
+/* MAIL or RCPT: the address, then the optional parameters. */
+static int queue_address(lua_State *L, two_string_cmd cmd)
 {
     smtp_client *c = check_client(L);
     size_t n, pn = 0;
     const char *a = luaL_checklstring(L, 2, &n);
     const char *p = luaL_optlstring(L, 3, "", &pn);
     size_t before = out_len(c);
-    return push_queued(L, c, before, smtp_client_mail(c, a, n, p, pn));
+    return push_queued(L, c, before, cmd(c, a, n, p, pn));
 }
 
+/* -- true, line | nil, msg, name = c:mail(from [, params]) */
+static int client_mail(lua_State *L) { return queue_address(L, smtp_client_mail); }
+
 /* -- true, line | nil, msg, name = c:rcpt(to [, params]) */
-static int client_rcpt(lua_State *L)
-{
-    smtp_client *c = check_client(L);
-    size_t n, pn = 0;
-    const char *a = luaL_checklstring(L, 2, &n);
-    const char *p = luaL_optlstring(L, 3, "", &pn);
-    size_t before = out_len(c);
-    return push_queued(L, c, before, smtp_client_rcpt(c, a, n, p, pn));
-}
+static int client_rcpt(lua_State *L) { return queue_address(L, smtp_client_rcpt); }
 
 /* -- true | nil, msg, name = c:data() / c:rset() / c:noop() / c:quit() */
 static int client_data(lua_State *L) { return lbind_rc(L, smtp_client_data(check_client(L))); }
@@ -142,25 +142,21 @@ static int client_rset(lua_State *L) { return lbind_rc(L, smtp_client_rset(check
 static int client_noop(lua_State *L) { return lbind_rc(L, smtp_client_noop(check_client(L))); }
 static int client_quit(lua_State *L) { return lbind_rc(L, smtp_client_quit(check_client(L))); }
 
-/* -- true | nil, msg, name = c:auth_plain(user, password) */
-static int client_auth_plain(lua_State *L)
+/* AUTH PLAIN or AUTH LOGIN: user and password. */
+static int queue_auth(lua_State *L, two_string_cmd cmd)
 {
     smtp_client *c = check_client(L);
     size_t un, pn;
     const char *u = luaL_checklstring(L, 2, &un);
     const char *p = luaL_checklstring(L, 3, &pn);
-    return lbind_rc(L, smtp_client_auth_plain(c, u, un, p, pn));
+    return lbind_rc(L, cmd(c, u, un, p, pn));
 }
 
+/* -- true | nil, msg, name = c:auth_plain(user, password) */
+static int client_auth_plain(lua_State *L) { return queue_auth(L, smtp_client_auth_plain); }
+
 /* -- true | nil, msg, name = c:auth_login(user, password) */
-static int client_auth_login(lua_State *L)
-{
-    smtp_client *c = check_client(L);
-    size_t un, pn;
-    const char *u = luaL_checklstring(L, 2, &un);
-    const char *p = luaL_checklstring(L, 3, &pn);
-    return lbind_rc(L, smtp_client_auth_login(c, u, un, p, pn));
-}
+static int client_auth_login(lua_State *L) { return queue_auth(L, smtp_client_auth_login); }
 
 /* -- true | nil, msg, name = c:starttls() / c:tls_done() */
 static int client_starttls(lua_State *L) { return lbind_rc(L, smtp_client_starttls(check_client(L))); }
@@ -454,6 +450,8 @@ static int core_random(lua_State *L)
     return 1;
 }
 
+/* The class's tables, alike in shape to every binding's (lfile.c, lmime_enc.c,
+ * lmime_gen.c, lsasl.c): data for lbind_class, one set a class. */
 static const luaL_Reg client_methods[] = {
     {"greeting", client_greeting},
     {"ehlo", client_ehlo},
