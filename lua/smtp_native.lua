@@ -67,6 +67,12 @@ local function check(self, r, err, det)
     raise(err)
 end
 
+-- The code and reply of a session call's reply, through check.
+local function answer(self, r, err, det)
+    r = check(self, r, err, det)
+    return r.code, r.reply
+end
+
 function methods:greet(domain)
     self.domain = domain or _M.DOMAIN
     local ext = check(self, self.session:greet(self.domain))
@@ -74,36 +80,30 @@ function methods:greet(domain)
 end
 
 function methods:mail(from)
-    local r = check(self, self.session:mail(from))
-    return r.code, r.reply
+    return answer(self, self.session:mail(from))
 end
 
 function methods:rcpt(to)
-    local r = check(self, self.session:rcpt(to))
-    return r.code, r.reply
+    return answer(self, self.session:rcpt(to))
 end
 
 -- Sends src as the message content. Unlike LuaSocket's `data`, the
 -- content is dot-stuffed and its line ends normalised to CRLF here (a
 -- source already chained with mime.stuff() would be stuffed twice).
 function methods:data(src, step)
-    local r = check(self, self.session:data(src, step))
-    return r.code, r.reply
+    return answer(self, self.session:data(src, step))
 end
 
 function methods:quit()
-    local r = check(self, self.session:quit())
-    return r.code, r.reply
+    return answer(self, self.session:quit())
 end
 
 function methods:rset()
-    local r = check(self, self.session:rset())
-    return r.code, r.reply
+    return answer(self, self.session:rset())
 end
 
 function methods:noop()
-    local r = check(self, self.session:noop())
-    return r.code, r.reply
+    return answer(self, self.session:noop())
 end
 
 function methods:close()
@@ -111,13 +111,11 @@ function methods:close()
 end
 
 function methods:login(user, password)
-    local r = check(self, self.session:login(user, password))
-    return r.code, r.reply
+    return answer(self, self.session:login(user, password))
 end
 
 function methods:plain(user, password)
-    local r = check(self, self.session:plain(user, password))
-    return r.code, r.reply
+    return answer(self, self.session:plain(user, password))
 end
 
 -- STARTTLS on the open session: the handshake (certificate verified
@@ -139,11 +137,10 @@ function methods:authenticate(a)
     if type(a) ~= "table" then
         error(string_format("bad argument #1 to 'authenticate' (table expected, got %s)", type(a)), 2)
     end
-    local r = check(self, self.session:authenticate({
+    return answer(self, self.session:authenticate({
         user = a.user, password = a.password, token = a.token, authzid = a.authzid, auth = a.auth,
         host = self.host, port = self.port,
     }))
-    return r.code, r.reply
 end
 
 -- As LuaSocket: nothing to do without credentials; LOGIN, then PLAIN, as

@@ -417,18 +417,20 @@ function S:noop()
     return self:command({ stage = "noop", line = "NOOP" }, "noop")
 end
 
-function S:login(user, password)
+-- AUTH LOGIN or AUTH PLAIN: line is the command, method the engine's.
+local function auth_user(self, line, method, user, password)
     local ok, err, det = args.check_credentials(user, password)
     if not ok then return nil, err, det end
-    return self:command({ stage = "auth", line = "AUTH LOGIN", field = "user", value = user,
-                          secret = true }, "auth_login", user, password)
+    return self:command({ stage = "auth", line = line, field = "user", value = user,
+                          secret = true }, method, user, password)
+end
+
+function S:login(user, password)
+    return auth_user(self, "AUTH LOGIN", "auth_login", user, password)
 end
 
 function S:plain(user, password)
-    local ok, err, det = args.check_credentials(user, password)
-    if not ok then return nil, err, det end
-    return self:command({ stage = "auth", line = "AUTH PLAIN", field = "user", value = user,
-                          secret = true }, "auth_plain", user, password)
+    return auth_user(self, "AUTH PLAIN", "auth_plain", user, password)
 end
 
 -- LTN12's pump.step, so that LuaSocket need not be loaded.

@@ -99,6 +99,9 @@ end
 -- for clear text, why; or nil, err, details.
 local function negotiate(s, mailt, mode, server, domain, ehlo, reconnect)
     if mode ~= "auto" and mode ~= "starttls" then return s, ehlo end
+    -- The two refusals below (not offered, no TLS layer) have the same
+    -- shape but their own texts and names; kept as two branches, which
+    -- the mutant starttls-not-offered (tools/mutate/mutants.txt) tells apart.
     local offered = s:has("STARTTLS") ~= nil
     if not offered then
         if mode == "auto" then return s, ehlo end

@@ -98,6 +98,9 @@ local function timeout_of(err)
     return err
 end
 
+-- The receive_* and send_* functions repeat their deadline prologue on
+-- purpose: one function a socket kind, chosen once when the transport is
+-- made, so that no I/O call branches on the kind or pays an extra call.
 local function receive_luasocket(self, max, deadline)
     local sock = self.sock
     if self.pending_err then return nil, self.pending_err end
