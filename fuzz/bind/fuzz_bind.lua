@@ -479,7 +479,8 @@ local REPLY_CODES = { 220, 221, 235, 250, 250, 250, 251, 334, 354, 421, 450, 451
 local EHLO_LINES = { "PIPELINING", "SIZE 1000", "SIZE 0", "SIZE 99999999999999999999", "8BITMIME",
     "SMTPUTF8", "STARTTLS", "ENHANCEDSTATUSCODES", "DSN", "XQUE", "CHUNKING",
     "AUTH PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER",
-    "AUTH=LOGIN", "auth plain", "SIZE", "X" }
+    "AUTH=LOGIN", "auth plain", "SIZE", "X", "AUTH PLAIN,LOGIN", "AUTH\tCRAM-MD5,,XOAUTH2",
+    "AUTH=SCRAM-SHA-1 ,, plain" }
 
 local function reply_text()
     local code = chance(0.9) and pick(REPLY_CODES) or R(999)
@@ -726,6 +727,20 @@ local function client_case()
                 function() if x then return x:step(c, str()) end end,
                 function() return core.sasl_choose(pick(EHLO_LINES), chance(0.5) and pick(MECHS) or nil,
                                                    chance(0.5), chance(0.5)) end,
+                function()
+                    -- the choice among the parsed AUTH lines: a name from c:mechs(), or a refusal
+                    local m, msg, name = c:sasl_choose(chance(0.5) and pick(MECHS) or nil,
+                                                       chance(0.5), chance(0.5))
+                    if m ~= nil then
+                        local known = false
+                        for _, k in ipairs(c:mechs()) do known = known or k == m end
+                        oracle(known, "c:sasl_choose chose %s, not offered", show(m))
+                    else
+                        oracle(name == "ESASL_NO_MECH" or name == "ESASL_BAD_MECH",
+                               "c:sasl_choose refused with %s (%s)", show(name), show(msg))
+                    end
+                    return m, msg, name
+                end,
             }
             local k = R(#calls)
             trace("client call", k)
