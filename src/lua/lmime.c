@@ -188,8 +188,8 @@ static const char *take_value(build *B, const char *name, size_t nlen, size_t *v
  * idx, anchored for the whole build when it enters the name cache (which
  * knows it by its address: no other string can take that address
  * meanwhile). */
-static void add_field(build *B, const char *name, size_t nlen, const char *v,
-                      size_t vlen, int idx)
+static inline void add_field(build *B, const char *name, size_t nlen, const char *v,
+                             size_t vlen, int idx)
 {
     int anchor;
     mime_msg_add(&B->m, name, nlen, v, vlen, &anchor);
@@ -266,13 +266,14 @@ static void collect(build *B, int part)
     }
 }
 
-/* The part's header block, with the Content-Transfer-Encoding of body
- * auto_id chosen at run time when auto_id > 0. */
-static int emit_headers(build *B, unsigned auto_id)
+/* The rest of emit_headers after mime_msg_emit returned rc != 0: more
+ * memory as often as it asks, a field that cannot be written reported. */
+static int emit_rest(build *B, unsigned auto_id, int rc)
 {
-    int rc;
-    while ((rc = mime_msg_emit(&B->m, &B->G->g, auto_id)) == -SMTP_E_BUSY)
+    while (rc == -SMTP_E_BUSY) {
         lmime_gen_grow(B->L, B->G);
+        rc = mime_msg_emit(&B->m, &B->G->g, auto_id);
+    }
     if (rc < 0) {
         size_t nlen;
         const char *name = mime_msg_failed_name(&B->m, &nlen);
@@ -280,6 +281,15 @@ static int emit_headers(build *B, unsigned auto_id)
             return header_error(B, name, nlen, -rc);
     }
     return rc;
+}
+
+/* The part's header block, with the Content-Transfer-Encoding of body
+ * auto_id chosen at run time when auto_id > 0 (every part comes here:
+ * the usual case inline). */
+static inline int emit_headers(build *B, unsigned auto_id)
+{
+    int rc = mime_msg_emit(&B->m, &B->G->g, auto_id);
+    return rc == 0 ? 0 : emit_rest(B, auto_id, rc);
 }
 
 /* Register a body value (stack top) under a new id; pops it. */

@@ -21,7 +21,8 @@ static const int defaults[] = {
     -1
 };
 
-/* Address hashes of the two caches (Knuth's multiplicative hash). */
+/* The line cache's hash of a value's address (Knuth's multiplicative
+ * hash); the name cache's is mime_msg_name_slot. */
 #define ADDR_HASH(p) (((size_t)(uintptr_t)(p) >> 3) * 2654435761u)
 
 void mime_msg_init(mime_msg *m)
@@ -110,9 +111,9 @@ static void prepare_name(mime_msg_name *e, const char *p, size_t n)
 
 /* The prepared form of the name p[0..n); *added when it entered the
  * cache (the caller anchors the string). */
-static const mime_msg_name *name_of(mime_msg *m, const char *p, size_t n, int *added)
+const mime_msg_name *mime_msg_name_of(mime_msg *m, const char *p, size_t n, int *added)
 {
-    unsigned i = (unsigned)(ADDR_HASH(p) >> 7) & (MIME_MSG_NAME_SLOTS - 1);
+    unsigned i = mime_msg_name_slot(p);
     mime_msg_name *e;
     *added = 0;
     for (;;) {
@@ -138,33 +139,6 @@ static const mime_msg_name *name_of(mime_msg *m, const char *p, size_t n, int *a
 }
 
 /* ---- a part's fields ----------------------------------------------------- */
-
-void mime_msg_part_begin(mime_msg *m)
-{
-    m->n = 0;
-    m->nspill = 0;
-    m->listed = 0;
-    m->at = 0;
-    m->failed = -1;
-}
-
-int mime_msg_add(mime_msg *m, const char *name, size_t nlen, const char *value,
-                 size_t vlen, int *anchor)
-{
-    mime_msg_field *h;
-    *anchor = 0;
-    if (m->n >= MIME_MSG_HEADERS_MAX)
-        return -SMTP_E_ARG_TOO_LONG;
-    h = &m->hs[m->n];
-    h->name = name;
-    h->nlen = nlen;
-    h->value = value;
-    h->vlen = vlen;
-    h->k = name_of(m, name, nlen, anchor);
-    h->seq = m->n;
-    m->n++;
-    return 0;
-}
 
 /* The index of the first field of that rank, or -1. */
 static int find(const mime_msg *m, int rank)
@@ -206,7 +180,7 @@ void mime_msg_set(mime_msg *m, int rank, const char *value, size_t vlen, int rep
         h = &m->hs[m->n];
         h->name = lname;
         h->nlen = strlen(lname);
-        h->k = name_of(m, lname, h->nlen, &added);
+        h->k = mime_msg_name_of(m, lname, h->nlen, &added);
         h->seq = m->n + 100000; /* after the caller's, in a list */
         m->n++;
     }
@@ -290,7 +264,8 @@ void mime_msg_close(mime_msg *m)
         m->nopen--;
 }
 
-int mime_msg_contains(const char *s, size_t n, const char *bd, size_t blen)
+/* mime_msg_contains, inlined where the leaves are checked. */
+static int contains(const char *s, size_t n, const char *bd, size_t blen)
 {
     const char *p = s, *end = s + n;
     if (blen == 0)
@@ -306,11 +281,16 @@ int mime_msg_contains(const char *s, size_t n, const char *bd, size_t blen)
     return 0;
 }
 
+int mime_msg_contains(const char *s, size_t n, const char *bd, size_t blen)
+{
+    return contains(s, n, bd, blen);
+}
+
 void mime_msg_check(mime_msg *m, const char *s, size_t n)
 {
     int i;
     for (i = 0; i < m->nopen; i++)
-        if (mime_msg_contains(s, n, m->open[i], m->openlen[i]))
+        if (contains(s, n, m->open[i], m->openlen[i]))
             m->clash = 1;
 }
 
@@ -390,9 +370,23 @@ int mime_msg_recheck(mime_cte_scan *s, const void *buf, size_t n)
 
 int mime_msg_leaf(mime_msg *m, int kind, const char *s, size_t n, int cte, int has_enc)
 {
-    if (kind != MIME_MSG_FILE)
+    /* the part's first Content-Type, and whether it has a
+     * Content-Transfer-Encoding, in one pass (every leaf comes here) */
+    const mime_msg_field *ct = NULL;
+    int i, te = 0;
+    for (i = m->n - 1; i >= 0; i--) {
+        int rank = m->hs[i].k->rank;
+        if (rank == MIME_MSG_H_CONTENT_TYPE)
+            ct = &m->hs[i];
+        else if (rank == MIME_MSG_H_CTE)
+            te = 1;
+    }
+    if (kind != MIME_MSG_FILE && ct == NULL) {
         mime_msg_set(m, MIME_MSG_H_CONTENT_TYPE, MIME_MSG_LEAF_TYPE,
                      sizeof MIME_MSG_LEAF_TYPE - 1, 0);
+        if (m->n > 0 && m->hs[m->n - 1].k->rank == MIME_MSG_H_CONTENT_TYPE)
+            ct = &m->hs[m->n - 1]; /* added last */
+    }
     if (kind == MIME_MSG_STRING && m->nopen > 0)
         mime_msg_check(m, s, n);
     if (kind == MIME_MSG_STRING || kind == MIME_MSG_NONE) {
@@ -402,9 +396,9 @@ int mime_msg_leaf(mime_msg *m, int kind, const char *s, size_t n, int cte, int h
         }
         if (cte == MIME_GEN_AUTO) {
             cte = mime_cte_choose((const unsigned char *)s, n);
-        } else if (!has_enc && kind == MIME_MSG_STRING && find(m, MIME_MSG_H_CTE) < 0) {
-            size_t tlen;
-            const char *t = mime_msg_value(m, MIME_MSG_H_CONTENT_TYPE, &tlen);
+        } else if (!has_enc && kind == MIME_MSG_STRING && !te) {
+            size_t tlen = ct != NULL ? ct->vlen : 0;
+            const char *t = ct != NULL ? ct->value : NULL;
             if (t == NULL || mime_gen_encodable(t, tlen)) {
                 /* sent as given (LuaSocket) unless it holds a NUL or a
                  * line over 998 octets: then encoded as "auto" would (RFC
@@ -438,12 +432,16 @@ static int by_rank(const mime_msg_field *x, const mime_msg_field *y)
     return x->seq - y->seq;
 }
 
-/* Few fields a part: an insertion sort (stable, no call per compare). */
+/* Few fields a part: an insertion sort (stable, no call per compare); a
+ * field already after its predecessor is not moved. */
 static void sort_fields(mime_msg_field *hs, int n)
 {
     int i, j;
     for (i = 1; i < n; i++) {
-        mime_msg_field t = hs[i];
+        mime_msg_field t;
+        if (by_rank(&hs[i - 1], &hs[i]) <= 0)
+            continue;
+        t = hs[i];
         for (j = i; j > 0 && by_rank(&hs[j - 1], &t) > 0; j--)
             hs[j] = hs[j - 1];
         hs[j] = t;

@@ -55,9 +55,11 @@
 #define MIME_MSG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "mime_enc.h"
 #include "mime_gen.h"
 #include "mime_hdr.h"
+#include "base/smtp_errors.h"
 
 #ifndef MIME_MSG_HEADERS_MAX
 #define MIME_MSG_HEADERS_MAX 128 /* the caller's header fields of one part */
@@ -116,7 +118,8 @@ enum { MIME_MSG_NDEFAULTS = 0 MIME_MSG_DEFAULTS(MIME_MSG_COUNT_ONE) };
  * Content-Disposition (and one spare). */
 #define MIME_MSG_GEN_HEADERS 8
 
-#define MIME_MSG_NAME_SLOTS 64 /* the name cache: open addressing, a power of 2 */
+#define MIME_MSG_NAME_BITS 6 /* the name cache: open addressing, 2^bits slots */
+#define MIME_MSG_NAME_SLOTS (1 << MIME_MSG_NAME_BITS)
 #define MIME_MSG_LINE_SLOTS 64 /* the line cache: direct-mapped, a power of 2 */
 
 /* The kinds of a leaf's body. */
@@ -214,7 +217,14 @@ const char *mime_msg_path(const mime_msg *m, char *out, size_t cap);
 /* ---- a part's header fields ---------------------------------------------- */
 
 /* A new part: no fields. */
-void mime_msg_part_begin(mime_msg *m);
+static inline void mime_msg_part_begin(mime_msg *m)
+{
+    m->n = 0;
+    m->nspill = 0;
+    m->listed = 0;
+    m->at = 0;
+    m->failed = -1;
+}
 
 /* The caller's fields came as a list: kept in its order, not sorted. */
 static inline void mime_msg_listed(mime_msg *m, int listed)
@@ -228,12 +238,46 @@ static inline int mime_msg_count(const mime_msg *m)
     return m->n;
 }
 
+/* The name cache's first slot for the name string at p: Fibonacci
+ * hashing of its address (the top bits of the product). */
+static inline unsigned mime_msg_name_slot(const char *p)
+{
+    return (unsigned)(((uint64_t)(uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15)) >>
+                      (64 - MIME_MSG_NAME_BITS));
+}
+
+/* The prepared form of the name p[0..n) when it is not in its first
+ * slot (mime_msg_add looks there itself): found further on, or prepared;
+ * *added when it entered the cache. Not for callers. */
+const mime_msg_name *mime_msg_name_of(mime_msg *m, const char *p, size_t n, int *added);
+
 /* A caller's field. Returns 0, or -SMTP_E_ARG_TOO_LONG when the part has
  * MIME_MSG_HEADERS_MAX already. *anchor is set to 1 when the name string
  * entered the name cache: the caller keeps it alive until the message is
- * built. The name is checked when the part is emitted. */
-int mime_msg_add(mime_msg *m, const char *name, size_t nlen, const char *value,
-                 size_t vlen, int *anchor);
+ * built. The name is checked when the part is emitted. Inline: the
+ * binding calls it for every field of every part, and most names are
+ * found in their first slot. */
+static inline int mime_msg_add(mime_msg *m, const char *name, size_t nlen, const char *value,
+                               size_t vlen, int *anchor)
+{
+    mime_msg_field *h;
+    const mime_msg_name *e;
+    *anchor = 0;
+    if (m->n >= MIME_MSG_HEADERS_MAX)
+        return -SMTP_E_ARG_TOO_LONG;
+    e = &m->names[mime_msg_name_slot(name)];
+    if (e->ptr != name || e->len != nlen)
+        e = mime_msg_name_of(m, name, nlen, anchor);
+    h = &m->hs[m->n];
+    h->name = name;
+    h->nlen = nlen;
+    h->value = value;
+    h->vlen = vlen;
+    h->k = e;
+    h->seq = m->n;
+    m->n++;
+    return 0;
+}
 
 /* The rank of a lower-case name (MIME_MSG_H_OTHER when not in the list),
  * and the name of a rank (NULL for none). */
