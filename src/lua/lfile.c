@@ -128,6 +128,11 @@ int lfile_encoding(lua_State *L, int idx)
     return check_file(L, idx)->encoding;
 }
 
+/* LFILE_NO_ENCODING is taken for no encoding code (MIME_CTE_* are 0 and
+ * up, MIME_GEN_RAW and MIME_GEN_AUTO -1 and -2): a compile-time check. */
+typedef char lfile_no_encoding_apart[LFILE_NO_ENCODING < MIME_GEN_AUTO &&
+                                     LFILE_NO_ENCODING < MIME_GEN_RAW ? 1 : -1];
+
 int lfile_encoding_code(lua_State *L, int idx)
 {
     static const char *const names[] = {"7bit", "8bit", "quoted-printable", "base64", "auto", NULL};

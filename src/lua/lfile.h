@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include "base/smtp_errors.h"
 struct lua_State; /* lua.h is for the binding files (l*.c) only */
 
 /* Registers the file class and adds file (core.file) to the module table
@@ -20,8 +21,10 @@ void smtp_open_file(struct lua_State *L);
 /* The parts of a file object (lfile_field). */
 enum { LFILE_PATH = 1, LFILE_TYPE, LFILE_NAME };
 
-/* Not an encoding name (lfile_encoding_code). */
-#define LFILE_NO_ENCODING (-100)
+/* Not an encoding name (lfile_encoding_code): the one list's code for
+ * it, with the engines' sign. No encoding code is negative below
+ * MIME_GEN_AUTO (lfile.c checks this when it is compiled). */
+#define LFILE_NO_ENCODING (-SMTP_E_MSG_ENCODING)
 
 /* Whether the value at idx is a file object. */
 int lfile_is(struct lua_State *L, int idx);
