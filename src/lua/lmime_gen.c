@@ -323,6 +323,9 @@ static int gen_run(lua_State *L, lgen *G)
         case LUA_TFUNCTION:
             /* a Lua source: the caller calls it, in its frame */
             if (G->in == IN_STRING && G->in_id == ev.id && G->in_last) {
+                /* its last chunk was fed: the body is over, the same six
+                 * lines as for a string above, kept inline so that each
+                 * case of this switch reads whole */
                 lua_pop(L, 1);
                 if (ev.sample) {
                     mime_gen_sample(&G->g, "", 0);
