@@ -65,3 +65,30 @@ const char *lbind_opt_lstring(lua_State *L, int t, const char *field, const char
         *len = n;
     return s;
 }
+
+int lbind_guard_entry(lua_State *L)
+{
+    const lbind_inner *in = (const lbind_inner *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return in->fn(L);
+}
+
+int lbind_guarded(lua_State *L, int *busy, const lbind_inner *inner)
+{
+    union {
+        const lbind_inner *c;
+        void *p;
+    } in;
+    int nargs = lua_gettop(L), rc;
+    in.c = inner;
+    luaL_checkstack(L, 3, NULL); /* may raise: the mark is not set yet */
+    *busy = 1;
+    lua_pushvalue(L, lua_upvalueindex(1)); /* lbind_guard_entry */
+    lua_insert(L, 1);
+    lua_pushlightuserdata(L, in.p);
+    rc = lua_pcall(L, nargs + 1, LUA_MULTRET, 0);
+    *busy = 0;
+    if (rc != 0)
+        return lua_error(L);
+    return lua_gettop(L);
+}

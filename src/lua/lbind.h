@@ -40,4 +40,20 @@ int lbind_rc(lua_State *L, int rc);
 const char *lbind_opt_lstring(lua_State *L, int t, const char *field, const char *what,
                               size_t *len);
 
+/* Runs inner with the arguments on the stack (the object first) in
+ * protected mode, with *busy set for the whole call: a method that copies
+ * engine memory into Lua strings does it in inner, where any collection
+ * (and a finalizer that calls the same object, refused while *busy is set)
+ * can happen. *busy is set before anything can allocate, and cleared
+ * however inner ends; an error goes on to the caller as it was. Returns
+ * inner's results. busy points into the object's userdata, which the
+ * stack anchors. The calling function's upvalue 1 must be
+ * lbind_guard_entry (lbind_class with nup 1): pushing it allocates
+ * nothing, where lua_pushcfunction would (5.1, LuaJIT). */
+typedef struct {
+    lua_CFunction fn;
+} lbind_inner;
+int lbind_guarded(lua_State *L, int *busy, const lbind_inner *inner);
+int lbind_guard_entry(lua_State *L);
+
 #endif

@@ -28,13 +28,23 @@
  * engine memory into Lua strings. Pushing a string can run a collection
  * and its finalizers before the bytes are copied (LuaJIT collects first);
  * a finalizer that called the same client then would change or wipe the
- * bytes being copied, so every method refuses while the mark is set. */
+ * bytes being copied, so every method refuses while the mark is set. The
+ * copying runs under lbind_guarded, which clears the mark however it
+ * ends: an error out of a push (a memory error; on 5.1 and LuaJIT, a
+ * finalizer's error) must not leave the client refusing for good. */
 typedef struct {
     smtp_client c; /* first: a pointer to it is a pointer to the whole */
     int busy;
 } lclient;
 
-#define SET_BUSY(c, v) (((lclient *)(void *)(c))->busy = (v))
+/* The client of a guarded inner function: the stack's first value, which
+ * the method has checked. */
+#define GUARDED_CLIENT(L) (&((lclient *)lua_touserdata(L, 1))->c)
+
+static int guarded(lua_State *L, const lbind_inner *inner)
+{
+    return lbind_guarded(L, &((lclient *)lua_touserdata(L, 1))->busy, inner);
+}
 
 /* The engine of the client userdata at idx; raises when it is not one, or
  * when one of its methods is running (re-entered from a finalizer). The
@@ -61,21 +71,27 @@ static size_t out_len(const smtp_client *c)
     return n;
 }
 
-/* true, line: the command line just queued (without CRLF), for messages.
- * Never used for AUTH, whose lines hold credentials. */
-static int push_queued(lua_State *L, smtp_client *c, size_t before, int rc)
+/* (guarded) the line queued after the output's first `before` bytes */
+static int push_line(lua_State *L)
 {
-    const char *out;
-    size_t n;
+    size_t n, before = (size_t)lua_tointeger(L, 2);
+    const char *out = smtp_client_output(GUARDED_CLIENT(L), &n);
+    lua_pushboolean(L, 1);
+    lua_pushlstring(L, out + before, n - before - 2);
+    return 2;
+}
+static const lbind_inner push_line_in = {push_line};
+
+/* true, line: the command line just queued (without CRLF), for messages.
+ * Never used for AUTH, whose lines hold credentials. The client is the
+ * method's first argument; the others are no longer needed. */
+static int push_queued(lua_State *L, size_t before, int rc)
+{
     if (rc != 0)
         return lbind_fail_code(L, -rc);
-    out = smtp_client_output(c, &n);
-    SET_BUSY(c, 1);
-    lua_pushlstring(L, out + before, n - before - 2);
-    SET_BUSY(c, 0);
-    lua_pushboolean(L, 1);
-    lua_insert(L, -2);
-    return 2;
+    lua_settop(L, 1);
+    lua_pushinteger(L, (lua_Integer)before);
+    return guarded(L, &push_line_in);
 }
 
 /* -- c = core.new() */
@@ -101,7 +117,7 @@ static int client_ehlo(lua_State *L)
     size_t n;
     const char *d = luaL_checklstring(L, 2, &n);
     size_t before = out_len(c);
-    return push_queued(L, c, before, smtp_client_ehlo(c, d, n, lua_toboolean(L, 3)));
+    return push_queued(L, before, smtp_client_ehlo(c, d, n, lua_toboolean(L, 3)));
 }
 
 /* -- true, line | nil, msg, name = c:helo(domain) */
@@ -111,7 +127,7 @@ static int client_helo(lua_State *L)
     size_t n;
     const char *d = luaL_checklstring(L, 2, &n);
     size_t before = out_len(c);
-    return push_queued(L, c, before, smtp_client_helo(c, d, n));
+    return push_queued(L, before, smtp_client_helo(c, d, n));
 }
 
 /* An engine call that takes two strings: MAIL and RCPT (the address, the
@@ -127,7 +143,7 @@ static int queue_address(lua_State *L, two_string_cmd cmd)
     const char *a = luaL_checklstring(L, 2, &n);
     const char *p = luaL_optlstring(L, 3, "", &pn);
     size_t before = out_len(c);
-    return push_queued(L, c, before, cmd(c, a, n, p, pn));
+    return push_queued(L, before, cmd(c, a, n, p, pn));
 }
 
 /* -- true, line | nil, msg, name = c:mail(from [, params]) */
@@ -196,17 +212,13 @@ static int client_discarded(lua_State *L)
 /* -- out = c:body(chunk)
  * Message content, filtered (CRLF, dot-stuffing). Returns the bytes to
  * write now, possibly "": the tail is held back for c:body_end(). */
-static int client_body(lua_State *L)
+static int body_guarded(lua_State *L)
 {
-    smtp_client *c = check_client(L);
+    smtp_client *c = GUARDED_CLIENT(L);
     size_t n, used = 0;
-    const char *s = luaL_checklstring(L, 2, &n);
+    const char *s = lua_tolstring(L, 2, &n);
     luaL_Buffer b;
-    if (smtp_client_state(c) != SMTP_S_BODY)
-        return lbind_fail_code(L, SMTP_E_BAD_STATE);
-    lua_settop(L, 2);
     luaL_buffinit(L, &b);
-    SET_BUSY(c, 1);
     while (used < n) {
         smtp_event ev;
         int rc;
@@ -215,21 +227,28 @@ static int client_body(lua_State *L)
             /* nothing of this chunk is handed out: the connection is to
              * be closed without the end-of-data marker */
             char msg[SMTP_BODY_ERROR_TEXT_MAX];
-            SET_BUSY(c, 0);
             smtp_client_body_error_text(c, msg, sizeof msg);
             return lbind_fail(L, msg, smtp_errname(rc));
         }
         if (used == n)
             break;
-        if (smtp_client_next(c, &ev) != SMTP_ACT_WRITE) {
-            SET_BUSY(c, 0);
+        if (smtp_client_next(c, &ev) != SMTP_ACT_WRITE)
             return luaL_error(L, "smtp engine: output block stuck");
-        }
         luaL_addlstring(&b, ev.data, ev.len);
     }
-    SET_BUSY(c, 0);
     luaL_pushresult(&b);
     return 1;
+}
+static const lbind_inner body_guarded_in = {body_guarded};
+
+static int client_body(lua_State *L)
+{
+    smtp_client *c = check_client(L);
+    luaL_checkstring(L, 2);
+    if (smtp_client_state(c) != SMTP_S_BODY)
+        return lbind_fail_code(L, SMTP_E_BAD_STATE);
+    lua_settop(L, 2);
+    return guarded(L, &body_guarded_in);
 }
 
 /* -- true | nil, msg, name = c:body_end() */
@@ -293,49 +312,62 @@ static int push_event(lua_State *L, smtp_client *c)
     }
 }
 
+static int next_guarded(lua_State *L)
+{
+    return push_event(L, GUARDED_CLIENT(L));
+}
+static const lbind_inner next_guarded_in = {next_guarded};
+
 static int client_next(lua_State *L)
 {
-    smtp_client *c = check_client(L);
-    int n;
-    SET_BUSY(c, 1);
-    n = push_event(L, c);
-    SET_BUSY(c, 0);
-    return n;
+    check_client(L);
+    lua_settop(L, 1);
+    return guarded(L, &next_guarded_in);
 }
 
 /* -- params | nil = c:has(keyword)   (params "" for a bare keyword) */
+static int has_guarded(lua_State *L)
+{
+    size_t n, pn;
+    const char *k = lua_tolstring(L, 2, &n);
+    const char *p = smtp_caps_find(smtp_client_caps(GUARDED_CLIENT(L)), k, n, &pn);
+    if (p == NULL)
+        lua_pushnil(L);
+    else
+        lua_pushlstring(L, p, pn);
+    return 1;
+}
+static const lbind_inner has_guarded_in = {has_guarded};
+
 static int client_has(lua_State *L)
 {
-    smtp_client *c = check_client(L);
-    size_t n, pn;
-    const char *k = luaL_checklstring(L, 2, &n);
-    const char *p = smtp_caps_find(smtp_client_caps(c), k, n, &pn);
-    if (p == NULL) {
-        lua_pushnil(L);
-    } else {
-        SET_BUSY(c, 1);
-        lua_pushlstring(L, p, pn);
-        SET_BUSY(c, 0);
-    }
-    return 1;
+    check_client(L);
+    luaL_checkstring(L, 2);
+    lua_settop(L, 2);
+    return guarded(L, &has_guarded_in);
 }
 
 /* -- t = c:caps()   { KEYWORD = params, ... } from the last EHLO */
-static int client_caps(lua_State *L)
+static int caps_guarded(lua_State *L)
 {
-    smtp_client *c = check_client(L);
-    const smtp_caps *caps = smtp_client_caps(c);
+    const smtp_caps *caps = smtp_client_caps(GUARDED_CLIENT(L));
     size_t pos = 0, kn, pn;
     const char *k, *p;
-    SET_BUSY(c, 1);
     lua_newtable(L);
     while (smtp_caps_next(caps, &pos, &k, &kn, &p, &pn)) {
         lua_pushlstring(L, k, kn);
         lua_pushlstring(L, p, pn);
         lua_rawset(L, -3);
     }
-    SET_BUSY(c, 0);
     return 1;
+}
+static const lbind_inner caps_guarded_in = {caps_guarded};
+
+static int client_caps(lua_State *L)
+{
+    check_client(L);
+    lua_settop(L, 1);
+    return guarded(L, &caps_guarded_in);
 }
 
 /* -- names = c:mechs()   AUTH mechanisms offered that the engine knows */
@@ -500,7 +532,8 @@ static const luaL_Reg core_funcs[] = {
 SMTP_EXPORT int luaopen_socket_smtp_core(lua_State *L);
 SMTP_EXPORT int luaopen_socket_smtp_core(lua_State *L)
 {
-    lbind_class(L, CLIENT_MT, client_methods, client_meta, 0);
+    lua_pushcfunction(L, lbind_guard_entry); /* upvalue 1: lbind_guarded */
+    lbind_class(L, CLIENT_MT, client_methods, client_meta, 1);
     luaL_newlib(L, core_funcs);
     smtp_open_mime(L);
     smtp_open_encoders(L);
