@@ -153,12 +153,6 @@ static int gen_run(lua_State *L, lgen *G);
  * A chunk of the message; or false and a Lua source whose next chunk the
  * caller must get and hand over with g:feed(); or nil at the end. Raises
  * when called again while it runs (from a finalizer). */
-static int next_guarded(lua_State *L)
-{
-    return gen_run(L, (lgen *)lua_touserdata(L, 1));
-}
-static const lbind_inner next_guarded_in = {next_guarded};
-
 static int gen_next(lua_State *L)
 {
     lgen *G = check_gen(L, 1);
@@ -166,10 +160,9 @@ static int gen_next(lua_State *L)
     if (G->busy)
         return luaL_error(L, "message generator busy: g:next() called again while it runs "
                              "(from a finalizer?)");
-    lua_settop(L, 1);
-    /* the mark is cleared however gen_run ends (lbind_guarded): an error
-     * out of a push must not leave the generator refusing for good */
-    n = lbind_guarded(L, &G->busy, &next_guarded_in);
+    G->busy = 1;
+    n = gen_run(L, G);
+    G->busy = 0;
     if (G->closed) { /* closed meanwhile (or before): nothing is pointed to now */
         free_program(L, G);
         close_input(G);
@@ -415,6 +408,5 @@ static const luaL_Reg gen_meta[] = {
 
 void lmime_gen_open(lua_State *L)
 {
-    lua_pushcfunction(L, lbind_guard_entry); /* upvalue 1: lbind_guarded */
-    lbind_class(L, GEN_MT, gen_methods, gen_meta, 1);
+    lbind_class(L, GEN_MT, gen_methods, gen_meta, 0);
 }
