@@ -27,22 +27,6 @@
 #define MAXBODIES 16
 #define OUTMAX (1 << 20)
 
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} reader;
-
-static unsigned take(reader *r)
-{
-    unsigned v;
-    if (r->n == 0)
-        return 0;
-    v = r->p[0];
-    r->p++;
-    r->n--;
-    return v;
-}
-
 static const char *take_bytes(reader *r, size_t *len)
 {
     size_t n = take(r) % 40;

@@ -30,22 +30,6 @@
 #include "mime/mime_body.h"
 #include "base/smtp_errors.h"
 
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} reader;
-
-static unsigned take(reader *r)
-{
-    unsigned v;
-    if (r->n == 0)
-        return 0;
-    v = r->p[0];
-    r->p++;
-    r->n--;
-    return v;
-}
-
 /* Up to max bytes of input; sometimes one byte repeated many times (long
  * values and lines). Stored in pool (kept alive for the whole message). */
 static char pool[1 << 16];
