@@ -3,7 +3,8 @@
 -- src/sources.mk is the only list of C sources. The rockspec must carry
 -- the same list (LuaRocks' builtin type cannot read a makefile), every .c
 -- file under src/ must be in it, and each engine may include only headers
--- of its own layer or a lower one -- never Lua's, never a binding's.
+-- of its own layer or a lower one -- never Lua's, never a binding's. Among
+-- the bindings, only the module entry (lsmtp.c) knows the others.
 
 local function read(path)
     local f = assert(io.open(path, "rb"))
@@ -95,6 +96,29 @@ describe("the build", function()
                 end
             end
         end
+        assert.are.equal("", table.concat(bad, "\n"))
+    end)
+
+    -- A binding includes its own header, the shared private ones (lbind.h,
+    -- compat.h) and engines'; another binding's only from the module
+    -- entry. core.message is one binding in two files (lmime.c builds the
+    -- program that lmime_gen.c runs) with lmime_gen.h private to them.
+    it("only the module entry knows the other bindings", function()
+        local SHARED = { ["lbind.h"] = true, ["compat.h"] = true }
+        local ONE = { ["src/lua/lmime.c"] = "lmime_gen.h" }
+        local bad, seen = {}, 0
+        for _, path in ipairs(c_files("c")) do
+            local own = path:match("^src/lua/(l[%w_]+)%.c$")
+            if own and path ~= "src/lua/lsmtp.c" then
+                seen = seen + 1
+                for inc in read(path):gmatch('#include "([^"/]+)"') do
+                    if not SHARED[inc] and inc ~= own .. ".h" and ONE[path] ~= inc then
+                        bad[#bad + 1] = path .. " includes " .. inc
+                    end
+                end
+            end
+        end
+        assert.is_true(seen >= 7, "the bindings were found")
         assert.are.equal("", table.concat(bad, "\n"))
     end)
 end)

@@ -631,6 +631,101 @@ static void direct_checks(void)
     }
 }
 
+/* Sets the program memory to text[0..tcap) and ops[0..ocap). */
+static void set_memory(tgen *t, size_t tcap, size_t ocap)
+{
+    t->textcap = tcap;
+    t->capops = ocap;
+    t->text = realloc(t->text, tcap ? tcap : 1);
+    t->ops = realloc(t->ops, (ocap ? ocap : 1) * sizeof(mime_op));
+    mime_gen_memory(&t->g, t->text, t->textcap, t->ops, t->capops);
+}
+
+/* How much program memory a grow asks for (mime_gen_sizes), and the hint
+ * the parts of a large multipart give it (mime_gen_project). */
+static void sizes_checks(void)
+{
+    static char filler[9000];
+    tgen t;
+    size_t ts, os;
+    memset(filler, 'x', sizeof filler);
+    tgen_init(&t, 256);
+    is_int(mime_gen_text(&t.g, filler, 5000), -SMTP_E_BUSY, "no memory yet: busy");
+    is_int(mime_gen_sizes(&t.g, &ts, &os), 0, "sizes from nothing");
+    ok(ts == 8192, "text doubled from 4096 until 5000 fits: %zu", ts);
+    ok(os == 64, "ops from 64: %zu", os);
+    tgen_free(&t);
+
+    /* eight parts took 8000 bytes of text: 100 parts project 112500 */
+    tgen_init(&t, 256);
+    set_memory(&t, 8192, 64);
+    is_int(mime_gen_text(&t.g, filler, 8000), 0, "8000 bytes fit in 8192");
+    mime_gen_project(&t.g, 0, 7, 100);
+    is_int(mime_gen_text(&t.g, filler, 1000), -SMTP_E_BUSY, "9000 do not");
+    is_int(mime_gen_sizes(&t.g, &ts, &os), 0, "sizes");
+    ok(ts == 16384, "before the eighth part no hint: doubled only (%zu)", ts);
+    mime_gen_project(&t.g, 0, 8, 9);
+    is_int(mime_gen_sizes(&t.g, &ts, &os), 0, "sizes");
+    ok(ts == 16384, "at the last part no hint (%zu)", ts);
+    mime_gen_project(&t.g, 0, 8, 100);
+    is_int(mime_gen_sizes(&t.g, &ts, &os), 0, "sizes");
+    ok(ts == 36000, "the hint (112500), at most 4 times the need of 9000: %zu", ts);
+    mime_gen_project(&t.g, 0, 8, 10);
+    is_int(mime_gen_sizes(&t.g, &ts, &os), 0, "sizes");
+    ok(ts == 36000, "a smaller projection keeps the larger hint: %zu", ts);
+    tgen_free(&t);
+
+    tgen_init(&t, 256);
+    set_memory(&t, 8192, 64);
+    is_int(mime_gen_text(&t.g, filler, 8000), 0, "8000 bytes fit in 8192");
+    mime_gen_project(&t.g, 0, 8, 12);  /* 8000 + 4 * 1000, + 1/8: 13500 */
+    is_int(mime_gen_text(&t.g, filler, 1000), -SMTP_E_BUSY, "9000 do not");
+    is_int(mime_gen_sizes(&t.g, &ts, &os), 0, "sizes");
+    ok(ts == 16384, "a hint below the doubling is not taken: %zu", ts);
+    mime_gen_project(&t.g, 0, 8, (size_t)-1); /* would overflow: dropped */
+    is_int(mime_gen_sizes(&t.g, &ts, &os), 0, "sizes");
+    ok(ts == 16384, "a projection past size_t is dropped: %zu", ts);
+    t.g.need_text = (size_t)-1; /* white box: a need no doubling reaches */
+    is_int(mime_gen_sizes(&t.g, &ts, &os), -SMTP_E_ARG_TOO_LONG, "text past size_t: too long");
+    t.g.need_text = 0;
+    t.g.need_ops = (size_t)-1;
+    is_int(mime_gen_sizes(&t.g, &ts, &os), -SMTP_E_ARG_TOO_LONG, "ops past size_t: too long");
+    tgen_free(&t);
+}
+
+/* The encoding names callers write, and everything near them refused. */
+static void cte_code_checks(void)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+        int want;
+    } cases[] = {
+        {"7bit", 4, MIME_CTE_7BIT},
+        {"8bit", 4, MIME_CTE_8BIT},
+        {"quoted-printable", 16, MIME_CTE_QP},
+        {"base64", 6, MIME_CTE_BASE64},
+        {"auto", 4, MIME_GEN_AUTO},
+        {"Base64", 6, -SMTP_E_MSG_ENCODING},   /* exact case, as LuaSocket's */
+        {"base6", 5, -SMTP_E_MSG_ENCODING},
+        {"base644", 7, -SMTP_E_MSG_ENCODING},
+        {"7bit\0x", 6, -SMTP_E_MSG_ENCODING}, /* the whole name, NUL included */
+        {"7bit", 3, -SMTP_E_MSG_ENCODING},
+        {"", 0, -SMTP_E_MSG_ENCODING},
+        {"binary", 6, -SMTP_E_MSG_ENCODING},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        is_int(mime_gen_cte_code(cases[i].s, cases[i].n), cases[i].want,
+               "mime_gen_cte_code(\"%.*s\", %zu)", (int)cases[i].n, cases[i].s, cases[i].n);
+    for (i = MIME_CTE_7BIT; i <= MIME_CTE_BASE64; i++) {
+        const char *name = mime_gen_cte_name((int)i);
+        is_int(mime_gen_cte_code(name, strlen(name)), (int)i, "%s: name and code agree", name);
+    }
+    ok(-SMTP_E_MSG_ENCODING < MIME_GEN_AUTO && -SMTP_E_MSG_ENCODING < MIME_GEN_RAW,
+       "no encoding's code is taken for the refusal");
+}
+
 int main(void)
 {
     tap_seed();
@@ -643,5 +738,7 @@ int main(void)
     line_over_checks();
     scan_checks();
     encodable_checks();
+    cte_code_checks();
+    sizes_checks();
     return done_testing();
 }

@@ -1,8 +1,13 @@
 /*
  * lbind.c -- helpers shared by the binding files (lbind.h).
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "lbind.h"
 #include "base/smtp_errors.h"
+#include "mime/mime_gen.h"
 
 void lbind_class(lua_State *L, const char *tname, const luaL_Reg *methods,
                  const luaL_Reg *meta, int nup)
@@ -91,4 +96,73 @@ int lbind_guarded(lua_State *L, int *busy, const lbind_inner *inner)
     if (rc != 0)
         return lua_error(L);
     return lua_gettop(L);
+}
+
+void lbind_push_shown(lua_State *L, const char *s, size_t n)
+{
+    luaL_Buffer b;
+    size_t i;
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '"');
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '\r')
+            luaL_addstring(&b, "\\r");
+        else if (c == '\n')
+            luaL_addstring(&b, "\\n");
+        else if (c == '\t')
+            luaL_addstring(&b, "\\t");
+        else if (c == '"' || c == '\\') {
+            luaL_addchar(&b, '\\');
+            luaL_addchar(&b, (char)c);
+        } else if (c < 32 || c == 127) {
+            snprintf(esc, sizeof esc, "\\x%02X", c);
+            luaL_addstring(&b, esc);
+        } else
+            luaL_addchar(&b, (char)c);
+    }
+    luaL_addchar(&b, '"');
+    luaL_pushresult(&b);
+}
+
+int lbind_cte(lua_State *L, int idx, const char *what)
+{
+    size_t n = 0;
+    const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
+    int cte = s != NULL ? mime_gen_cte_code(s, n) : -SMTP_E_MSG_ENCODING;
+    if (cte != -SMTP_E_MSG_ENCODING || what == NULL)
+        return cte;
+    return luaL_error(L, "bad %s (\"base64\", \"quoted-printable\", \"7bit\", \"8bit\" or "
+                         "\"auto\" expected, got %s)", what,
+                      s != NULL ? lua_pushfstring(L, "\"%s\"", s) : luaL_typename(L, idx));
+}
+
+int lbind_number_text(lua_State *L, int idx, char *buf, size_t cap)
+{
+    lua_Number v, mag;
+#if LUA_VERSION_NUM >= 503
+    if (lua_isinteger(L, idx)) {
+        snprintf(buf, cap, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+        return 0;
+    }
+#endif
+    v = lua_tonumber(L, idx);
+    if (v != v || v - v != 0) /* NaN, +-inf */
+        return -1;
+    mag = v < 0 ? -v : v;
+    /* every double from 2^53 up is integral; below 2^63 the cast is defined */
+    if (mag < 9223372036854775808.0 ? (lua_Number)(long long)v == v
+                                    : mag < 18446744073709551616.0)
+        snprintf(buf, cap, "%.0f", (double)v); /* integral: every digit (20 at most) */
+    else {
+        int prec; /* the shortest form that reads back the same */
+        for (prec = 14; prec < 17; prec++) {
+            snprintf(buf, cap, "%.*g", prec, (double)v);
+            if (strtod(buf, NULL) == (double)v)
+                return 0;
+        }
+        snprintf(buf, cap, "%.17g", (double)v);
+    }
+    return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * lbind.h -- helpers shared by the binding files (src/lua/l*.c), private
- * to them: class registration, the fail convention, optional fields.
+ * to them: class registration, the fail convention, optional fields,
+ * the guarded call, and the file-body interface (lbind_files).
  *
  * Nothing here knows a binding file or an engine's policy; the shims for
  * older Lua versions are in compat.h (included from here).
@@ -9,6 +10,7 @@
 #define LBIND_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "compat.h"
 
 /* Registers the metatable tname (once per state): meta's functions as
@@ -39,6 +41,42 @@ int lbind_rc(lua_State *L, int rc);
  * (e.g. "params.%s", "option '%s'"). */
 const char *lbind_opt_lstring(lua_State *L, int t, const char *field, const char *what,
                               size_t *len);
+
+/* Pushes s[0..n) quoted, control characters escaped: "x-a\r\nbcc". */
+void lbind_push_shown(lua_State *L, const char *s, size_t n);
+
+/* The encoding named by the value at idx (mime_gen_cte_code): MIME_CTE_*
+ * or MIME_GEN_AUTO. Anything else raises "bad <what> (...)", or, when
+ * what is NULL, gives -SMTP_E_MSG_ENCODING. */
+int lbind_cte(lua_State *L, int idx, const char *what);
+
+/* The number at idx as header text in buf[0..cap) (cap 32 or more):
+ * integers exactly, other finite numbers so that they read back the same.
+ * 0, or -1 for NaN and the infinities. */
+int lbind_number_text(lua_State *L, int idx, char *buf, size_t cap);
+
+/* A file body (smtp.file) as the message binding reads it, without
+ * knowing the file binding: the module entry hands what smtp_open_file
+ * returns to smtp_open_mime. idx is the object's stack index. */
+enum { LBIND_FILE_PATH = 1, LBIND_FILE_TYPE, LBIND_FILE_NAME };
+typedef struct {
+    /* whether the value at idx is a file body */
+    int (*is)(lua_State *L, int idx);
+    /* its encoding: MIME_CTE_* or MIME_GEN_AUTO (base64 when none given) */
+    int (*encoding)(lua_State *L, int idx);
+    /* pushes its path, content_type or filename (LBIND_FILE_*): the
+     * string, or nil (then NULL is returned) */
+    const char *(*field)(lua_State *L, int idx, int which, size_t *len);
+    /* the file for a new reader, at its start: the object's own handle,
+     * taken over (the caller closes it), or the path opened again; NULL
+     * with *err set for push_error */
+    FILE *(*take)(lua_State *L, int idx, int *err);
+    /* a handle back from a reader done before its end: kept, or closed */
+    void (*give_back)(lua_State *L, int idx, FILE *f);
+    /* pushes and returns "path: reason" for an error of take or of
+     * reading (an errno value, or take's own) */
+    const char *(*push_error)(lua_State *L, int idx, int err);
+} lbind_files;
 
 /* Runs inner with the arguments on the stack (the object first) in
  * protected mode, with *busy set for the whole call: a method that copies

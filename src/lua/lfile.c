@@ -39,7 +39,7 @@ typedef struct {
 } lfile;
 
 /* The object's uservalue table holds path, content_type and filename at
- * LFILE_PATH, LFILE_TYPE, LFILE_NAME. */
+ * LBIND_FILE_PATH, LBIND_FILE_TYPE, LBIND_FILE_NAME. */
 
 #define NOT_REGULAR (-1) /* open_regular's error for a FIFO, a directory... */
 
@@ -79,38 +79,10 @@ static FILE *open_regular(const char *path, int *err)
 #endif
 }
 
-const char *lfile_push_error(lua_State *L, const char *path, int err)
+static const char *push_error(lua_State *L, const char *path, int err)
 {
     return lua_pushfstring(L, "%s: %s", path,
                            err == NOT_REGULAR ? "not a regular file" : strerror(err));
-}
-
-void lfile_push_shown(lua_State *L, const char *s, size_t n)
-{
-    luaL_Buffer b;
-    size_t i;
-    luaL_buffinit(L, &b);
-    luaL_addchar(&b, '"');
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        if (c == '\r')
-            luaL_addstring(&b, "\\r");
-        else if (c == '\n')
-            luaL_addstring(&b, "\\n");
-        else if (c == '\t')
-            luaL_addstring(&b, "\\t");
-        else if (c == '"' || c == '\\') {
-            luaL_addchar(&b, '\\');
-            luaL_addchar(&b, (char)c);
-        } else if (c < 32 || c == 127) {
-            snprintf(esc, sizeof esc, "\\x%02X", c);
-            luaL_addstring(&b, esc);
-        } else
-            luaL_addchar(&b, (char)c);
-    }
-    luaL_addchar(&b, '"');
-    luaL_pushresult(&b);
 }
 
 static lfile *check_file(lua_State *L, int idx)
@@ -118,42 +90,14 @@ static lfile *check_file(lua_State *L, int idx)
     return (lfile *)luaL_checkudata(L, idx, FILE_MT);
 }
 
-int lfile_is(lua_State *L, int idx)
+static int file_is(lua_State *L, int idx)
 {
     return luaL_testudata(L, idx, FILE_MT) != NULL;
 }
 
-int lfile_encoding(lua_State *L, int idx)
+static int file_encoding(lua_State *L, int idx)
 {
     return check_file(L, idx)->encoding;
-}
-
-/* LFILE_NO_ENCODING is taken for no encoding code (MIME_CTE_* are 0 and
- * up, MIME_GEN_RAW and MIME_GEN_AUTO -1 and -2): a compile-time check. */
-typedef char lfile_no_encoding_apart[LFILE_NO_ENCODING < MIME_GEN_AUTO &&
-                                     LFILE_NO_ENCODING < MIME_GEN_RAW ? 1 : -1];
-
-int lfile_encoding_code(lua_State *L, int idx)
-{
-    static const char *const names[] = {"7bit", "8bit", "quoted-printable", "base64", "auto", NULL};
-    static const int ctes[] = {MIME_CTE_7BIT, MIME_CTE_8BIT, MIME_CTE_QP, MIME_CTE_BASE64, MIME_GEN_AUTO};
-    const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
-    int i;
-    for (i = 0; s != NULL && names[i] != NULL; i++)
-        if (strcmp(s, names[i]) == 0)
-            return ctes[i];
-    return LFILE_NO_ENCODING;
-}
-
-int lfile_encoding_of(lua_State *L, int idx, const char *what)
-{
-    const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
-    int cte = lfile_encoding_code(L, idx);
-    if (cte != LFILE_NO_ENCODING)
-        return cte;
-    return luaL_error(L, "bad %s (\"base64\", \"quoted-printable\", \"7bit\", \"8bit\" or "
-                         "\"auto\" expected, got %s)", what,
-                      s != NULL ? lua_pushfstring(L, "\"%s\"", s) : luaL_typename(L, idx));
 }
 
 /* -- file | nil, err = core.file(path [, {content_type=, filename=, encoding=}]) */
@@ -168,7 +112,7 @@ static int core_file(lua_State *L)
     if (memchr(path, '\0', plen) != NULL) {
         /* the system would open the path cut at the NUL: another file */
         luaL_pushfail(L);
-        lfile_push_shown(L, path, plen);
+        lbind_push_shown(L, path, plen);
         lua_pushfstring(L, "%s: a path cannot contain a NUL byte", lua_tostring(L, -1));
         lua_remove(L, -2);
         return 2;
@@ -182,15 +126,15 @@ static int core_file(lua_State *L)
     luaL_setmetatable(L, FILE_MT);
     lua_createtable(L, 3, 0);
     lua_pushvalue(L, 1);
-    lua_rawseti(L, -2, LFILE_PATH);
+    lua_rawseti(L, -2, LBIND_FILE_PATH);
     if (lua_istable(L, 2)) {
         if (lbind_opt_lstring(L, 2, "content_type", "option '%s'", NULL) != NULL)
-            lua_rawseti(L, -2, LFILE_TYPE);
+            lua_rawseti(L, -2, LBIND_FILE_TYPE);
         if (lbind_opt_lstring(L, 2, "filename", "option '%s'", NULL) != NULL)
-            lua_rawseti(L, -2, LFILE_NAME);
+            lua_rawseti(L, -2, LBIND_FILE_NAME);
         lua_getfield(L, 2, "encoding");
         if (!lua_isnil(L, -1)) {
-            lf->encoding = lfile_encoding_of(L, -1, "option 'encoding'");
+            lf->encoding = lbind_cte(L, -1, "option 'encoding'");
             lf->has_encoding = 1;
         }
         lua_pop(L, 1);
@@ -200,7 +144,7 @@ static int core_file(lua_State *L)
     f = open_regular(path, &err);
     if (f == NULL) {
         luaL_pushfail(L);
-        lfile_push_error(L, path, err);
+        push_error(L, path, err);
         return 2;
     }
     lf->f = f;
@@ -223,12 +167,12 @@ static int file_tostring(lua_State *L)
 {
     check_file(L, 1);
     lua_getuservalue(L, 1);
-    lua_rawgeti(L, -1, LFILE_PATH);
+    lua_rawgeti(L, -1, LBIND_FILE_PATH);
     lua_pushfstring(L, "smtp file (%s)", lua_tostring(L, -1));
     return 1;
 }
 
-const char *lfile_field(lua_State *L, int idx, int which, size_t *len)
+static const char *file_field(lua_State *L, int idx, int which, size_t *len)
 {
     check_file(L, idx);
     lua_getuservalue(L, idx);
@@ -241,7 +185,7 @@ const char *lfile_field(lua_State *L, int idx, int which, size_t *len)
     return lua_tolstring(L, -1, len);
 }
 
-FILE *lfile_take(lua_State *L, int idx, int *err)
+static FILE *file_take(lua_State *L, int idx, int *err)
 {
     lfile *lf = check_file(L, idx);
     FILE *f = lf->f;
@@ -251,13 +195,13 @@ FILE *lfile_take(lua_State *L, int idx, int *err)
     if (f != NULL)
         fclose(f);
     lua_getuservalue(L, idx);
-    lua_rawgeti(L, -1, LFILE_PATH);
+    lua_rawgeti(L, -1, LBIND_FILE_PATH);
     f = open_regular(lua_tostring(L, -1), err);
     lua_pop(L, 2);
     return f;
 }
 
-void lfile_give_back(lua_State *L, int idx, FILE *f)
+static void file_give_back(lua_State *L, int idx, FILE *f)
 {
     lfile *lf = check_file(L, idx);
     if (lf->f == NULL && fseek(f, 0, SEEK_SET) == 0)
@@ -266,14 +210,18 @@ void lfile_give_back(lua_State *L, int idx, FILE *f)
         fclose(f);
 }
 
-const char *lfile_push_path(lua_State *L, int idx)
+/* "path: reason" for an error of file_take or of reading. */
+static const char *file_push_error(lua_State *L, int idx, int err)
 {
     const char *p;
+    check_file(L, idx);
     lua_getuservalue(L, idx);
-    lua_rawgeti(L, -1, LFILE_PATH);
-    lua_remove(L, -2);
+    lua_rawgeti(L, -1, LBIND_FILE_PATH);
     p = lua_tostring(L, -1);
-    return p != NULL ? p : "?";
+    p = push_error(L, p != NULL ? p : "?", err);
+    lua_replace(L, -3); /* the message, in place of the uservalue; the path popped */
+    lua_pop(L, 1);
+    return p;
 }
 
 static const luaL_Reg file_methods[] = {
@@ -293,8 +241,13 @@ static const luaL_Reg funcs[] = {
     {NULL, NULL}
 };
 
-void smtp_open_file(lua_State *L)
+static const lbind_files files = {
+    file_is, file_encoding, file_field, file_take, file_give_back, file_push_error
+};
+
+const lbind_files *smtp_open_file(lua_State *L)
 {
     lbind_class(L, FILE_MT, file_methods, file_meta, 0);
     luaL_setfuncs(L, funcs, 0);
+    return &files;
 }

@@ -6,16 +6,14 @@
  * header fields, their order and the encoding of its body, and writes
  * them into a mime_gen program; bodies are noted by id. The generator it
  * returns (lmime_gen.c) runs that program. The caller's tables are only
- * read.
+ * read. The two files are one binding; file bodies are read through the
+ * lbind_files table the module entry passes to smtp_open_mime.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "lbind.h"
-#include "lfile.h"
 #include "lmime.h"
 #include "lmime_gen.h"
 #include "mime/mime_body.h"
@@ -33,6 +31,7 @@
 typedef struct {
     lua_State *L;
     lgen *G;
+    const lbind_files *files;
     int bodies;        /* stack index of the generator's uservalue table */
     int defaults;      /* stack index of the defaults table (top level only) */
     int anchors;       /* stack index of a table holding the cached names */
@@ -68,28 +67,38 @@ static const char *path(build *B)
  * every -SMTP_E_... an engine call returns, so never taken for one. */
 #define BUILD_FAILED (-SMTP_E__COUNT)
 
+/* A header's name as messages show it: canonical form, other than
+ * printable characters as "?"; or, for EHDR_NAME, quoted as written. */
+static const char *push_header_name(lua_State *L, const char *name, size_t nlen, int err)
+{
+    char canon[64];
+    size_t n = nlen < sizeof canon - 1 ? nlen : sizeof canon - 1, i;
+    if (err == SMTP_E_HDR_NAME) {
+        lbind_push_shown(L, name, nlen);
+        return lua_tostring(L, -1);
+    }
+    mime_hdr_canonic(name, n, canon);
+    for (i = 0; i < n; i++)
+        if (canon[i] < 33 || canon[i] > 126)
+            canon[i] = '?';
+    lua_pushlstring(L, canon, n);
+    return lua_tostring(L, -1);
+}
+
 /* A header error: pushes nil, message, name (the error's own name,
  * "EHDR_NAME", "EHDR_CRLF", ...: smtp_errname); returns BUILD_FAILED. */
 static int header_error(build *B, const char *name, size_t nlen, int err)
 {
     lua_State *L = B->L;
-    if (err == SMTP_E_HDR_NAME) {
-        luaL_pushfail(L);
-        lfile_push_shown(L, name, nlen);
+    luaL_pushfail(L);
+    push_header_name(L, name, nlen, err);
+    if (err == SMTP_E_HDR_NAME)
         lua_pushfstring(L, "invalid header name %s in %s", lua_tostring(L, -1), path(B));
-        lua_remove(L, -2);
-        lua_pushstring(L, smtp_errname(err));
-        return BUILD_FAILED;
-    }
-    {
-        char canon[64];
-        size_t n = nlen < sizeof canon - 1 ? nlen : sizeof canon - 1;
-        mime_hdr_canonic(name, n, canon);
-        canon[n] = '\0';
-        luaL_pushfail(L);
-        lua_pushfstring(L, "invalid header %s in %s: %s", canon, path(B), smtp_errmsg(err));
-        lua_pushstring(L, smtp_errname(err));
-    }
+    else
+        lua_pushfstring(L, "invalid header %s in %s: %s", lua_tostring(L, -1), path(B),
+                        smtp_errmsg(err));
+    lua_remove(L, -2);
+    lua_pushstring(L, smtp_errname(err));
     return BUILD_FAILED;
 }
 
@@ -118,51 +127,6 @@ static int build_error(build *B, int code, const char *fmt, ...)
             return rc_;                                   \
     } while (0)
 
-/* A header's name as messages show it (canonical form, printable). */
-static const char *push_header_name(lua_State *L, const char *name, size_t nlen)
-{
-    char canon[64];
-    size_t n = nlen < sizeof canon - 1 ? nlen : sizeof canon - 1, i;
-    mime_hdr_canonic(name, n, canon);
-    for (i = 0; i < n; i++)
-        if (canon[i] < 33 || canon[i] > 126)
-            canon[i] = '?';
-    lua_pushlstring(L, canon, n);
-    return lua_tostring(L, -1);
-}
-
-/* A number as a header value, in our own buffer: integers exactly, other
- * finite numbers so that they read back the same. 0, or -1 for NaN and
- * the infinities, which no header can carry. */
-static int format_number(lua_State *L, int idx, char *buf, size_t cap)
-{
-    lua_Number v, mag;
-#if LUA_VERSION_NUM >= 503
-    if (lua_isinteger(L, idx)) {
-        snprintf(buf, cap, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
-        return 0;
-    }
-#endif
-    v = lua_tonumber(L, idx);
-    if (v != v || v - v != 0) /* NaN, +-inf */
-        return -1;
-    mag = v < 0 ? -v : v;
-    /* every double from 2^53 up is integral; below 2^63 the cast is defined */
-    if (mag < 9223372036854775808.0 ? (lua_Number)(long long)v == v
-                                    : mag < 18446744073709551616.0)
-        snprintf(buf, cap, "%.0f", (double)v); /* integral: every digit (20 at most) */
-    else {
-        int prec; /* the shortest form that reads back the same */
-        for (prec = 14; prec < 17; prec++) {
-            snprintf(buf, cap, "%.*g", prec, (double)v);
-            if (strtod(buf, NULL) == (double)v)
-                return 0;
-        }
-        snprintf(buf, cap, "%.17g", (double)v);
-    }
-    return 0;
-}
-
 /* The header value at stack top, for the field named name[0..nlen): a
  * string (the stack keeps it alive), or a number formatted into the
  * build's own buffer. */
@@ -172,15 +136,15 @@ static const char *take_value(build *B, const char *name, size_t nlen, size_t *v
     int t = lua_type(L, -1);
     if (t == LUA_TNUMBER) {
         char *buf = B->numbuf[mime_msg_count(&B->m)];
-        if (format_number(L, -1, buf, sizeof B->numbuf[0]) != 0)
+        if (lbind_number_text(L, -1, buf, sizeof B->numbuf[0]) != 0)
             build_error(B, SMTP_E_HDR_SYNTAX, "invalid header %s in %s: not a finite number",
-                       push_header_name(L, name, nlen), path(B));
+                       push_header_name(L, name, nlen, 0), path(B));
         *vlen = strlen(buf);
         return buf;
     }
     if (t != LUA_TSTRING)
         build_error(B, SMTP_E_MSG_TYPE, "bad header %s in %s (string expected, got %s)",
-                   push_header_name(L, name, nlen), path(B), luaL_typename(L, -1));
+                   push_header_name(L, name, nlen, 0), path(B), lua_typename(L, t));
     return lua_tolstring(L, -1, vlen);
 }
 
@@ -354,17 +318,7 @@ static int build_multipart(build *B, int body)
             lua_pop(L, 1);
             break;
         }
-        if (i > 8 && (size_t)i < nparts) {
-            /* the text the parts so far take, projected over them all */
-            size_t now = mime_gen_textlen(&B->G->g), left = nparts - (size_t)i + 1;
-            size_t each = (now - start) / (size_t)(i - 1);
-            if (each < ((size_t)-1) / 2 / left) {
-                size_t proj = now + each * left;
-                proj += proj / 8;
-                if (proj > B->G->hint)
-                    B->G->hint = proj;
-            }
-        }
+        mime_gen_project(&B->G->g, start, (size_t)i - 1, nparts);
         BUILD(B, mime_gen_part(&B->G->g));
         mime_msg_enter(&B->m, i);
         if (!lua_istable(L, -1))
@@ -424,13 +378,13 @@ static int file_leaf(build *B, int body, int cte, int *recheck)
     lua_State *L = B->L;
     const char *ct, *disp = NULL;
     size_t ctlen, dlen = 0;
-    ct = lfile_field(L, body, LFILE_TYPE, &ctlen); /* stays on the stack */
+    ct = B->files->field(L, body, LBIND_FILE_TYPE, &ctlen); /* stays on the stack */
     if (!mime_msg_has(&B->m, MIME_MSG_H_CONTENT_DISPOSITION)) {
         size_t nl, pl = 0;
-        const char *name = lfile_field(L, body, LFILE_NAME, &nl), *p = NULL;
+        const char *name = B->files->field(L, body, LBIND_FILE_NAME, &nl), *p = NULL;
         char *d;
         if (name == NULL)
-            p = lfile_field(L, body, LFILE_PATH, &pl);
+            p = B->files->field(L, body, LBIND_FILE_PATH, &pl);
         dlen = mime_msg_disposition(name, nl, p, pl, NULL, 0);
         d = (char *)lua_newuserdatauv(L, dlen, 0); /* anchored on the stack until the end */
         mime_msg_disposition(name, nl, p, pl, d, dlen);
@@ -442,23 +396,11 @@ static int file_leaf(build *B, int body, int cte, int *recheck)
          * memory: a NUL or a long line anywhere must not go out as 7bit),
          * then the handle goes back for the second; a 7bit file is
          * scanned again as it is sent (it may change) */
-        int err = 0, more;
-        FILE *f = lfile_take(L, body, &err);
         mime_cte_scan scan;
-        size_t got;
-        if (f == NULL)
-            return build_error(B, SMTP_E_FILE, "%s: %s", path(B),
-                               lfile_push_error(L, lfile_push_path(L, body), err));
-        mime_cte_scan_init(&scan);
-        do {
-            got = fread(B->G->buf, 1, sizeof B->G->buf, f);
-            more = mime_msg_scan(&scan, B->G->buf, got);
-        } while (got == sizeof B->G->buf && more);
-        err = ferror(f) ? errno : 0;
-        lfile_give_back(L, body, f);
+        int err = lmime_gen_scan(L, B->G, body, &scan);
         if (err != 0)
             return build_error(B, SMTP_E_FILE, "%s: %s", path(B),
-                               lfile_push_error(L, lfile_push_path(L, body), err));
+                               B->files->push_error(L, body, err));
         cte = mime_msg_auto_file(&scan, recheck);
     }
     return cte;
@@ -480,12 +422,12 @@ static int build_part(build *B, int part, int top)
     kind = lua_type(L, body);
     field(B, part, KEY_ENCODING);
     if (!lua_isnil(L, -1)) {
-        cte = lfile_encoding_code(L, -1);
-        if (cte == LFILE_NO_ENCODING) {
+        cte = lbind_cte(L, -1, NULL);
+        if (cte == -SMTP_E_MSG_ENCODING) {
             char what[sizeof B->path + 16];
             snprintf(what, sizeof what, "%s.encoding", path(B));
             *B->named = SMTP_E_MSG_ENCODING; /* its error, made before anything runs */
-            cte = lfile_encoding_of(L, -1, what);
+            cte = lbind_cte(L, -1, what);
             *B->named = 0;
         }
         has_enc = 1;
@@ -507,15 +449,15 @@ static int build_part(build *B, int part, int top)
         }
         mime_msg_top(&B->m, vals, lens);
     }
-    if (kind == LUA_TTABLE && !lfile_is(L, body)) {
+    if (kind == LUA_TTABLE && !B->files->is(L, body)) {
         if (has_enc)
             return build_error(B, SMTP_E_MSG_ENCODING, "bad %s.encoding (a multipart body is not "
                                "encoded)", path(B));
         return build_multipart_part(B, body, part);
     }
-    if (kind == LUA_TUSERDATA && lfile_is(L, body)) {
+    if (kind == LUA_TUSERDATA && B->files->is(L, body)) {
         if (!has_enc)
-            cte = lfile_encoding(L, body);
+            cte = B->files->encoding(L, body);
         has_enc = 1;
         cte = file_leaf(B, body, cte, &recheck);
         cte = mime_msg_leaf(&B->m, MIME_MSG_FILE, NULL, 0, cte, has_enc);
@@ -561,18 +503,28 @@ static int build_part(build *B, int part, int top)
     return 0;
 }
 
-/* The build of core.message, run protected: (mesgt, defaults, named) -> g
- * or nil, message, name; named: core.message's int, for build_error. */
+/* The file-body table, as a light userdata and back. */
+typedef union {
+    const lbind_files *c;
+    void *p;
+} files_ptr;
+
+/* The build of core.message, run protected: (mesgt, defaults, named,
+ * files) -> g or nil, message, name; named: core.message's int, for
+ * build_error; files: its upvalue, how file bodies are read. */
 static int build_message(lua_State *L)
 {
     build *B;
     lgen *G;
     int rc, *named = (int *)lua_touserdata(L, 3);
+    files_ptr files;
+    files.p = lua_touserdata(L, 4);
     lua_settop(L, 2);
-    G = lmime_gen_new(L);                /* 3: g, 4: bodies */
+    G = lmime_gen_new(L, files.c);       /* 3: g, 4: bodies */
     B = (build *)lua_newuserdatauv(L, sizeof *B, 0); /* 5: scratch, collected */
     B->L = L;
     B->G = G;
+    B->files = files.c;
     B->bodies = 4;
     B->defaults = 2;
     B->named = named;
@@ -621,7 +573,8 @@ static int core_message(lua_State *L)
     lua_pushcfunction(L, build_message);
     lua_insert(L, 1);
     lua_pushlightuserdata(L, &named);
-    if (lua_pcall(L, 3, LUA_MULTRET, 0) == 0)
+    lua_pushvalue(L, lua_upvalueindex(1));
+    if (lua_pcall(L, 4, LUA_MULTRET, 0) == 0)
         return lua_gettop(L);
     if (lua_type(L, -1) != LUA_TSTRING) {
         lua_pushfstring(L, "error object (%s) raised while reading the message table",
@@ -640,9 +593,11 @@ static const luaL_Reg funcs[] = {
     {NULL, NULL}
 };
 
-void smtp_open_mime(lua_State *L)
+void smtp_open_mime(lua_State *L, const lbind_files *files)
 {
+    files_ptr up;
+    up.c = files;
     lmime_gen_open(L);
-    smtp_open_file(L); /* file bodies: the generator reads them */
-    luaL_setfuncs(L, funcs, 0);
+    lua_pushlightuserdata(L, up.p); /* upvalue 1 of core.message */
+    luaL_setfuncs(L, funcs, 1);
 }

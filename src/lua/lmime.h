@@ -4,12 +4,11 @@
 #ifndef LMIME_H
 #define LMIME_H
 
-#include <stddef.h>
-struct lua_State; /* lua.h is for the binding files (l*.c) only */
+#include "lbind.h"
 
-/* Adds message (lmime.c, with its generator class, lmime_gen.c) and file
- * (lfile.c, whose objects are message bodies) to the module table on top
- * of the stack. */
-void smtp_open_mime(struct lua_State *L);
+/* Adds message (lmime.c, with its generator class, lmime_gen.c) to the
+ * module table on top of the stack. File bodies are read through files
+ * (what smtp_open_file returned). */
+void smtp_open_mime(lua_State *L, const lbind_files *files);
 
 #endif

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "lbind.h"
-#include "lfile.h"
 #include "lmime_gen.h"
 #include "mime/mime_msg.h"
 #include "base/smtp_errors.h"
@@ -72,25 +71,9 @@ static int gen_gc(lua_State *L)
 
 void lmime_gen_grow(lua_State *L, lgen *G)
 {
-    size_t t = G->textcap, o = G->capops;
-    size_t need_text, need_ops;
-    mime_gen_need(&G->g, &need_text, &need_ops);
-    while (t < need_text) {
-        if (t > ((size_t)-1) / 2)
-            luaL_error(L, "message too large");
-        t = t ? t * 2 : 4096;
-    }
-    /* straight to the size the parts so far project (at most 4 times what
-     * is needed now), rather than copying the program at each doubling */
-    if (G->hint > t && t != G->textcap) {
-        size_t most = need_text <= ((size_t)-1) / 4 ? need_text * 4 : need_text;
-        t = G->hint < most ? G->hint : most > t ? most : t;
-    }
-    while (o < need_ops) {
-        if (o > ((size_t)-1) / (2 * sizeof(mime_op)))
-            luaL_error(L, "message too large");
-        o = o ? o * 2 : 64;
-    }
+    size_t t, o;
+    if (mime_gen_sizes(&G->g, &t, &o) != 0)
+        luaL_error(L, "message too large");
     if (t != G->textcap) {
         char *p = (char *)lrealloc(L, G->text, G->textcap, t);
         if (p == NULL)
@@ -109,10 +92,28 @@ void lmime_gen_grow(lua_State *L, lgen *G)
     mime_gen_memory(&G->g, G->text, G->textcap, G->ops, G->capops);
 }
 
-lgen *lmime_gen_new(lua_State *L)
+int lmime_gen_scan(lua_State *L, lgen *G, int idx, mime_cte_scan *scan)
+{
+    int err = 0, more;
+    size_t got;
+    FILE *f = G->files->take(L, idx, &err);
+    if (f == NULL)
+        return err;
+    mime_cte_scan_init(scan);
+    do {
+        got = fread(G->buf, 1, sizeof G->buf, f);
+        more = mime_msg_scan(scan, G->buf, got);
+    } while (got == sizeof G->buf && more);
+    err = ferror(f) ? errno : 0;
+    G->files->give_back(L, idx, f);
+    return err;
+}
+
+lgen *lmime_gen_new(lua_State *L, const lbind_files *files)
 {
     lgen *G = (lgen *)lua_newuserdatauv(L, sizeof *G, 1);
     memset(G, 0, offsetof(lgen, out));
+    G->files = files;
     mime_gen_init(&G->g, G->out, sizeof G->out);
     luaL_setmetatable(L, GEN_MT);
     lua_newtable(L);
@@ -124,7 +125,6 @@ lgen *lmime_gen_new(lua_State *L)
 void lmime_gen_restart(lgen *G)
 {
     G->nbodies = 0;
-    G->hint = 0;
     mime_gen_init(&G->g, G->out, sizeof G->out);
     mime_gen_memory(&G->g, G->text, G->textcap, G->ops, G->capops);
 }
@@ -283,10 +283,9 @@ static int gen_run(lua_State *L, lgen *G)
             if (G->in != IN_FILE || G->in_id != ev.id) {
                 int err = 0;
                 close_input(G);
-                G->file = lfile_take(L, body, &err); /* ours until closed */
+                G->file = G->files->take(L, body, &err); /* ours until closed */
                 if (G->file == NULL)
-                    return gen_fail(L, lfile_push_error(L, lfile_push_path(L, body), err),
-                                    SMTP_E_FILE);
+                    return gen_fail(L, G->files->push_error(L, body, err), SMTP_E_FILE);
                 G->in = IN_FILE;
                 G->in_id = ev.id;
                 G->in_last = 0;
@@ -305,15 +304,16 @@ static int gen_run(lua_State *L, lgen *G)
             got = fread(G->buf, 1, sizeof G->buf, G->file);
             if (got < sizeof G->buf) {
                 if (ferror(G->file))
-                    return gen_fail(L, lfile_push_error(L, lfile_push_path(L, body),
-                                                        errno ? errno : EIO), SMTP_E_FILE);
+                    return gen_fail(L, G->files->push_error(L, body, errno ? errno : EIO),
+                                    SMTP_E_FILE);
                 G->in_last = 1;
             }
             if (G->recheck && mime_msg_recheck(&G->scan, G->buf, got) != 0) {
-                const char *where = lfile_push_path(L, body);
+                size_t n;
+                const char *where = G->files->field(L, body, LBIND_FILE_PATH, &n);
                 return gen_fail(L, lua_pushfstring(L, "%s: changed since encoding = \"auto\" "
                     "found it 7bit: it now has a NUL, 8-bit data or a line over 998 octets",
-                    where), SMTP_E_FILE_CHANGED);
+                    where != NULL ? where : "?"), SMTP_E_FILE_CHANGED);
             }
             lua_pop(L, 1);
             G->in_off = 0;

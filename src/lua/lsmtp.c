@@ -6,6 +6,7 @@
  * protocol logic, no I/O, no calls into Lua code.
  */
 #include "lbind.h"
+#include "lfile.h"
 #include "lhost.h"
 #include "lmime.h"
 #include "lmime_enc.h"
@@ -535,7 +536,7 @@ SMTP_EXPORT int luaopen_socket_smtp_core(lua_State *L)
     lua_pushcfunction(L, lbind_guard_entry); /* upvalue 1: lbind_guarded */
     lbind_class(L, CLIENT_MT, client_methods, client_meta, 1);
     luaL_newlib(L, core_funcs);
-    smtp_open_mime(L);
+    smtp_open_mime(L, smtp_open_file(L)); /* file bodies are message bodies */
     smtp_open_encoders(L);
     smtp_open_sasl(L, check_client_at);
     smtp_open_host(L);

@@ -26,6 +26,17 @@ const char *mime_gen_cte_name(int cte)
     return (cte >= MIME_CTE_7BIT && cte <= MIME_CTE_BASE64) ? cte_names[cte] : NULL;
 }
 
+int mime_gen_cte_code(const char *s, size_t n)
+{
+    int cte;
+    for (cte = MIME_CTE_7BIT; cte <= MIME_CTE_BASE64; cte++)
+        if (n == strlen(cte_names[cte]) && memcmp(s, cte_names[cte], n) == 0)
+            return cte;
+    if (n == 4 && memcmp(s, "auto", 4) == 0)
+        return MIME_GEN_AUTO;
+    return -SMTP_E_MSG_ENCODING;
+}
+
 int mime_gen_cte_plain(const char *body, size_t n)
 {
     const char *p = body, *end = body + n;
@@ -128,6 +139,43 @@ void mime_gen_need(const mime_gen *g, size_t *text, size_t *ops)
 {
     *text = g->need_text;
     *ops = g->need_ops;
+}
+
+int mime_gen_sizes(const mime_gen *g, size_t *text, size_t *ops)
+{
+    size_t t = g->textcap, o = g->capops;
+    while (t < g->need_text) {
+        if (t > ((size_t)-1) / 2)
+            return -SMTP_E_ARG_TOO_LONG;
+        t = t ? t * 2 : 4096;
+    }
+    if (g->hint > t && t != g->textcap) {
+        size_t most = g->need_text <= ((size_t)-1) / 4 ? g->need_text * 4 : g->need_text;
+        t = g->hint < most ? g->hint : most > t ? most : t;
+    }
+    while (o < g->need_ops) {
+        if (o > ((size_t)-1) / (2 * sizeof(mime_op)))
+            return -SMTP_E_ARG_TOO_LONG;
+        o = o ? o * 2 : 64;
+    }
+    *text = t;
+    *ops = o;
+    return 0;
+}
+
+void mime_gen_project(mime_gen *g, size_t start, size_t done, size_t total)
+{
+    size_t each, left, proj;
+    if (done < 8 || done + 1 >= total)
+        return;
+    each = (g->textlen - start) / done;
+    left = total - done;
+    if (each >= ((size_t)-1) / 2 / left)
+        return;
+    proj = g->textlen + each * left;
+    proj += proj / 8;
+    if (proj > g->hint)
+        g->hint = proj;
 }
 
 int mime_gen_text(mime_gen *g, const char *s, size_t n)

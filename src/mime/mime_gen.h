@@ -85,6 +85,7 @@ typedef struct {
     char *text;
     size_t textlen, textcap;
     size_t need_text, need_ops; /* after SMTP_E_BUSY: what must fit */
+    size_t hint;             /* the text the whole program will likely need */
     /* building */
     unsigned depth;
     size_t bd_off[MIME_GEN_MAX_DEPTH];     /* boundary of each open multipart */
@@ -125,6 +126,21 @@ int mime_gen_header_named(mime_gen *g, const mime_hdr_name *hn,
 /* After -SMTP_E_BUSY: the text bytes and ops the program needs room for
  * (give at least that much with mime_gen_memory). */
 void mime_gen_need(const mime_gen *g, size_t *text, size_t *ops);
+
+/* The sizes to give the program's memory after -SMTP_E_BUSY, from its
+ * present ones: each doubled (text from 4096, ops from 64) until what
+ * mime_gen_need asks fits, the text straight to the hint of
+ * mime_gen_project when that is larger (up to 4 times the need), so that
+ * a large message is not copied at each doubling. 0, or
+ * -SMTP_E_ARG_TOO_LONG when a size would not fit a size_t. */
+int mime_gen_sizes(const mime_gen *g, size_t *text, size_t *ops);
+
+/* A multipart's parts so far, done of total, took the text from start to
+ * now: the text they will likely take, projected over them all (plus an
+ * eighth), becomes the hint mime_gen_sizes grows to. Called before each
+ * part; used from the ninth part up to the one before the last, and a
+ * projection that would not fit a size_t is dropped. */
+void mime_gen_project(mime_gen *g, size_t start, size_t done, size_t total);
 
 /* The program's text so far: its length, and where it starts (valid until
  * the memory moves). */
@@ -203,6 +219,12 @@ size_t mime_gen_line_over(const char *s, size_t n);
 
 /* The Content-Transfer-Encoding header value of MIME_CTE_* cte. */
 const char *mime_gen_cte_name(int cte);
+
+/* The code of an encoding as a caller names it, s[0..n): "7bit", "8bit",
+ * "quoted-printable", "base64" (MIME_CTE_*) or "auto" (MIME_GEN_AUTO),
+ * exactly so written; -SMTP_E_MSG_ENCODING for anything else, which is
+ * below every code. */
+int mime_gen_cte_code(const char *s, size_t n);
 
 /* Whether a leaf given no encoding may be encoded by the generator
  * (mime_gen_cte_plain) when its body cannot go out as given: 0 when its
