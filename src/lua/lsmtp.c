@@ -36,6 +36,8 @@
 typedef struct {
     smtp_client c; /* first: a pointer to it is a pointer to the whole */
     int busy;
+    int act;        /* c:next(): the engine's action (smtp_act) and event, */
+    smtp_event ev;  /* read by its guarded push */
 } lclient;
 
 /* The client of a guarded inner function: the stack's first value, which
@@ -269,61 +271,73 @@ static int client_feed(lua_State *L)
 
 /* -- "write", bytes, secret | "read", want | "idle"
  *    | "reply", cmd, ok, code, text, enhanced | "challenge", text
- *    | "error", msg, name = c:next() */
-static int push_event(lua_State *L, smtp_client *c)
+ *    | "error", msg, name = c:next()
+ * (guarded) the event taken into the client: its bytes are engine memory */
+static int next_guarded(lua_State *L)
 {
-    smtp_event ev;
+    lclient *u = (lclient *)lua_touserdata(L, 1);
+    const smtp_event *ev = &u->ev;
     const char *text;
     size_t n;
-    switch (smtp_client_next(c, &ev)) {
+    switch (u->act) {
     case SMTP_ACT_WRITE:
         lua_pushliteral(L, "write");
-        lua_pushlstring(L, ev.data, ev.len);
-        lua_pushinteger(L, (lua_Integer)ev.secret);
+        lua_pushlstring(L, ev->data, ev->len);
+        lua_pushinteger(L, (lua_Integer)ev->secret);
         return 3;
-    case SMTP_ACT_READ:
-        lua_pushliteral(L, "read");
-        lua_pushinteger(L, (lua_Integer)ev.want);
-        return 2;
     case SMTP_ACT_REPLY:
         lua_pushliteral(L, "reply");
-        lua_pushstring(L, smtp_client_cmd_name(ev.cmd));
-        lua_pushboolean(L, ev.ok);
-        lua_pushinteger(L, smtp_reply_code(ev.reply));
-        text = smtp_reply_text(ev.reply, &n);
+        lua_pushstring(L, smtp_client_cmd_name(ev->cmd));
+        lua_pushboolean(L, ev->ok);
+        lua_pushinteger(L, smtp_reply_code(ev->reply));
+        text = smtp_reply_text(ev->reply, &n);
         lua_pushlstring(L, text, n);
-        if ((text = smtp_reply_enhanced(ev.reply)) != NULL)
+        if ((text = smtp_reply_enhanced(ev->reply)) != NULL)
             lua_pushstring(L, text);
         else
             lua_pushnil(L);
         return 6;
     case SMTP_ACT_CHALLENGE:
-        lua_pushliteral(L, "challenge");
-        lua_pushlstring(L, ev.data, ev.len);
-        return 2;
-    case SMTP_ACT_ERROR:
-        lua_pushliteral(L, "error");
-        lua_pushstring(L, smtp_errmsg(ev.err));
-        lua_pushstring(L, smtp_errname(ev.err));
-        return 3;
-    case SMTP_ACT_IDLE:
     default:
-        lua_pushliteral(L, "idle");
-        return 1;
+        lua_pushliteral(L, "challenge");
+        lua_pushlstring(L, ev->data, ev->len);
+        return 2;
     }
-}
-
-static int next_guarded(lua_State *L)
-{
-    return push_event(L, GUARDED_CLIENT(L));
 }
 static const lbind_inner next_guarded_in = {next_guarded};
 
+/* The engine is asked with the mark set. An event that carries engine
+ * bytes (write, reply, challenge) is pushed guarded; the others hold
+ * nothing a re-entered method could change, and go out without the
+ * protected call (the common "read" costs no pcall). */
 static int client_next(lua_State *L)
 {
+    lclient *u;
     check_client(L);
     lua_settop(L, 1);
-    return guarded(L, &next_guarded_in);
+    luaL_checkstack(L, 8, NULL); /* before the mark: nothing below raises */
+    u = (lclient *)lua_touserdata(L, 1);
+    u->busy = 1;
+    u->act = smtp_client_next(&u->c, &u->ev);
+    switch (u->act) {
+    case SMTP_ACT_READ:
+        u->busy = 0;
+        lua_pushliteral(L, "read");
+        lua_pushinteger(L, (lua_Integer)u->ev.want);
+        return 2;
+    case SMTP_ACT_ERROR:
+        u->busy = 0;
+        lua_pushliteral(L, "error");
+        lua_pushstring(L, smtp_errmsg(u->ev.err));
+        lua_pushstring(L, smtp_errname(u->ev.err));
+        return 3;
+    case SMTP_ACT_IDLE:
+        u->busy = 0;
+        lua_pushliteral(L, "idle");
+        return 1;
+    default:
+        return guarded(L, &next_guarded_in);
+    }
 }
 
 /* -- params | nil = c:has(keyword)   (params "" for a bare keyword) */
