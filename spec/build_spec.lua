@@ -6,6 +6,9 @@
 -- of its own layer or a lower one -- never Lua's, never a binding's. Among
 -- the bindings, only the module entry (lsmtp.c) knows the others.
 
+local H = require("helper")
+local set = H.set
+
 local function read(path)
     local f = assert(io.open(path, "rb"))
     local s = f:read("*a")
@@ -38,12 +41,6 @@ local function rockspec_sources()
     end
     chunk()
     return env.build.modules["socket.smtp.core"].sources
-end
-
-local function set(list)
-    local s = {}
-    for _, v in ipairs(list) do s[v] = true end
-    return s
 end
 
 local function missing(want, have)

@@ -230,6 +230,14 @@ end
 
 H.read_file = function(path) return read_file(path) end
 H.write_file = function(path, data) return write_file(path, data) end
+
+-- The values of list as the keys of a table (each true): lists compared
+-- whatever their order.
+function H.set(list)
+    local s = {}
+    for _, v in ipairs(list) do s[v] = true end
+    return s
+end
 local TMP_PATTERN = "^/tmp/smtp%-native%-spec%.[%w]+$"
 
 function H.tmpdir()

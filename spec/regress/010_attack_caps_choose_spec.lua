@@ -10,6 +10,7 @@
 -- keep), c:sasl_choose picks only what c:mechs() lists, and for one AUTH
 -- line it agrees with core.sasl_choose on that line's text.
 local core = require("socket.smtp.core")
+local set = require("helper").set
 
 -- Runs the engine's events, feeding `input` as it asks for bytes; stops
 -- at "idle", "error", or "read" with nothing left to feed.
@@ -42,12 +43,6 @@ local function after_ehlo(lines)
     local t = { "250" .. (#lines > 0 and "-" or " ") .. "mx.example.com" }
     for i, l in ipairs(lines) do t[#t + 1] = (i < #lines and "250-" or "250 ") .. l end
     return c, pump(c, table.concat(t, "\r\n") .. "\r\n")
-end
-
-local function set(list)
-    local s = {}
-    for _, v in ipairs(list) do s[v] = true end
-    return s
 end
 
 describe("c:sasl_choose and c:caps under attack (issue 10)", function()

@@ -1,6 +1,7 @@
 -- Issue 10: what is wrong with a message smtp.message builds reaches
 -- details.name with its own name from the one list (smtp_errors.h), no
--- longer only ESOURCE: a field of the wrong type (EMSG_TYPE), an encoding
+-- longer only ESOURCE: a header the generator cannot write (EHDR_CRLF,
+-- EHDR_NAME, EHDR_8BIT, EHDR_SYNTAX), a field of the wrong type (EMSG_TYPE), an encoding
 -- a body cannot take (EMSG_ENCODING), too many headers (EHDR_TOO_MANY), a
 -- NUL or a line over 998 octets in a preamble or epilogue (ECONTENT_NUL,
 -- ELINE_TOO_LONG), a number no header can carry (EHDR_SYNTAX), multiparts
@@ -10,6 +11,7 @@
 -- source returns (nil, err) are unchanged. A source's own error (a body
 -- source's, a metamethod's) stays ESOURCE.
 local H = require("helper")
+local core = require("socket.smtp.core")
 local smtp = require("socket.smtp")
 local native = require("smtp_native")
 local message = require("socket.smtp.message")
@@ -26,6 +28,16 @@ for i = 1, 129 do many["x-h" .. i] = "v" end
 local ENC = '("base64", "quoted-printable", "7bit", "8bit" or "auto" expected, got '
 
 local cases = {
+    { "EHDR_CRLF", "a CRLF in a value", { headers = { subject = "a\r\nBcc: evil@example.com" }, body = "x" },
+      "invalid header Subject in mesgt: CR, LF and NUL are not allowed in a value" },
+    { "EHDR_NAME", "a CRLF in a name", { headers = { ["x-a\r\nbcc"] = "x" }, body = "x" },
+      'invalid header name "x-a\\r\\nbcc" in mesgt' },
+    { "EHDR_8BIT", "8-bit text in Message-ID",
+      { headers = { ["message-id"] = "<caf\195\169@example.com>" }, body = "x" },
+      "invalid header Message-ID in mesgt: non-ASCII text is not allowed in this header" },
+    { "EHDR_SYNTAX", "an unterminated quote in From",
+      { headers = { from = '"unterminated <a@example.com>' }, body = "x" },
+      "invalid header From in mesgt: is not valid for this header" },
     { "EMSG_TYPE", "headers", { headers = 5, body = "x" },
       "bad mesgt.headers (table expected, got number)" },
     { "EMSG_TYPE", "a header value", { headers = { subject = {} }, body = "x" },
@@ -72,6 +84,12 @@ describe("message errors are named (issue 10)", function()
 
     for _, c in ipairs(cases) do
         local name, what, mesgt, msg = c[1], c[2], c[3], c[4]
+        it(name .. " (" .. what .. "): core.message gives nil, err, name", function()
+            local g, err, ename = core.message(mesgt, {})
+            assert.is_nil(g)
+            assert.are.equal(msg, err)
+            assert.are.equal(name, ename)
+        end)
         it(name .. " (" .. what .. "): the source gives nil, err as before; error_name names it", function()
             local src = smtp.message(mesgt)
             assert.are.same({ nil, msg }, { src() })
@@ -86,6 +104,25 @@ describe("message errors are named (issue 10)", function()
             end)
         end
     end
+
+    it("any other error of the source stays ESOURCE, whatever a third value it gives", function()
+        local r, err, det = smtp.send{ from = "<a@example.com>", rcpt = "<b@example.com>",
+            server = "127.0.0.1", port = 1, timeout = 5,
+            source = function() return nil, "disk on fire", "EHDR_MADE_UP_BY_A_SOURCE" end }
+        assert.is_nil(r)
+        assert.are.equal("disk on fire", err)
+        assert.are.same({ stage = "source", name = "ESOURCE" }, det)
+        local r2, err2, det2 = smtp.send{ from = "<a@example.com>", rcpt = "<b@example.com>",
+            server = "127.0.0.1", port = 1, timeout = 5,
+            source = function() return nil, "disk on fire", 42 end }
+        assert.is_nil(r2)
+        assert.are.equal("disk on fire", err2)
+        assert.are.same({ stage = "source", name = "ESOURCE" }, det2)
+        local _, _, det3 = smtp.send{ from = "<a@example.com>", rcpt = "<b@example.com>",
+            server = "127.0.0.1", port = 1, timeout = 5, source = smtp.message{ body = { { body = "x" } },
+            headers = { ["content-type"] = "text/plain" } } }
+        assert.are_not.equal("source", det3 and det3.stage) -- a valid message: past the source
+    end)
 
     it("EFILE: a file body that cannot be read, found when encoding = \"auto\" reads it", function()
         local f = smtp.file("/proc/self/mem", { encoding = "auto", content_type = "text/plain" })
