@@ -39,13 +39,10 @@
 # the number of messages sent. Output is also saved under bench/results/.
 # Exit status: 0 when every measurement was made, 2 on any error.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-
-LUAS="5.4,jit"
-LUAS_EXPLICIT=0
-BUILD=1
 TREES=()
 MODULES="native,luasocket"
 N=200
@@ -95,27 +92,9 @@ command -v valgrind >/dev/null 2>&1 || die "valgrind not found: run 'make deps'"
 command -v strace >/dev/null 2>&1 || die "strace not found (Debian package 'strace')"
 
 # --- smtp-sink (as bench/run.sh) ------------------------------------------
-if [ -n "${SMTP_SINK:-}" ]; then
-    [ -x "$SMTP_SINK" ] || die "SMTP_SINK=$SMTP_SINK is not an executable"
-else
-    SMTP_SINK=$(command -v smtp-sink 2>/dev/null || true)
-fi
-if [ -z "$SMTP_SINK" ]; then
-    for d in /usr/sbin /usr/lib/postfix /usr/libexec/postfix /usr/lib/postfix/sbin; do
-        if [ -x "$d/smtp-sink" ]; then SMTP_SINK="$d/smtp-sink"; break; fi
-    done
-fi
-[ -n "$SMTP_SINK" ] || die "smtp-sink not found. It comes with Postfix (Debian package 'postfix')"
-SINK_USER=()
-if [ "$(id -u)" = 0 ]; then
-    u=${SMTP_SINK_USER:-nobody}
-    id "$u" >/dev/null 2>&1 || die "user '$u' does not exist: set SMTP_SINK_USER to an unprivileged user"
-    SINK_USER=(-u "$u")
-fi
+find_smtp_sink
 
 # --- interpreters -----------------------------------------------------------
-# shellcheck source=bench/lib.sh
-. "$ROOT/bench/lib.sh"
 WANT_BUILD=$BUILD
 BUILD=0 # select_luas would build this checkout only: each tree is built below
 select_luas bench/cost.sh "require(\"socket\"); require(\"ltn12\")"
@@ -128,47 +107,8 @@ if [ "$WANT_BUILD" = 1 ] && [ "$DO_NATIVE" = 1 ]; then
 fi
 
 # --- sink lifecycle -----------------------------------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/smtp-cost.XXXXXX")
-SINK_PID=""
-SINK_PORT=""
-SINK_LOG="$TMP/sink.log"
-CLIENT_PID=""
-# shellcheck disable=SC2317  # called from the EXIT trap
-cleanup() {
-    stop_pid "$CLIENT_PID"
-    stop_pid "$SINK_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    lua5.4 -e 'local s = require("socket"); local t = assert(s.bind("127.0.0.1", 0));
-        local _, p = t:getsockname(); t:close(); print(p)' 2>/dev/null
-}
-
-start_sink() {
-    local attempt port
-    for attempt in 1 2 3 4 5; do
-        port=$(free_port) || die "could not find a free port (is LuaSocket installed for lua5.4?)"
-        "$SMTP_SINK" -c "${SINK_USER[@]}" "127.0.0.1:$port" 1000 >"$SINK_LOG" 2>"$TMP/sink.err" &
-        SINK_PID=$!
-        for _ in $(seq 1 100); do
-            if ! kill -0 "$SINK_PID" 2>/dev/null; then break; fi
-            if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && kill -0 "$SINK_PID" 2>/dev/null; then
-                SINK_PORT=$port
-                return 0
-            fi
-            sleep 0.05
-        done
-        echo "bench/cost.sh: smtp-sink did not start on port $port (attempt $attempt):" >&2
-        sed 's/^/    /' "$TMP/sink.err" >&2 || true
-        stop_pid "$SINK_PID"
-        SINK_PID=""
-    done
-    die "could not start smtp-sink ($SMTP_SINK)"
-}
+# The traps stop the client (CLIENT_PID) and the sink by PID.
+bench_tmp smtp-cost
 
 # The sink's message counter (smtp-sink -c writes "sess=N quit=N mesg=N\r").
 sink_count() { tr '\r' '\n' <"$SINK_LOG" | sed -n 's/.*mesg=\([0-9]*\).*/\1/p' | tail -1; }
@@ -278,7 +218,7 @@ tree_label() {
     echo "sources: $SOURCES (string: a prebuilt message; message: smtp.message{...} per message)"
 } | tee "$OUT"
 
-start_sink
+start_smtp_sink bench/cost.sh
 ROWS=()
 for tag in "${TAGS[@]}"; do
     if [ "$tag" = jit ]; then bin=luajit; else bin=lua$tag; fi
@@ -314,8 +254,7 @@ for tag in "${TAGS[@]}"; do
         done
     done
 done
-stop_pid "$SINK_PID"
-SINK_PID=""
+stop_sink
 
 {
     echo

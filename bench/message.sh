@@ -24,13 +24,10 @@
 # Exit status: 0 if every requirement holds under every interpreter, 1 if
 # one fails, 2 on any other error.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-
-LUAS="5.4,jit"
-LUAS_EXPLICIT=0
-BUILD=1
 SIZE=64
 BIG=1024
 CALLGRIND=1
@@ -65,30 +62,15 @@ if [ "$CALLGRIND" = 1 ]; then
 fi
 
 # --- interpreters -------------------------------------------------------------
-# shellcheck source=bench/lib.sh
-. "$ROOT/bench/lib.sh"
 select_luas bench/message.sh "require(\"socket\"); require(\"ltn12\"); require(\"mime\")"
 
 SETSID=()
 if command -v setsid >/dev/null 2>&1; then SETSID=(setsid); fi
 
 # --- inputs -------------------------------------------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/smtp-message-bench.XXXXXX")
-CLIENT_PID=""
-TEE_PID=""
-# shellcheck disable=SC2317  # called from the EXIT trap
-cleanup() {
-    if [ -n "$CLIENT_PID" ]; then
-        # its process group: the orchestrator and the worker it is running
-        kill -- "-$CLIENT_PID" 2>/dev/null || kill "$CLIENT_PID" 2>/dev/null || true
-        wait "$CLIENT_PID" 2>/dev/null || true
-    fi
-    if [ -n "$TEE_PID" ]; then wait "$TEE_PID" 2>/dev/null || true; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The traps stop the client (CLIENT_PID: its process group, the
+# orchestrator and the worker it is running) and TEE_PID.
+bench_tmp smtp-message-bench
 
 new_results message-
 

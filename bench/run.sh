@@ -26,14 +26,11 @@
 # Exit status: 0 if every requirement holds under every interpreter, 1 if
 # one fails, 2 on any other error.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-
-LUAS="5.4,jit"
-LUAS_EXPLICIT=0
 PIN=none
-BUILD=1
 PASS=()
 DO_SEND=1
 DO_MESSAGE=1
@@ -66,26 +63,7 @@ fi
 
 # --- smtp-sink ------------------------------------------------------------
 # SMTP_SINK=/path/to/smtp-sink overrides the search.
-if [ -n "${SMTP_SINK:-}" ]; then
-    [ -x "$SMTP_SINK" ] || die "SMTP_SINK=$SMTP_SINK is not an executable"
-else
-    SMTP_SINK=$(command -v smtp-sink 2>/dev/null || true)
-fi
-if [ -z "$SMTP_SINK" ]; then
-    for d in /usr/sbin /usr/lib/postfix /usr/libexec/postfix /usr/lib/postfix/sbin; do
-        if [ -x "$d/smtp-sink" ]; then SMTP_SINK="$d/smtp-sink"; break; fi
-    done
-fi
-[ -n "$SMTP_SINK" ] || die "smtp-sink not found. It comes with Postfix (Debian package 'postfix'):
-    run 'make deps', or: apt-get install postfix"
-
-SINK_USER=()
-if [ "$(id -u)" = 0 ]; then
-    # smtp-sink refuses to run as root without dropping privileges.
-    u=${SMTP_SINK_USER:-nobody}
-    id "$u" >/dev/null 2>&1 || die "user '$u' does not exist: set SMTP_SINK_USER to an unprivileged user"
-    SINK_USER=(-u "$u")
-fi
+find_smtp_sink
 
 # --- CPU pinning ------------------------------------------------------------
 PIN_CLIENT=()
@@ -103,60 +81,11 @@ case "$PIN" in
 esac
 
 # --- interpreters -------------------------------------------------------------
-# shellcheck source=bench/lib.sh
-. "$ROOT/bench/lib.sh"
 select_luas bench/run.sh "require(\"socket\"); require(\"ltn12\")"
 
 # --- sink lifecycle -------------------------------------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/smtp-bench.XXXXXX")
-SINK_PID=""
-SINK_PORT=""
-SINK_LOG=""
-
-stop_sink() {
-    stop_pid "$SINK_PID"
-    SINK_PID=""
-}
-CLIENT_PID=""
-TEE_PID=""
-# shellcheck disable=SC2317  # called from the EXIT trap
-cleanup() {
-    stop_pid "$CLIENT_PID"
-    if [ -n "$TEE_PID" ]; then wait "$TEE_PID" 2>/dev/null || true; fi
-    stop_sink
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    lua5.4 -e 'local s = require("socket"); local t = assert(s.bind("127.0.0.1", 0));
-        local _, p = t:getsockname(); t:close(); print(p)' 2>/dev/null
-}
-
-start_sink() {
-    local attempt port
-    for attempt in 1 2 3 4 5; do
-        port=$(free_port) || die "could not find a free port (is LuaSocket installed for lua5.4?)"
-        SINK_LOG="$TMP/sink.$port.log"
-        "${PIN_SINK[@]}" "$SMTP_SINK" -c "${SINK_USER[@]}" "127.0.0.1:$port" 1000 \
-            >"$SINK_LOG" 2>"$TMP/sink.err" &
-        SINK_PID=$!
-        for _ in $(seq 1 100); do
-            if ! kill -0 "$SINK_PID" 2>/dev/null; then break; fi
-            if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && kill -0 "$SINK_PID" 2>/dev/null; then
-                SINK_PORT=$port
-                return 0
-            fi
-            sleep 0.05
-        done
-        echo "bench/run.sh: smtp-sink did not start on port $port (attempt $attempt):" >&2
-        sed 's/^/    /' "$TMP/sink.err" >&2 || true
-        stop_sink
-    done
-    die "could not start smtp-sink ($SMTP_SINK)"
-}
+# The traps stop the client (CLIENT_PID, TEE_PID) and the sink by PID.
+bench_tmp smtp-bench
 
 # --- run ------------------------------------------------------------------------
 new_results ""
@@ -172,7 +101,7 @@ status=0
 declare -A RESULT
 for tag in "${TAGS[@]}"; do
     if [ "$tag" = jit ]; then bin=luajit; else bin=lua$tag; fi
-    start_sink
+    start_smtp_sink bench/run.sh "${PIN_SINK[@]}"
     echo | tee -a "$OUT"
     # The client runs in the background so that an interrupt reaches the
     # traps at once (they stop it, and the sink, by PID).
