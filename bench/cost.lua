@@ -63,57 +63,21 @@ if opt.module == "luasocket" then
         return c
     end
 else
-    package.path = root .. "/lua/?.lua;" .. package.path
-    package.cpath = root .. "/build/" .. tag .. "/?.so;" .. package.cpath
-    local lua_file = searchpath("socket.smtp", package.path)
-    local so_file = searchpath("socket.smtp.core", package.cpath)
-    if lua_file ~= root .. "/lua/socket/smtp.lua" then
-        die("smtp-native's lua/socket/smtp.lua not found under " .. root)
-    end
-    if so_file ~= root .. "/build/" .. tag .. "/socket/smtp/core.so" then
-        die("smtp-native is not built for this interpreter: run 'make LUA=" .. tag .. "' in " .. root)
-    end
-    smtp = require("socket.smtp")
+    local lua_file, so_file
+    smtp, lua_file, so_file = common.load_native(root, tag, die)
     if not smtp.open then die("socket.smtp of " .. root .. " has no open") end
     loaded = lua_file .. " + " .. so_file
 end
 
--- The message of bench/smtp_sink.lua: eight headers and a plain-text body,
--- CRLF line ends, exactly opt.size bytes.
-local MESSAGE, BODY
+-- The message of bench/smtp_sink.lua (common.sink_message), and for
+-- --source message its four headers (as smtp.message's headers) and body.
+local MESSAGE, BODY = common.sink_message(opt.size, die)
 local HEADERS = {
     from = "Bench Sender <bench@localhost>",
     to = "Sink <sink@localhost>",
     subject = "smtp-native benchmark message",
     ["content-type"] = "text/plain; charset=us-ascii",
 }
-do
-    local head = table.concat({
-        "From: " .. HEADERS.from,
-        "To: " .. HEADERS.to,
-        "Subject: " .. HEADERS.subject,
-        "Date: Mon, 01 Jan 2024 00:00:00 +0000",
-        "Message-ID: <bench.0001@localhost>",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=us-ascii",
-        "Content-Transfer-Encoding: 7bit",
-        "", "",
-    }, "\r\n")
-    local closing = "\r\nRegards,\r\nThe benchmark\r\n"
-    local text = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod "
-        .. "tempor incididunt ut labore et dolore magna aliqua. "):rep(math.floor(opt.size / 100) + 2)
-    local room = opt.size - #head - #closing
-    local lines, pos = {}, 1
-    while room > 0 do
-        local take = room - 2 <= 90 and room - 2 or 70
-        lines[#lines + 1] = text:sub(pos, pos + take - 1):gsub("^[ .]", "x")
-        pos = pos + take
-        room = room - take - 2
-    end
-    BODY = table.concat(lines, "\r\n") .. "\r\n" .. closing
-    MESSAGE = head .. BODY
-    if #MESSAGE ~= opt.size then die("message is " .. #MESSAGE .. " bytes, not " .. opt.size) end
-end
 
 local sent = 0
 local ok, err = pcall(function()

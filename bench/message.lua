@@ -156,13 +156,7 @@ local function worker()
     local ls_path = opt["luasocket-smtp"] or searchpath("socket.smtp", package.path)
     if not ls_path then die("LuaSocket's socket/smtp.lua not found on package.path") end
     local ls_smtp = dofile(ls_path)
-    package.path = root .. "/lua/?.lua;" .. package.path
-    package.cpath = root .. "/build/" .. tag .. "/?.so;" .. package.cpath
-    local so = root .. "/build/" .. tag .. "/socket/smtp/core.so"
-    if searchpath("socket.smtp.core", package.cpath) ~= so then
-        die("smtp-native is not built for this interpreter: run 'make LUA=" .. tag .. "' in " .. root)
-    end
-    local ours = require("socket.smtp")
+    local ours = common.load_native(root, tag, die)
     if ours == ls_smtp or not ours.file then die("could not load both smtp modules") end
 
     local v, path = opt.worker, opt.input

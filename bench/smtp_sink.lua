@@ -70,53 +70,15 @@ local ls_path = opt["luasocket-smtp"] or searchpath("socket.smtp", package.path)
 if not ls_path then die("LuaSocket's socket/smtp.lua not found on package.path") end
 local ls_smtp = dofile(ls_path)
 
-package.path = root .. "/lua/?.lua;" .. package.path
-package.cpath = root .. "/build/" .. tag .. "/?.so;" .. package.cpath
-local native_lua = searchpath("socket.smtp", package.path)
-local native_so = searchpath("socket.smtp.core", package.cpath)
-if native_lua ~= root .. "/lua/socket/smtp.lua" then
-    die("smtp-native's lua/socket/smtp.lua not found under " .. root)
-end
-if native_so ~= root .. "/build/" .. tag .. "/socket/smtp/core.so" then
-    die("smtp-native is not built for this interpreter: run 'make LUA=" .. tag .. "' in " .. root)
-end
-local native_smtp = require("socket.smtp")
+local native_smtp, native_lua, native_so = common.load_native(root, tag, die)
 if native_smtp == ls_smtp or not native_smtp.open then die("could not load both smtp modules") end
 
 ---------------------------------------------------------------------------
--- The message: a few headers and a plain-text body, CRLF line ends,
+-- The message (common.sink_message): eight headers and a plain-text body,
 -- exactly opt.size bytes; the same string for every variant.
 ---------------------------------------------------------------------------
 local FROM, RCPT = "<bench@localhost>", "<sink@localhost>"
-local MESSAGE
-do
-    local head = table.concat({
-        "From: Bench Sender <bench@localhost>",
-        "To: Sink <sink@localhost>",
-        "Subject: smtp-native benchmark message",
-        "Date: Mon, 01 Jan 2024 00:00:00 +0000",
-        "Message-ID: <bench.0001@localhost>",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=us-ascii",
-        "Content-Transfer-Encoding: 7bit",
-        "", "",
-    }, "\r\n")
-    local closing = "\r\nRegards,\r\nThe benchmark\r\n"
-    local text = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod "
-        .. "tempor incididunt ut labore et dolore magna aliqua. "):rep(math.floor(opt.size / 100) + 2)
-    local room = opt.size - #head - #closing -- bytes left for the body lines
-    local lines, pos = {}, 1
-    while room > 0 do
-        -- lines of at most 70 characters plus CRLF; the last one fills up
-        local take = room - 2 <= 90 and room - 2 or 70
-        local line = text:sub(pos, pos + take - 1):gsub("^[ .]", "x")
-        lines[#lines + 1] = line
-        pos = pos + take
-        room = room - take - 2
-    end
-    MESSAGE = head .. table.concat(lines, "\r\n") .. "\r\n" .. closing
-    if #MESSAGE ~= opt.size then die("message is " .. #MESSAGE .. " bytes, not " .. opt.size) end
-end
+local MESSAGE = common.sink_message(opt.size, die)
 
 ---------------------------------------------------------------------------
 -- Variants
