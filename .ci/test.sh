@@ -41,9 +41,16 @@ suite() { # name command...
     [ "$s" -eq 0 ] || echo "# $name: $s skipped"
 }
 
-busted_run() { # interpreter build
-    "$1" /usr/bin/busted --output=TAP --lpath='./lua/?.lua;./lua/?/init.lua;./spec/?.lua' \
-        --cpath="./build/$2/?.so" spec
+# Specs tagged #once check what does not depend on the interpreter that
+# runs busted (nginx's own LuaJIT, LuaRocks trees tried under every
+# interpreter): they run in the first suite of TEST_LUAS only, not again
+# under the other interpreters or ASan (which they never load).
+busted_run() { # interpreter build [busted options]
+    i=$1
+    b=$2
+    shift 2
+    "$i" /usr/bin/busted --output=TAP --lpath='./lua/?.lua;./lua/?/init.lua;./spec/?.lua' \
+        --cpath="./build/$b/?.so" "$@" spec
 }
 
 # A sanitizer report in a log: ASan's "==PID==ERROR: AddressSanitizer",
@@ -63,7 +70,7 @@ busted_asan() {
         return 1
     fi
     out="$log_dir/busted-asan.out"
-    .ci/lua-asan.sh /usr/bin/busted --output=TAP \
+    .ci/lua-asan.sh /usr/bin/busted --output=TAP --exclude-tags=once \
         --lpath='./lua/?.lua;./lua/?/init.lua;./spec/?.lua' --cpath='./build/asan/?.so' spec >"$out" 2>&1
     rc=$?
     cat "$out"
@@ -131,8 +138,11 @@ if [ -x spec/c/run.sh ]; then
     suite c-engine spec/c/run.sh
     suite c-valgrind c_valgrind
 fi
+once=
 for v in ${TEST_LUAS:-5.4 jit}; do
-    if [ "$v" = jit ]; then suite luajit busted_run luajit jit; else suite "lua$v" busted_run "lua$v" "$v"; fi
+    if [ "$v" = jit ]; then suite luajit busted_run luajit jit $once
+    else suite "lua$v" busted_run "lua$v" "$v" $once; fi
+    once=--exclude-tags=once
 done
 if [ "${SMTP_NATIVE_SKIP_ASAN:-0}" != 1 ]; then
     suite lua5.4-asan busted_asan

@@ -387,7 +387,11 @@ end
 
 local available, why = N.available()
 
-describe("socket.smtp in nginx on cosockets", function()
+-- #once: what this checks does not depend on the interpreter running
+-- busted (nginx runs its own LuaJIT; the LuaRocks trees are tried under
+-- every interpreter from inside the spec): .ci/test.sh runs it in the
+-- first suite only.
+describe("socket.smtp in nginx on cosockets #once", function()
     if not H.need_peer("nginx", available, why, "the OpenResty spec") then return end
 
     teardown(function()

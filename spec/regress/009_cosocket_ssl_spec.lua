@@ -118,7 +118,11 @@ local REFUSED = {
     { "verifyext", "crl_check", "lua_ssl_crl (for crl_check)" },
 }
 
-describe("ssl on OpenResty cosockets (issue 9, item 5)", function()
+-- #once: what this checks does not depend on the interpreter running
+-- busted (nginx runs its own LuaJIT; the LuaRocks trees are tried under
+-- every interpreter from inside the spec): .ci/test.sh runs it in the
+-- first suite only.
+describe("ssl on OpenResty cosockets (issue 9, item 5) #once", function()
     local nginx_ok, nginx_why = N.available()
     if not H.need_peer("nginx", nginx_ok, nginx_why, "the cosocket ssl cases") then return end
 

@@ -27,7 +27,11 @@ end
 local have_luarocks = H.sh("command -v luarocks >/dev/null 2>&1")
 local have_headers = H.sh(("test -f /usr/include/lua%s/lua.h"):format(LUA_VER))
 
-describe("issue 9 item 11: LuaRocks", function()
+-- #once: what this checks does not depend on the interpreter running
+-- busted (nginx runs its own LuaJIT; the LuaRocks trees are tried under
+-- every interpreter from inside the spec): .ci/test.sh runs it in the
+-- first suite only.
+describe("issue 9 item 11: LuaRocks #once", function()
     if not H.need_peer("luarocks", have_luarocks and have_headers,
             "luarocks or the Lua " .. LUA_VER .. " headers are not installed (make deps)",
             "the LuaRocks install cases") then
