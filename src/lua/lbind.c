@@ -84,7 +84,7 @@ int lbind_guarded(lua_State *L, int *busy, const lbind_inner *inner)
         const lbind_inner *c;
         void *p;
     } in;
-    int nargs = lua_gettop(L), rc;
+    int nargs = lua_gettop(L), rc, n;
     in.c = inner;
     luaL_checkstack(L, 3, NULL); /* may raise: the mark is not set yet */
     *busy = 1;
@@ -95,7 +95,18 @@ int lbind_guarded(lua_State *L, int *busy, const lbind_inner *inner)
     *busy = 0;
     if (rc != 0)
         return lua_error(L);
-    return lua_gettop(L);
+    n = lua_gettop(L);
+    if (n < nargs + 3) {
+        /* nil the slots the call used above its results (the function,
+         * LuaJIT's frame link, the arguments, the light userdata): a stale
+         * copy of the object there would stay reachable for the rest of
+         * the collector's cycle (LuaJIT scans the slots of a frame not yet
+         * written), later than from a plain C function, and so change the
+         * order of finalizers. luaL_checkstack above made the room. */
+        lua_settop(L, nargs + 3);
+        lua_settop(L, n);
+    }
+    return n;
 }
 
 void lbind_push_shown(lua_State *L, const char *s, size_t n)

@@ -84,10 +84,12 @@ typedef struct {
  * (and a finalizer that calls the same object, refused while *busy is set)
  * can happen. *busy is set before anything can allocate, and cleared
  * however inner ends; an error goes on to the caller as it was. Returns
- * inner's results. busy points into the object's userdata, which the
- * stack anchors. The calling function's upvalue 1 must be
- * lbind_guard_entry (lbind_class with nup 1): pushing it allocates
- * nothing, where lua_pushcfunction would (5.1, LuaJIT). */
+ * inner's results, with no stale copy of the arguments left on the stack
+ * above them (the collector sees what it sees after a plain C function).
+ * busy points into the object's userdata, which the stack anchors. The
+ * calling function's upvalue 1 must be lbind_guard_entry (lbind_class
+ * with nup 1): pushing it allocates nothing, where lua_pushcfunction
+ * would (5.1, LuaJIT). */
 typedef struct {
     lua_CFunction fn;
 } lbind_inner;
