@@ -149,6 +149,13 @@ static int gen_fail(lua_State *L, const char *msg, int code)
 
 static int gen_run(lua_State *L, lgen *G);
 
+/* (guarded) gen_run */
+static int next_guarded(lua_State *L)
+{
+    return gen_run(L, (lgen *)lua_touserdata(L, 1));
+}
+static const lbind_inner next_guarded_in = {next_guarded};
+
 /* -- chunk | false, source | nil | nil, err = g:next()
  * A chunk of the message; or false and a Lua source whose next chunk the
  * caller must get and hand over with g:feed(); or nil at the end. Raises
@@ -160,14 +167,32 @@ static int gen_next(lua_State *L)
     if (G->busy)
         return luaL_error(L, "message generator busy: g:next() called again while it runs "
                              "(from a finalizer?)");
-    G->busy = 1;
-    n = gen_run(L, G);
-    G->busy = 0;
+    lua_settop(L, 1);
+    /* the mark is cleared however gen_run ends (lbind_guarded): an error
+     * out of a push must not leave the generator refusing for good */
+    n = lbind_guarded(L, &G->busy, &next_guarded_in);
+    /* it returned: an error out of it (a memory error; on 5.1 and LuaJIT a
+     * finalizer's, also from the collection Lua 5.1 runs as the inner call
+     * returns) left these set for the next call (gen_run) */
+    G->unfinished = 0;
+    G->pend = NULL;
     if (G->closed) { /* closed meanwhile (or before): nothing is pointed to now */
         free_program(L, G);
         close_input(G);
     }
     return n;
+}
+
+/* The chunk p[0..n), engine memory (valid until the engine's next call),
+ * pushed: the push can raise after the engine let go of it, so it stays
+ * pending until g:next() returns it (gen_next), and an interrupted
+ * g:next() is followed by one that hands it out (below). */
+static int push_chunk(lua_State *L, lgen *G, const char *p, size_t n)
+{
+    G->pend = p;
+    G->pendlen = n;
+    lua_pushlstring(L, p, n);
+    return 1;
 }
 
 static int gen_run(lua_State *L, lgen *G)
@@ -189,12 +214,18 @@ static int gen_run(lua_State *L, lgen *G)
         return 2;
     }
     lua_pop(L, 1);
+    if (G->unfinished) { /* the last g:next() ended by an error */
+        if (G->pend != NULL) /* in its push: that chunk, then on as before */
+            return push_chunk(L, G, G->pend, G->pendlen);
+        /* elsewhere: what the generator holds may be half-done; it stops */
+        return gen_fail(L, "message generator: an error interrupted an earlier g:next()", 0);
+    }
+    G->unfinished = 1; /* until gen_next sees the guarded call return */
     for (;;) {
         mime_gen_event ev;
         mime_gen_act act = mime_gen_next(&G->g, &ev);
         if (act == MIME_GEN_OUTPUT) {
-            lua_pushlstring(L, ev.data, ev.len);
-            return 1;
+            return push_chunk(L, G, ev.data, ev.len);
         }
         if (act == MIME_GEN_DONE) {
             /* the program is spent: its memory goes back now, not when
@@ -219,8 +250,7 @@ static int gen_run(lua_State *L, lgen *G)
                 if (mime_gen_sample(&G->g, p + G->in_off, G->in_len - G->in_off) != 0) {
                     mime_gen_event fl;
                     if (mime_gen_flush(&G->g, &fl) == MIME_GEN_OUTPUT) {
-                        lua_pushlstring(L, fl.data, fl.len);
-                        return 1;
+                        return push_chunk(L, G, fl.data, fl.len);
                     }
                 }
                 continue;
@@ -232,8 +262,7 @@ static int gen_run(lua_State *L, lgen *G)
                  * a copy (small ones are gathered into the block instead) */
                 mime_gen_event fl;
                 if (mime_gen_flush(&G->g, &fl) == MIME_GEN_OUTPUT) {
-                    lua_pushlstring(L, fl.data, fl.len);
-                    return 1;
+                    return push_chunk(L, G, fl.data, fl.len);
                 }
                 if (G->in_off == 0) {
                     G->in_off = G->in_len;
@@ -340,8 +369,7 @@ static int gen_run(lua_State *L, lgen *G)
                 if (mime_gen_flush(&G->g, &fl) == MIME_GEN_OUTPUT) {
                     /* what precedes goes out first */
                     lua_pop(L, 1);
-                    lua_pushlstring(L, fl.data, fl.len);
-                    return 1;
+                    return push_chunk(L, G, fl.data, fl.len);
                 }
             }
             G->in = IN_STRING;
@@ -408,5 +436,6 @@ static const luaL_Reg gen_meta[] = {
 
 void lmime_gen_open(lua_State *L)
 {
-    lbind_class(L, GEN_MT, gen_methods, gen_meta, 0);
+    lua_pushcfunction(L, lbind_guard_entry); /* upvalue 1: lbind_guarded */
+    lbind_class(L, GEN_MT, gen_methods, gen_meta, 1);
 }

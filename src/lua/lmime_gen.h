@@ -36,6 +36,9 @@ typedef struct {
     int waiting;          /* g:next() handed out a Lua source: g:feed() is due */
     int busy;             /* g:next() runs: pushing its chunk may run finalizers
                            * before the copy (LuaJIT), which must not re-enter */
+    int unfinished;       /* the last g:next() ended by an error (not returned) */
+    const char *pend;     /* the chunk whose push raised: the next g:next()'s */
+    size_t pendlen;
     /* the input being fed */
     int in;               /* IN_* */
     unsigned in_id;       /* body it belongs to */
