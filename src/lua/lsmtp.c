@@ -5,6 +5,8 @@
  * the engine, engine events to Lua values, error codes to strings. No
  * protocol logic, no I/O, no calls into Lua code.
  */
+#include <string.h>
+
 #include "lbind.h"
 #include "lfile.h"
 #include "lhost.h"
@@ -74,27 +76,24 @@ static size_t out_len(const smtp_client *c)
     return n;
 }
 
-/* (guarded) the line queued after the output's first `before` bytes */
-static int push_line(lua_State *L)
-{
-    size_t n, before = (size_t)lua_tointeger(L, 2);
-    const char *out = smtp_client_output(GUARDED_CLIENT(L), &n);
-    lua_pushboolean(L, 1);
-    lua_pushlstring(L, out + before, n - before - 2);
-    return 2;
-}
-static const lbind_inner push_line_in = {push_line};
-
-/* true, line: the command line just queued (without CRLF), for messages.
- * Never used for AUTH, whose lines hold credentials. The client is the
- * method's first argument; the others are no longer needed. */
+/* true, line: the command line just queued (without CRLF), for messages;
+ * copied out of the engine before anything can run Lua code. Never used
+ * for AUTH, whose lines hold credentials. */
 static int push_queued(lua_State *L, size_t before, int rc)
 {
+    char line[SMTP_CMD_MAX]; /* what smtp_client queues with SMTP_CMD_MAX */
+    size_t n;
+    const char *out;
     if (rc != 0)
         return lbind_fail_code(L, -rc);
-    lua_settop(L, 1);
-    lua_pushinteger(L, (lua_Integer)before);
-    return guarded(L, &push_line_in);
+    out = smtp_client_output(check_client(L), &n);
+    n -= before + 2;
+    if (n > sizeof line)
+        return luaL_error(L, "smtp engine: a command line over %d bytes", SMTP_CMD_MAX);
+    memcpy(line, out + before, n);
+    lua_pushboolean(L, 1);
+    lua_pushlstring(L, line, n);
+    return 2;
 }
 
 /* -- c = core.new() */
@@ -269,97 +268,140 @@ static int client_feed(lua_State *L)
     return lbind_rc(L, smtp_client_feed(c, s, n));
 }
 
+/* The bytes of a write, reply or challenge event: data[0..n) (the reply's
+ * text), the reply's enhanced code (or NULL) and code. Engine memory. */
+typedef struct {
+    const char *data, *enh;
+    size_t n;
+    int code;
+} event_bytes;
+
+static event_bytes bytes_of(int act, const smtp_event *ev)
+{
+    event_bytes b;
+    b.data = ev->data;
+    b.n = ev->len;
+    b.enh = NULL;
+    b.code = 0;
+    if (act == SMTP_ACT_REPLY) {
+        b.data = smtp_reply_text(ev->reply, &b.n);
+        b.enh = smtp_reply_enhanced(ev->reply);
+        b.code = smtp_reply_code(ev->reply);
+    }
+    return b;
+}
+
 /* -- "write", bytes, secret | "read", want | "idle"
  *    | "reply", cmd, ok, code, text, enhanced | "challenge", text
  *    | "error", msg, name = c:next()
- * (guarded) the event taken into the client: its bytes are engine memory */
+ * A write, reply or challenge from b, which the caller keeps valid. */
+static int push_bytes(lua_State *L, int act, const smtp_event *ev, const event_bytes *b)
+{
+    if (act == SMTP_ACT_WRITE) {
+        lua_pushliteral(L, "write");
+        lua_pushlstring(L, b->data, b->n);
+        lua_pushinteger(L, (lua_Integer)ev->secret);
+        return 3;
+    }
+    if (act == SMTP_ACT_CHALLENGE) {
+        lua_pushliteral(L, "challenge");
+        lua_pushlstring(L, b->data, b->n);
+        return 2;
+    }
+    lua_pushliteral(L, "reply");
+    lua_pushstring(L, smtp_client_cmd_name(ev->cmd)); /* a static string */
+    lua_pushboolean(L, ev->ok);
+    lua_pushinteger(L, b->code);
+    lua_pushlstring(L, b->data, b->n);
+    if (b->enh != NULL)
+        lua_pushstring(L, b->enh);
+    else
+        lua_pushnil(L);
+    return 6;
+}
+
+/* (guarded) the event taken into the client, from the engine's memory */
 static int next_guarded(lua_State *L)
 {
     lclient *u = (lclient *)lua_touserdata(L, 1);
-    const smtp_event *ev = &u->ev;
-    const char *text;
-    size_t n;
-    switch (u->act) {
-    case SMTP_ACT_WRITE:
-        lua_pushliteral(L, "write");
-        lua_pushlstring(L, ev->data, ev->len);
-        lua_pushinteger(L, (lua_Integer)ev->secret);
-        return 3;
-    case SMTP_ACT_REPLY:
-        lua_pushliteral(L, "reply");
-        lua_pushstring(L, smtp_client_cmd_name(ev->cmd));
-        lua_pushboolean(L, ev->ok);
-        lua_pushinteger(L, smtp_reply_code(ev->reply));
-        text = smtp_reply_text(ev->reply, &n);
-        lua_pushlstring(L, text, n);
-        if ((text = smtp_reply_enhanced(ev->reply)) != NULL)
-            lua_pushstring(L, text);
-        else
-            lua_pushnil(L);
-        return 6;
-    case SMTP_ACT_CHALLENGE:
-    default:
-        lua_pushliteral(L, "challenge");
-        lua_pushlstring(L, ev->data, ev->len);
-        return 2;
-    }
+    event_bytes b = bytes_of(u->act, &u->ev);
+    return push_bytes(L, u->act, &u->ev, &b);
 }
 static const lbind_inner next_guarded_in = {next_guarded};
 
-/* The engine is asked with the mark set. An event that carries engine
- * bytes (write, reply, challenge) is pushed guarded; the others hold
- * nothing a re-entered method could change, and go out without the
- * protected call (the common "read" costs no pcall). */
+/* The engine is asked with the mark set. Every event's bytes (at most the
+ * output block, SMTP_OUT_MAX, or a reply, SMTP_REPLY_MAX) are taken into
+ * this frame's own memory before anything can run Lua code, and pushed
+ * after the mark is cleared, without a protected call: a finalizer that
+ * re-enters the client then cannot change what this call returns. A write
+ * that holds credentials is never copied to a second place: it is pushed
+ * guarded, from the engine's memory. */
 static int client_next(lua_State *L)
 {
     lclient *u;
+    char copy[SMTP_OUT_MAX];
+    smtp_event ev;
+    event_bytes b;
+    size_t en;
     check_client(L);
     lua_settop(L, 1);
     luaL_checkstack(L, 8, NULL); /* before the mark: nothing below raises */
     u = (lclient *)lua_touserdata(L, 1);
     u->busy = 1;
     u->act = smtp_client_next(&u->c, &u->ev);
+    ev = u->ev;
     switch (u->act) {
     case SMTP_ACT_READ:
         u->busy = 0;
         lua_pushliteral(L, "read");
-        lua_pushinteger(L, (lua_Integer)u->ev.want);
+        lua_pushinteger(L, (lua_Integer)ev.want);
         return 2;
     case SMTP_ACT_ERROR:
         u->busy = 0;
         lua_pushliteral(L, "error");
-        lua_pushstring(L, smtp_errmsg(u->ev.err));
-        lua_pushstring(L, smtp_errname(u->ev.err));
+        lua_pushstring(L, smtp_errmsg(ev.err));
+        lua_pushstring(L, smtp_errname(ev.err));
         return 3;
     case SMTP_ACT_IDLE:
         u->busy = 0;
         lua_pushliteral(L, "idle");
         return 1;
+    case SMTP_ACT_WRITE:
+    case SMTP_ACT_REPLY:
+    case SMTP_ACT_CHALLENGE:
+        b = bytes_of(u->act, &ev);
+        en = b.enh != NULL ? strlen(b.enh) + 1 : 0;
+        if ((u->act == SMTP_ACT_WRITE && ev.secret != 0) || b.n > sizeof copy - en)
+            break;
+        memcpy(copy, b.data, b.n);
+        b.data = copy;
+        if (b.enh != NULL)
+            b.enh = (const char *)memcpy(copy + b.n, b.enh, en);
+        u->busy = 0;
+        return push_bytes(L, u->act, &ev, &b);
     default:
-        return guarded(L, &next_guarded_in);
+        break;
     }
+    return guarded(L, &next_guarded_in);
 }
 
-/* -- params | nil = c:has(keyword)   (params "" for a bare keyword) */
-static int has_guarded(lua_State *L)
-{
-    size_t n, pn;
-    const char *k = lua_tolstring(L, 2, &n);
-    const char *p = smtp_caps_find(smtp_client_caps(GUARDED_CLIENT(L)), k, n, &pn);
-    if (p == NULL)
-        lua_pushnil(L);
-    else
-        lua_pushlstring(L, p, pn);
-    return 1;
-}
-static const lbind_inner has_guarded_in = {has_guarded};
-
+/* -- params | nil = c:has(keyword)   (params "" for a bare keyword),
+ * copied out of the engine before anything can run Lua code */
 static int client_has(lua_State *L)
 {
-    check_client(L);
-    luaL_checkstring(L, 2);
-    lua_settop(L, 2);
-    return guarded(L, &has_guarded_in);
+    char copy[SMTP_CAPS_MAX]; /* the whole of what smtp_caps keeps */
+    size_t n, pn;
+    const char *k = luaL_checklstring(L, 2, &n);
+    const char *p = smtp_caps_find(smtp_client_caps(check_client(L)), k, n, &pn);
+    if (p == NULL) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (pn > sizeof copy)
+        return luaL_error(L, "smtp engine: a capability over %d bytes", SMTP_CAPS_MAX);
+    memcpy(copy, p, pn);
+    lua_pushlstring(L, copy, pn);
+    return 1;
 }
 
 /* -- t = c:caps()   { KEYWORD = params, ... } from the last EHLO */

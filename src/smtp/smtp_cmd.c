@@ -7,10 +7,9 @@ int smtp_cmd_check(const char *s, size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++) {
-        if (s[i] == '\r' || s[i] == '\n')
-            return -SMTP_E_ARG_CRLF;
-        if (s[i] == '\0')
-            return -SMTP_E_ARG_NUL;
+        unsigned char c = (unsigned char)s[i];
+        if (c <= '\r' && (c == '\r' || c == '\n' || c == '\0')) /* one test for most */
+            return c == '\0' ? -SMTP_E_ARG_NUL : -SMTP_E_ARG_CRLF;
     }
     return 0;
 }
