@@ -144,9 +144,11 @@ int lbind_cte(lua_State *L, int idx, const char *what)
     int cte = s != NULL ? mime_gen_cte_code(s, n) : -SMTP_E_MSG_ENCODING;
     if (cte != -SMTP_E_MSG_ENCODING || what == NULL)
         return cte;
+    if (s != NULL) /* shown whole: a NUL byte must not cut it to a valid name */
+        lbind_push_shown(L, s, n);
     return luaL_error(L, "bad %s (\"base64\", \"quoted-printable\", \"7bit\", \"8bit\" or "
                          "\"auto\" expected, got %s)", what,
-                      s != NULL ? lua_pushfstring(L, "\"%s\"", s) : luaL_typename(L, idx));
+                      s != NULL ? lua_tostring(L, -1) : luaL_typename(L, idx));
 }
 
 int lbind_number_text(lua_State *L, int idx, char *buf, size_t cap)

@@ -162,23 +162,34 @@ static int file_close(lua_State *L)
     return 0;
 }
 
+/* Pushes field `which` of the object's uservalue table and returns it as a
+ * string (NULL when it is not one). The uservalue is read as no table at
+ * all when the debug library replaced it by something else. */
+static const char *push_field(lua_State *L, int idx, int which)
+{
+    lua_getuservalue(L, idx);
+    if (lua_istable(L, -1))
+        lua_rawgeti(L, -1, which);
+    else
+        lua_pushnil(L);
+    lua_remove(L, -2);
+    return lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+}
+
 /* -- s = tostring(file) */
 static int file_tostring(lua_State *L)
 {
+    const char *p;
     check_file(L, 1);
-    lua_getuservalue(L, 1);
-    lua_rawgeti(L, -1, LBIND_FILE_PATH);
-    lua_pushfstring(L, "smtp file (%s)", lua_tostring(L, -1));
+    p = push_field(L, 1, LBIND_FILE_PATH);
+    lua_pushfstring(L, "smtp file (%s)", p != NULL ? p : "?");
     return 1;
 }
 
 static const char *file_field(lua_State *L, int idx, int which, size_t *len)
 {
     check_file(L, idx);
-    lua_getuservalue(L, idx);
-    lua_rawgeti(L, -1, which);
-    lua_remove(L, -2);
-    if (lua_type(L, -1) != LUA_TSTRING) {
+    if (push_field(L, idx, which) == NULL) {
         *len = 0;
         return NULL;
     }
@@ -189,15 +200,20 @@ static FILE *file_take(lua_State *L, int idx, int *err)
 {
     lfile *lf = check_file(L, idx);
     FILE *f = lf->f;
+    const char *path;
     lf->f = NULL;
     if (f != NULL && fseek(f, 0, SEEK_SET) == 0)
         return f;
     if (f != NULL)
         fclose(f);
-    lua_getuservalue(L, idx);
-    lua_rawgeti(L, -1, LBIND_FILE_PATH);
-    f = open_regular(lua_tostring(L, -1), err);
-    lua_pop(L, 2);
+    path = push_field(L, idx, LBIND_FILE_PATH);
+    if (path == NULL) { /* (the uservalue replaced by the debug library) */
+        lua_pop(L, 1);
+        *err = EINVAL;
+        return NULL;
+    }
+    f = open_regular(path, err);
+    lua_pop(L, 1);
     return f;
 }
 
@@ -215,12 +231,9 @@ static const char *file_push_error(lua_State *L, int idx, int err)
 {
     const char *p;
     check_file(L, idx);
-    lua_getuservalue(L, idx);
-    lua_rawgeti(L, -1, LBIND_FILE_PATH);
-    p = lua_tostring(L, -1);
+    p = push_field(L, idx, LBIND_FILE_PATH);
     p = push_error(L, p != NULL ? p : "?", err);
-    lua_replace(L, -3); /* the message, in place of the uservalue; the path popped */
-    lua_pop(L, 1);
+    lua_remove(L, -2); /* the path */
     return p;
 }
 

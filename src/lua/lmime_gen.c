@@ -131,12 +131,26 @@ void lmime_gen_restart(lgen *G)
 
 /* ---- running ------------------------------------------------------------- */
 
+/* Pushes the bodies table (the generator's uservalue); when the debug
+ * library replaced it by something else, a fresh one in its place: the
+ * bodies are gone then, and g:next() fails ("internal: body lost"). */
+static void push_bodies(lua_State *L)
+{
+    lua_getuservalue(L, 1);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setuservalue(L, 1);
+    }
+}
+
 /* nil, message, name: a failure while producing the message (sticky;
  * its name, smtp_errname(code), is given this once, and none for code 0). */
 static int gen_fail(lua_State *L, const char *msg, int code)
 {
     close_input(check_gen(L, 1));
-    lua_getuservalue(L, 1);
+    push_bodies(L);
     lua_pushstring(L, msg);
     lua_rawseti(L, -2, G_ERR);
     luaL_pushfail(L);
@@ -206,7 +220,7 @@ static int gen_run(lua_State *L, lgen *G)
         return 0;
     G->waiting = 0; /* asked again: the source is asked again */
     lua_settop(L, 1);
-    lua_getuservalue(L, 1); /* 2: bodies */
+    push_bodies(L); /* 2: bodies */
     lua_rawgeti(L, 2, G_ERR);
     if (!lua_isnil(L, -1)) {
         luaL_pushfail(L);
@@ -242,9 +256,13 @@ static int gen_run(lua_State *L, lgen *G)
             if (G->in == IN_FILE) {
                 p = G->buf;
             } else {
+                size_t n = 0;
                 lua_rawgeti(L, 2, G_CUR);
-                p = lua_tostring(L, -1);
+                p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
                 lua_pop(L, 1); /* anchored in the bodies table */
+                if (p == NULL || n != G->in_len) /* (the debug library) */
+                    return gen_fail(L, "message generator: the body it was reading "
+                                       "was taken from it", 0);
             }
             if (ev.sample) {
                 if (mime_gen_sample(&G->g, p + G->in_off, G->in_len - G->in_off) != 0) {
@@ -404,7 +422,7 @@ static int gen_feed(lua_State *L)
     if (!lua_isnil(L, 2))
         luaL_checktype(L, 2, LUA_TSTRING);
     G->waiting = 0;
-    lua_getuservalue(L, 1); /* 4 */
+    push_bodies(L); /* 4 */
     if (lua_isnil(L, 2)) {
         if (!lua_isnil(L, 3)) {
             lua_pushvalue(L, 3);

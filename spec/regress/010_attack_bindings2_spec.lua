@@ -1,0 +1,301 @@
+-- Issue 10 attack (helper: hostile caller / hostile server) on the binding
+-- code changed since 7982e00: the file-body table (lbind_files, lfile.c),
+-- the generator (lmime_gen.c, g:next under lbind_guarded), encoding names
+-- (lbind_cte), c:next's unguarded read/idle/error events (lsmtp.c).
+--
+-- Findings (fixed, KNOWN_OPEN = false):
+--  1. A file object whose uservalue the debug library replaced by a
+--     non-table (debug.setuservalue(f, 42) or nil): file_field,
+--     file_take, file_push_error and __tostring (lfile.c) read it with
+--     lua_rawgeti as if it were the fields table: SEGV (ASan: SEGV in
+--     file_field <- file_leaf <- build_part; file_tostring), or garbage
+--     taken for the path ("smtp file (1.1407347903358e-313)").
+--  2. A generator whose uservalue (the bodies table) was replaced or
+--     edited between two g:next() calls while it was in the middle of a
+--     string body: gen_run (lmime_gen.c) took lua_tostring of the current
+--     string (G_CUR) as it found it and read G->in_len bytes from it. A
+--     shorter string there: an out-of-bounds read of up to 300000 bytes
+--     that went out as the message (no error); no string there (the key
+--     removed, or the uservalue replaced by a fresh table, which LuaJIT's
+--     debug.setfenv allows too): p = NULL, SEGV; a non-table uservalue
+--     (5.4): SEGV in lua_rawgeti.
+--  3. An encoding name with a NUL byte was refused, but its error showed
+--     the name cut at the NUL ('got "base64"' for "base64\0x"), naming a
+--     valid encoding as the bad one: lbind_cte now shows the whole value
+--     quoted as paths are (lbind_push_shown).
+-- Held (regression cases below): c:next()'s read/idle/error events pushed
+-- without the protected call, with finalizers re-entering the client at
+-- that moment (LuaJIT); encoding names that are numbers, tables with
+-- __tostring, huge; a userdata of another class as a body; 100000 parts.
+local H = require("helper")
+local core = require("socket.smtp.core")
+
+local KNOWN_OPEN = false
+
+local JIT_SO = H.root .. "/build/jit/socket/smtp/core.so"
+
+-- Runs code in a child of the interpreter running this spec (its release
+-- build: a crash must not take busted down); "CHILD OK" must end its output.
+local function child(code, interp)
+    local dir = H.tmpdir()
+    H.write_file(dir .. "/child.lua", code)
+    local cmd
+    if interp == "jit" then
+        local setup = string.format("package.path=%q..package.path package.cpath=%q..package.cpath",
+            H.root .. "/lua/?.lua;", H.root .. "/build/jit/?.so;")
+        cmd = "luajit -e " .. H.quote(setup) .. " " .. H.quote(dir .. "/child.lua")
+    else
+        cmd = H.lua_command(dir .. "/child.lua")
+    end
+    local ok, out, status = H.sh("cd " .. H.quote(dir) .. " && timeout -s KILL 120 " .. cmd)
+    H.rmdir(dir)
+    local last = out:match("([^\n]*)\n?$")
+    assert(ok and status == 0 and last == "CHILD OK",
+        ("child failed (exit status %s%s):\n%s"):format(tostring(status),
+            status == 139 and ", SIGSEGV" or "", out))
+end
+
+local function have_jit()
+    local f = io.open(JIT_SO, "rb")
+    if f then f:close() end
+    return f ~= nil and H.sh("command -v luajit >/dev/null")
+end
+
+local function body_file()
+    local dir = H.tmpdir()
+    H.write_file(dir .. "/body.txt", "hello\r\nworld\r\n")
+    return dir
+end
+
+describe("issue 10 attack: a file object's uservalue replaced (debug.setuservalue)", function()
+    for _, case in ipairs({ { "42", "a number" }, { "nil", "nil" }, { "true", "a boolean" } }) do
+        for _, enc in ipairs({ "base64", "auto" }) do
+            it(("by %s, encoding %s: no crash, an error or the message"):format(case[2], enc), function()
+                if KNOWN_OPEN then return pending("open finding 1") end
+                if not rawget(debug, "setuservalue") then return pending("no debug.setuservalue") end
+                local dir = body_file()
+                child(([[
+local core = require("socket.smtp.core")
+local function mk() return assert(core.file(%q, { encoding = %q })) end
+-- before core.message: refused with nil, err (or raised), never a crash
+local f = mk()
+debug.setuservalue(f, %s)
+assert(type(tostring(f)) == "string")
+local ok, g, err = pcall(core.message, { body = f }, {})
+assert(not ok or g == nil or type(g) == "userdata", tostring(err))
+if ok and g then
+    for _ = 1, 100 do local c = g:next() if not c then break end end
+end
+-- after core.message, before and between g:next(); the file twice (the
+-- second reader opens the path again)
+f = mk()
+g = assert(core.message({ body = { { body = f }, { body = f } } }, {}))
+debug.setuservalue(f, %s)
+for _ = 1, 100 do
+    local okn, c = pcall(g.next, g)
+    if not okn or not c then break end
+end
+assert(type(tostring(f)) == "string")
+print("CHILD OK")
+]]):format(dir .. "/body.txt", enc, case[1], case[1]))
+                H.rmdir(dir)
+            end)
+        end
+    end
+end)
+
+-- The generator in the middle of a string body (base64 of 300000 bytes:
+-- the first g:next() returns while the string is half fed).
+local GEN_CUR = [[
+local core = require("socket.smtp.core")
+local getuv = debug.getuservalue or debug.getfenv
+local setuv = debug.setuservalue or debug.setfenv
+local mesgt = { body = ("x"):rep(300000), encoding = "base64" }
+local function whole()
+    local g, t = assert(core.message(mesgt, {})), {}
+    for c in function() return g:next() end do t[#t + 1] = c end
+    return table.concat(t)
+end
+local clean = whole()
+local g = assert(core.message(mesgt, {}))
+local got = { assert(g:next()) }
+TAMPER
+local err
+for _ = 1, 1000 do
+    local ok, c, e = pcall(g.next, g)
+    if not ok then err = c break end
+    if c == nil then err = e break end
+    got[#got + 1] = c
+end
+local text = table.concat(got)
+assert(err ~= nil, "g:next() went on with a body it no longer holds (" .. #text .. " bytes, "
+    .. (text == clean and "as" or "not as") .. " a clean run)")
+print("CHILD OK")
+]]
+
+describe("issue 10 attack: a generator's bodies table tampered with mid-body", function()
+    local cases = {
+        { "its current string swapped for a shorter one", "getuv(g)[-1] = 'y'" },
+        { "its current string removed", "getuv(g)[-1] = nil" },
+        { "its uservalue replaced by a fresh table", "setuv(g, {})" },
+    }
+    for _, case in ipairs(cases) do
+        it(case[1] .. ": an error, no out-of-bounds read", function()
+            if KNOWN_OPEN then return pending("open finding 2") end
+            child((GEN_CUR:gsub("TAMPER", function() return case[2] end)))
+        end)
+        it("LuaJIT: " .. case[1] .. ": an error, no out-of-bounds read", function()
+            if KNOWN_OPEN then return pending("open finding 2") end
+            if not have_jit() then return pending("no luajit or no build/jit") end
+            child((GEN_CUR:gsub("TAMPER", function() return case[2] end)), "jit")
+        end)
+    end
+    it("its uservalue replaced by a number: an error, no crash", function()
+        if KNOWN_OPEN then return pending("open finding 2") end
+        if not rawget(debug, "setuservalue") then return pending("no debug.setuservalue") end
+        child((GEN_CUR:gsub("TAMPER", function() return "debug.setuservalue(g, 42)" end)))
+    end)
+end)
+
+describe("issue 10 attack: encoding names", function()
+    local ENC = '("base64", "quoted-printable", "7bit", "8bit" or "auto" expected, got '
+    it("a NUL byte in the name: refused, and the error shows the whole name", function()
+        if KNOWN_OPEN then return pending("open finding 3") end
+        local g, err, name = core.message({ body = "x", encoding = "base64\0x" }, {})
+        assert.is_nil(g)
+        assert.are.equal("bad mesgt.encoding " .. ENC .. '"base64\\x00x")', err)
+        assert.are.equal("EMSG_ENCODING", name)
+        local ok, e = pcall(core.file, "/nonexistent-" .. tostring({}), { encoding = "7bit\0" })
+        assert.is_false(ok)
+        assert.truthy(tostring(e):find("bad option 'encoding' " .. ENC .. '"7bit\\x00")', 1, true),
+                      tostring(e))
+    end)
+
+    it("numbers, tables with __tostring, huge strings: refused by type or name", function()
+        local tbl = setmetatable({}, { __tostring = function() return "base64" end })
+        for _, v in ipairs({ 7, 64, tbl, true }) do
+            local g, err, name = core.message({ body = "x", encoding = v }, {})
+            assert.is_nil(g)
+            assert.are.equal("bad mesgt.encoding " .. ENC .. type(v) .. ")", err)
+            assert.are.equal("EMSG_ENCODING", name)
+        end
+        local g, err = core.message({ body = "x", encoding = ("base64"):rep(200000) }, {})
+        assert.is_nil(g)
+        assert.truthy(err:find("bad mesgt.encoding", 1, true))
+        for _, v in ipairs({ "Base64", "base64 ", " 7bit", "auto\n" }) do
+            assert.is_nil((core.message({ body = "x", encoding = v }, {})))
+        end
+    end)
+end)
+
+describe("issue 10 attack: bodies of another class, huge multiparts", function()
+    it("a userdata of another class (a client, a generator, a file handle) is no body", function()
+        local g0 = assert(core.message({ body = "x" }, {}))
+        for _, u in ipairs({ core.new(), g0, io.stdout }) do
+            local g, err, name = core.message({ body = u }, {})
+            assert.is_nil(g)
+            assert.are.equal("bad mesgt.body (string, function, table or smtp.file expected, got userdata)",
+                             err)
+            assert.are.equal("EMSG_TYPE", name)
+        end
+    end)
+
+    it("100000 parts: built and sent whole", function()
+        local parts = {}
+        for i = 1, 100000 do parts[i] = { body = "p" .. i } end
+        local g = assert(core.message({ body = parts }, {}))
+        local n, bodies = 0, 0
+        while true do
+            local c, err = g:next()
+            assert(err == nil, tostring(err))
+            if not c then break end
+            n = n + #c
+            for _ in c:gmatch("\r\np%d+\r\n") do bodies = bodies + 1 end
+        end
+        assert.is_true(n > 9000000)
+        assert.is_true(bodies > 99000, bodies)
+    end)
+end)
+
+-- c:next() pushes read, idle and error without the protected call: a
+-- finalizer run by that push may re-enter the client (it is not busy).
+local REENTER = [[
+collectgarbage("setpause", 0)
+collectgarbage("setstepmul", 1000)
+local core = require("socket.smtp.core")
+local armed, action = false, nil
+local function fin() if armed then armed = false action() end end
+local function proxies(n)
+    for _ = 1, n do getmetatable(newproxy(true)).__gc = fin end
+end
+local function drive(c, input)
+    while true do
+        local e, a = c:next()
+        if e == "read" then
+            if #input == 0 then return e, a end
+            assert(c:feed(input:sub(1, a)))
+            input = input:sub(a + 1)
+        elseif e ~= "write" and e ~= "reply" then
+            return e, a
+        end
+    end
+end
+local hits = { read = 0, idle = 0, error = 0 }
+-- read: the finalizer feeds a byte and asks again
+for _ = 1, 200 do
+    local c = core.new()
+    c:greeting()
+    local _, w0 = c:next()
+    local fired
+    action = function() pcall(c.feed, c, "2") pcall(c.next, c) fired = true end
+    proxies(50)
+    for _ = 1, 200 do
+        armed = true
+        local e, w = c:next()
+        armed = false
+        assert(e == "read" and w == w0, ("read event became %s %s"):format(tostring(e), tostring(w)))
+        if fired then hits.read = hits.read + 1 break end
+    end
+    -- the conversation goes on from the byte the finalizer fed
+    local e = drive(c, fired and "20 mx\r\n" or "220 mx\r\n")
+    assert(e == "idle", tostring(e))
+end
+-- idle: the finalizer queues a NOOP; error: it asks again and queues
+for _, kind in ipairs({ "idle", "error" }) do
+    for _ = 1, 200 do
+        local c = core.new()
+        c:greeting()
+        drive(c, kind == "idle" and "220 mx\r\n" or "garbage\r\n")
+        local e0, m0 = c:next()
+        assert(e0 == kind, e0)
+        local fired
+        action = function() pcall(c.next, c) pcall(c.noop, c) fired = true end
+        proxies(50)
+        for _ = 1, 200 do
+            armed = true
+            local e, m, name = c:next()
+            armed = false
+            if fired then
+                assert(e == kind and m == m0, ("%s event became %s %s"):format(kind, tostring(e), tostring(m)))
+                assert(kind == "idle" or type(name) == "string")
+                hits[kind] = hits[kind] + 1
+                break
+            end
+        end
+        if kind == "idle" and fired then
+            local e, bytes = c:next()
+            assert(e == "write" and bytes == "NOOP\r\n", tostring(e) .. " " .. tostring(bytes))
+        end
+    end
+end
+assert(hits.read > 0 and hits.idle > 0 and hits.error > 0,
+       ("finalizers never ran in c:next(): %d %d %d"):format(hits.read, hits.idle, hits.error))
+print("CHILD OK")
+]]
+
+describe("issue 10 attack: finalizers re-entering the client in c:next()'s unguarded events", function()
+    it("LuaJIT: read, idle, error: each call returns its own event; the client goes on", function()
+        if not have_jit() then return pending("no luajit or no build/jit") end
+        child(REENTER, "jit")
+    end)
+end)
