@@ -23,6 +23,7 @@
 --     the name cut at the NUL ('got "base64"' for "base64\0x"), naming a
 --     valid encoding as the bad one: lbind_cte now shows the whole value
 --     quoted as paths are (lbind_push_shown).
+--  4. (open, KNOWN_OPEN_WRITE_LOST) see below.
 -- Held (regression cases below): c:next()'s read/idle/error events pushed
 -- without the protected call, with finalizers re-entering the client at
 -- that moment (LuaJIT); encoding names that are numbers, tables with
@@ -31,6 +32,13 @@ local H = require("helper")
 local core = require("socket.smtp.core")
 
 local KNOWN_OPEN = false
+-- Open finding 4 (lsmtp.c, not fixed here: another helper's file, and
+-- older than 7982e00): under LuaJIT a finalizer's error raised by the
+-- push of a "write" event escapes c:next() after the engine handed the
+-- bytes out; the command is lost (the next c:next() says "read", waiting
+-- for the reply to a command never sent). g:next() keeps such a chunk
+-- pending (lmime_gen.c push_chunk); c:next() has no such rule.
+local KNOWN_OPEN_WRITE_LOST = true
 
 local JIT_SO = H.root .. "/build/jit/socket/smtp/core.so"
 
@@ -298,4 +306,64 @@ describe("issue 10 attack: finalizers re-entering the client in c:next()'s ungua
         if not have_jit() then return pending("no luajit or no build/jit") end
         child(REENTER, "jit")
     end)
+end)
+
+-- A finalizer raising (LuaJIT) while c:next() pushes an event: the error
+-- reaches the caller, and the next c:next() gives that event again.
+local RAISE = [[
+collectgarbage("setpause", 0)
+collectgarbage("setstepmul", 1000)
+local core = require("socket.smtp.core")
+local KIND = ...
+local armed = false
+local function fin() if armed then armed = false error("finalizer bug") end end
+local function at(kind)
+    local c = core.new()
+    c:greeting()
+    assert(c:next() == "read")
+    if kind == "read" then return c end
+    assert(c:feed(kind == "error" and "garbage\r\n" or "220 mx\r\n"))
+    local e = c:next()
+    if kind == "error" then return c end
+    assert(e == "reply")
+    if kind == "idle" then return c end
+    assert(c:noop()) -- write: "NOOP\r\n"
+    return c
+end
+local want = { read = "read 4096", idle = "idle nil", error = "error", write = "write NOOP\r\n" }
+local hits = 0
+for _ = 1, 2000 do
+    local c = at(KIND)
+    for _ = 1, 30 do getmetatable(newproxy(true)).__gc = fin end
+    -- (read, idle and error come again until something changes: asked
+    -- until a finalizer runs inside; a write comes once)
+    for _ = 1, KIND == "write" and 1 or 200 do
+        armed = true
+        local ok, e = pcall(c.next, c)
+        armed = false
+        if not ok then
+            assert(tostring(e):find("finalizer bug", 1, true), tostring(e))
+            local e2, a2 = c:next()
+            local got = KIND == "error" and e2 or (tostring(e2) .. " " .. tostring(a2))
+            assert(got == want[KIND], ("after the error c:next() gave %q, not %q"):format(got, want[KIND]))
+            hits = hits + 1
+            break
+        end
+    end
+    if hits >= 5 then break end
+end
+assert(hits > 0, "the finalizer's error never escaped c:next()")
+print("CHILD OK")
+]]
+
+describe("issue 10 attack: a finalizer's error escaping c:next() (LuaJIT)", function()
+    for _, kind in ipairs({ "read", "idle", "error", "write" }) do
+        it(kind .. ": the next c:next() gives the same event", function()
+            if kind == "write" and KNOWN_OPEN_WRITE_LOST then
+                return pending("open finding 4: the write is lost (see the header of this file)")
+            end
+            if not have_jit() then return pending("no luajit or no build/jit") end
+            child("local function f(...)\n" .. RAISE .. "\nend\nf(" .. ("%q"):format(kind) .. ")", "jit")
+        end)
+    end
 end)
