@@ -24,6 +24,11 @@
 --     valid encoding as the bad one: lbind_cte now shows the whole value
 --     quoted as paths are (lbind_push_shown).
 --  4. (open, KNOWN_OPEN_WRITE_LOST) see below.
+--  5. A file body whose metatable was replaced (debug.setmetatable) after
+--     core.message, or another userdata put in its place in the bodies
+--     table: g:next() raised "bad argument #3 to '?' (socket.smtp.core.file
+--     expected, got userdata)" from file_take's check, where it is
+--     documented to raise only when re-entered; now nil, err.
 -- Held (regression cases below): c:next()'s read/idle/error events pushed
 -- without the protected call, with finalizers re-entering the client at
 -- that moment (LuaJIT); encoding names that are numbers, tables with
@@ -110,6 +115,34 @@ print("CHILD OK")
             end)
         end
     end
+end)
+
+describe("issue 10 attack: a file body's metatable replaced after core.message", function()
+    it("g:next() fails (nil, err), it does not raise a bad argument", function()
+        if KNOWN_OPEN then return pending("open finding 5") end
+        local dir = body_file()
+        for _, enc in ipairs({ "base64", "auto" }) do
+            for _, swap in ipairs({ "metatable", "body" }) do
+                local f = assert(core.file(dir .. "/body.txt", { encoding = enc }))
+                local g = assert(core.message({ body = { { body = "a" }, { body = f } } }, {}))
+                if swap == "metatable" then
+                    debug.setmetatable(f, {})
+                else -- another userdata in its place in the bodies table
+                    local uv = (rawget(debug, "getuservalue") or rawget(debug, "getfenv"))(g)
+                    for k, v in pairs(uv) do if v == f then uv[k] = core.new() end end
+                end
+                local err
+                for _ = 1, 100 do
+                    local ok, c, e = pcall(g.next, g)
+                    assert(ok, ("%s %s: g:next() raised %s"):format(enc, swap, tostring(c)))
+                    if c == nil then err = e break end
+                end
+                assert.truthy(err, "no error")
+                assert.are.equal("message generator: a file body is no longer a file", err)
+            end
+        end
+        H.rmdir(dir)
+    end)
 end)
 
 -- The generator in the middle of a string body (base64 of 300000 bytes:

@@ -327,6 +327,8 @@ static int gen_run(lua_State *L, lgen *G)
         case LUA_TUSERDATA: {
             size_t got;
             int body = lua_gettop(L);
+            if (!G->files->is(L, body)) /* its metatable changed since (debug library) */
+                return gen_fail(L, "message generator: a file body is no longer a file", 0);
             if (G->in != IN_FILE || G->in_id != ev.id) {
                 int err = 0;
                 close_input(G);
