@@ -145,6 +145,44 @@ describe("issue 10 attack: a file body's metatable replaced after core.message",
     end)
 end)
 
+describe("issue 10 attack: a file body changed by a metamethod during core.message", function()
+    it("closed, its metatable or uservalue replaced, a collection: nil, err or the message", function()
+        local dir = body_file()
+        local setuv = rawget(debug, "setuservalue") or rawget(debug, "setfenv")
+        for _, act in ipairs({ "close", "mt", "uv", "gc" }) do
+            -- at the first field looked up after the body (none but the
+            -- body is there), or at a given one
+            for _, key in ipairs({ "any", "encoding", "headers" }) do
+                local f = assert(core.file(dir .. "/body.txt", { encoding = "auto" }))
+                local done = false
+                local mesgt = setmetatable({ body = f }, { __index = function(_, k)
+                    if done or (key ~= "any" and k ~= key) then return end
+                    done = true
+                    if act == "close" then f:close()
+                    elseif act == "mt" then debug.setmetatable(f, nil)
+                    elseif act == "uv" then setuv(f, {})
+                    else collectgarbage() end
+                end })
+                local ok, g, err = pcall(core.message, mesgt, {})
+                assert(ok, ("%s in __index(%s): core.message raised %s"):format(act, key, tostring(g)))
+                if act == "mt" then
+                    assert.is_nil(g)
+                    assert.are.equal("bad mesgt.body (string, function, table or smtp.file expected, "
+                                     .. "got userdata)", err)
+                else
+                    assert(g, err)
+                    local t = {}
+                    for c in function() return g:next() end do t[#t + 1] = c end
+                    local text = table.concat(t)
+                    -- the body (7bit by auto), or for a path gone a failure
+                    assert.truthy(text:find("\r\nhello\r\nworld\r\n", 1, true), act .. " " .. key)
+                end
+            end
+        end
+        H.rmdir(dir)
+    end)
+end)
+
 -- The generator in the middle of a string body (base64 of 300000 bytes:
 -- the first g:next() returns while the string is half fed).
 local GEN_CUR = [[
