@@ -438,3 +438,53 @@ describe("issue 10 attack: a finalizer's error escaping c:next() (LuaJIT)", func
         end)
     end
 end)
+
+-- A write pushed without the protected call (its bytes copied first,
+-- lsmtp.c): a finalizer that queues a command and asks c:next() again at
+-- that moment (not refused: the mark is cleared) changes nothing the outer
+-- call returns, and the session goes on in order.
+local WRITE_REENTER = [[
+collectgarbage("setpause", 0)
+collectgarbage("setstepmul", 1000)
+local core = require("socket.smtp.core")
+local armed, action = false, nil
+local function fin() if armed then armed = false action() end end
+local hits = 0
+for _ = 1, 3000 do
+    local c = core.new()
+    c:greeting(); c:next(); c:feed("220 mx\r\n"); c:next()
+    c:ehlo("x"); c:next(); c:next(); c:feed("250-mx\r\n250 PIPELINING\r\n"); c:next()
+    assert(c:mail("a@b.c"))
+    local inner
+    action = function()
+        local ok, queued = pcall(c.noop, c)
+        if ok and queued then inner = { c:next() } end
+    end
+    for _ = 1, 20 do getmetatable(newproxy(true)).__gc = fin end
+    armed = true
+    local e, b = c:next()
+    armed = false
+    assert(e == "write" and b == "MAIL FROM:<a@b.c>\r\n", tostring(e) .. " " .. tostring(b))
+    if inner then
+        hits = hits + 1
+        -- (PIPELINING: the NOOP goes out at once, to the finalizer)
+        assert(inner[1] == "write" and inner[2] == "NOOP\r\n", tostring(inner[1]) .. " " .. tostring(inner[2]))
+        assert(c:feed("250 ok\r\n250 fine\r\n"))
+        local e2, cmd = c:next()
+        assert(e2 == "reply" and cmd == "mail", tostring(e2) .. " " .. tostring(cmd))
+        local e3, cmd3 = c:next()
+        assert(e3 == "reply" and cmd3 == "noop", tostring(e3) .. " " .. tostring(cmd3))
+        assert(c:next() == "idle")
+        if hits >= 50 then break end
+    end
+end
+assert(hits > 0, "finalizers never ran in c:next()")
+print("CHILD OK")
+]]
+
+describe("issue 10 attack: a finalizer re-entering the client while c:next() pushes a write", function()
+    it("LuaJIT: the outer call returns its own bytes; the queued command follows in order", function()
+        if not have_jit() then return pending("no luajit or no build/jit") end
+        child(WRITE_REENTER, "jit")
+    end)
+end)
