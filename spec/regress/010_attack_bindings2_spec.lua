@@ -488,3 +488,54 @@ describe("issue 10 attack: a finalizer re-entering the client while c:next() pus
         child(WRITE_REENTER, "jit")
     end)
 end)
+
+-- A reply is copied too before it is pushed: a finalizer that takes the
+-- next reply at that moment changes nothing the outer call returns.
+local REPLY_REENTER = [[
+collectgarbage("setpause", 0) collectgarbage("setstepmul", 1000)
+local core = require("socket.smtp.core")
+local armed, action = false, nil
+local function fin() if armed then armed = false action() end end
+local hits, clean = 0, nil
+local lines = {}
+for i = 1, 60 do lines[i] = "250-2.1.0 line " .. i .. (" x"):rep(20) end
+lines[61] = "250 2.1.0 last"
+local REPLY = table.concat(lines, "\r\n") .. "\r\n"
+for _ = 1, 3000 do
+    local c = core.new()
+    c:greeting(); c:next(); c:feed("220 mx\r\n"); c:next()
+    c:ehlo("x"); c:next(); c:next(); c:feed("250-mx\r\n250-ENHANCEDSTATUSCODES\r\n250 PIPELINING\r\n"); c:next()
+    assert(c:mail("a@b.c")); assert(c:next() == "write")
+    assert(c:noop()); assert(c:next() == "write")
+    assert(c:next() == "read")
+    assert(c:feed(REPLY .. "550 5.7.1 no\r\n"))
+    local inner
+    action = function() inner = { c:next() } end
+    for _ = 1, 20 do getmetatable(newproxy(true)).__gc = fin end
+    armed = true
+    local e, cmd, ok, code, text, enh = c:next()
+    armed = false
+    assert(e == "reply" and cmd == "mail" and ok == true and code == 250 and enh == "2.1.0",
+           table.concat({ tostring(e), tostring(cmd), tostring(code), tostring(enh) }, " "))
+    clean = clean or text -- (the first client's: finalizers rarely run there)
+    assert(text == clean and text:find("line 60", 1, true) and text:find("last", 1, true), text:sub(1, 80))
+    if inner then
+        hits = hits + 1
+        assert(inner[1] == "reply" and inner[2] == "noop" and inner[4] == 550 and inner[6] == "5.7.1",
+               tostring(inner[1]) .. " " .. tostring(inner[2]))
+    else
+        local e2, c2, _, code2 = c:next()
+        assert(e2 == "reply" and c2 == "noop" and code2 == 550)
+    end
+    if hits >= 50 then break end
+end
+assert(hits > 0)
+print("CHILD OK")
+]]
+
+describe("issue 10 attack: a finalizer taking the next reply while c:next() pushes one", function()
+    it("LuaJIT: the outer call returns its own reply (text, code, enhanced code)", function()
+        if not have_jit() then return pending("no luajit or no build/jit") end
+        child(REPLY_REENTER, "jit")
+    end)
+end)
