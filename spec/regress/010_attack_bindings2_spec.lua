@@ -29,10 +29,14 @@
 --     table: g:next() raised "bad argument #3 to '?' (socket.smtp.core.file
 --     expected, got userdata)" from file_take's check, where it is
 --     documented to raise only when re-entered; now nil, err.
--- Held (regression cases below): c:next()'s read/idle/error events pushed
--- without the protected call, with finalizers re-entering the client at
--- that moment (LuaJIT); encoding names that are numbers, tables with
--- __tostring, huge; a userdata of another class as a body; 100000 parts.
+-- Held (regression cases below): c:next()'s events pushed without the
+-- protected call (read, idle, error; write and reply copied first) with
+-- finalizers re-entering the client at that moment, or raising (LuaJIT);
+-- g:next() retried after finalizer errors on a multipart with files (the
+-- same bytes as a clean run); a file body closed, re-classed, emptied or
+-- collected by a metamethod during core.message; encoding names that are
+-- numbers, tables with __tostring, huge; a userdata of another class as a
+-- body; 100000 parts.
 local H = require("helper")
 local core = require("socket.smtp.core")
 
