@@ -46,7 +46,12 @@ local KNOWN_OPEN = false
 -- push of a "write" event escapes c:next() after the engine handed the
 -- bytes out; the command is lost (the next c:next() says "read", waiting
 -- for the reply to a command never sent). g:next() keeps such a chunk
--- pending (lmime_gen.c push_chunk); c:next() has no such rule.
+-- pending (lmime_gen.c push_chunk); c:next() has no such rule. Telling an
+-- error escaping the push from a finalizer re-entering during it takes a
+-- protected call per event, which the copy-first pushes of 013ad5a
+-- removed from the send path; documented as a limit in doc/core.md
+-- (c:next) and carried into issue 11, where a message goes through one
+-- call and the protected call costs once a message.
 local KNOWN_OPEN_WRITE_LOST = true
 
 local JIT_SO = H.root .. "/build/jit/socket/smtp/core.so"

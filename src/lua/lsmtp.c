@@ -391,8 +391,9 @@ static int client_has(lua_State *L)
 {
     char copy[SMTP_CAPS_MAX]; /* the whole of what smtp_caps keeps */
     size_t n, pn;
+    const smtp_caps *caps = smtp_client_caps(check_client(L)); /* the object first */
     const char *k = luaL_checklstring(L, 2, &n);
-    const char *p = smtp_caps_find(smtp_client_caps(check_client(L)), k, n, &pn);
+    const char *p = smtp_caps_find(caps, k, n, &pn);
     if (p == NULL) {
         lua_pushnil(L);
         return 1;
