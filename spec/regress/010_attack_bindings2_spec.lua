@@ -83,6 +83,13 @@ local function have_jit()
     return f ~= nil and H.sh("command -v luajit >/dev/null")
 end
 
+-- Whether debug.setuservalue takes any value (5.3, 5.4), not only a table
+-- or nil (5.2): probed on a client, whose user value nothing reads.
+local function any_uservalue()
+    local set = rawget(debug, "setuservalue")
+    return set ~= nil and (pcall(set, core.new(), 42))
+end
+
 local function body_file()
     local dir = H.tmpdir()
     H.write_file(dir .. "/body.txt", "hello\r\nworld\r\n")
@@ -95,6 +102,9 @@ describe("issue 10 attack: a file object's uservalue replaced (debug.setuservalu
             it(("by %s, encoding %s: no crash, an error or the message"):format(case[2], enc), function()
                 if KNOWN_OPEN then return pending("open finding 1") end
                 if not rawget(debug, "setuservalue") then return pending("no debug.setuservalue") end
+                if case[1] ~= "nil" and not any_uservalue() then
+                    return pending("this debug.setuservalue takes only a table or nil")
+                end
                 local dir = body_file()
                 child(([[
 local core = require("socket.smtp.core")
@@ -240,7 +250,7 @@ describe("issue 10 attack: a generator's bodies table tampered with mid-body", f
     end
     it("its uservalue replaced by a number: an error, no crash", function()
         if KNOWN_OPEN then return pending("open finding 2") end
-        if not rawget(debug, "setuservalue") then return pending("no debug.setuservalue") end
+        if not any_uservalue() then return pending("no debug.setuservalue taking a number") end
         child((GEN_CUR:gsub("TAMPER", function() return "debug.setuservalue(g, 42)" end)))
     end)
 end)
