@@ -231,6 +231,39 @@ end
 H.read_file = function(path) return read_file(path) end
 H.write_file = function(path, data) return write_file(path, data) end
 
+-- The prelude of the attack specs' child scripts that make a finalizer's
+-- error escape an allocation (Lua 5.1, LuaJIT): bombs(n) makes n
+-- finalizers that raise "finalizer bug" once, in the first collection while
+-- armed; armed_pcall(f, ...) is pcall(f, ...) with them armed; drain(g, got)
+-- appends a generator's chunks to got and returns the whole message.
+H.BOMBS = [==[
+-- (spec/helper.lua H.BOMBS)
+local armed = false
+local function bombs(n)
+    for _ = 1, n do
+        getmetatable(newproxy(true)).__gc = function()
+            if armed then armed = false error("finalizer bug") end
+        end
+    end
+end
+local function disarm(...) armed = false return ... end
+local function armed_pcall(f, ...)
+    armed = true
+    return disarm(pcall(f, ...))
+end
+local function drain(g, got)
+    while true do
+        local chunk, err = g:next()
+        if chunk == nil then
+            assert(err == nil, "g:next() failed: " .. tostring(err))
+            return table.concat(got)
+        end
+        assert(type(chunk) == "string", "g:next() gave a " .. type(chunk))
+        got[#got + 1] = chunk
+    end
+end
+]==]
+
 -- The values of list as the keys of a table (each true): lists compared
 -- whatever their order.
 function H.set(list)

@@ -317,12 +317,16 @@ end)
 
 -- c:next() pushes read, idle and error without the protected call: a
 -- finalizer run by that push may re-enter the client (it is not busy).
-local REENTER = [[
+-- The prelude of the re-entry children: a collection at every allocation,
+-- and fin, a finalizer that runs action() once when armed.
+local ACTION = [[
 collectgarbage("setpause", 0)
 collectgarbage("setstepmul", 1000)
 local core = require("socket.smtp.core")
 local armed, action = false, nil
 local function fin() if armed then armed = false action() end end
+]]
+local REENTER = [[
 local function proxies(n)
     for _ = 1, n do getmetatable(newproxy(true)).__gc = fin end
 end
@@ -394,7 +398,7 @@ print("CHILD OK")
 describe("issue 10 attack: finalizers re-entering the client in c:next()'s unguarded events", function()
     it("LuaJIT: read, idle, error: each call returns its own event; the client goes on", function()
         if not have_jit() then return pending("no luajit or no build/jit") end
-        child(REENTER, "jit")
+        child(ACTION .. REENTER, "jit")
     end)
 end)
 
@@ -463,11 +467,6 @@ end)
 -- that moment (not refused: the mark is cleared) changes nothing the outer
 -- call returns, and the session goes on in order.
 local WRITE_REENTER = [[
-collectgarbage("setpause", 0)
-collectgarbage("setstepmul", 1000)
-local core = require("socket.smtp.core")
-local armed, action = false, nil
-local function fin() if armed then armed = false action() end end
 local hits = 0
 for _ = 1, 3000 do
     local c = core.new()
@@ -504,17 +503,13 @@ print("CHILD OK")
 describe("issue 10 attack: a finalizer re-entering the client while c:next() pushes a write", function()
     it("LuaJIT: the outer call returns its own bytes; the queued command follows in order", function()
         if not have_jit() then return pending("no luajit or no build/jit") end
-        child(WRITE_REENTER, "jit")
+        child(ACTION .. WRITE_REENTER, "jit")
     end)
 end)
 
 -- A reply is copied too before it is pushed: a finalizer that takes the
 -- next reply at that moment changes nothing the outer call returns.
 local REPLY_REENTER = [[
-collectgarbage("setpause", 0) collectgarbage("setstepmul", 1000)
-local core = require("socket.smtp.core")
-local armed, action = false, nil
-local function fin() if armed then armed = false action() end end
 local hits, clean = 0, nil
 local lines = {}
 for i = 1, 60 do lines[i] = "250-2.1.0 line " .. i .. (" x"):rep(20) end
@@ -555,7 +550,7 @@ print("CHILD OK")
 describe("issue 10 attack: a finalizer taking the next reply while c:next() pushes one", function()
     it("LuaJIT: the outer call returns its own reply (text, code, enhanced code)", function()
         if not have_jit() then return pending("no luajit or no build/jit") end
-        child(REPLY_REENTER, "jit")
+        child(ACTION .. REPLY_REENTER, "jit")
     end)
 end)
 
@@ -579,31 +574,14 @@ local function norm(s)
     local b = s:match('boundary="([^"]+)"')
     return (s:gsub(b:gsub("%p", "%%%0"), "BOUNDARY"))
 end
-local function drain(g, got)
-    while true do
-        local chunk, err = g:next()
-        if chunk == nil then
-            assert(err == nil, "g:next() failed: " .. tostring(err))
-            return table.concat(got)
-        end
-        got[#got + 1] = chunk
-    end
-end
 local want = norm(drain(gen(), {}))
 assert(norm(drain(gen(), {})) == want, "not the same twice")
-local armed = false
 local done = 0
 for try = 1, 400 do
     local g, got, raised = gen(), {}, nil
     while true do
-        for _ = 1, 10 do
-            getmetatable(newproxy(true)).__gc = function()
-                if armed then armed = false error("finalizer bug") end
-            end
-        end
-        armed = true
-        local ok, chunk, err = pcall(g.next, g)
-        armed = false
+        bombs(10)
+        local ok, chunk, err = armed_pcall(g.next, g)
         if not ok then
             raised = chunk
             assert(tostring(chunk):find("finalizer bug", 1, true), tostring(chunk))
@@ -632,7 +610,7 @@ describe("issue 10 attack: g:next() retried after errors on a multipart with fil
         if not have_jit() then return pending("no luajit or no build/jit") end
         local dir = H.tmpdir()
         H.write_file(dir .. "/f.txt", "line one\r\nline two\r\n")
-        child((RETRY:gsub("@FILE@", function() return dir .. "/f.txt" end)), "jit")
+        child(H.BOMBS .. (RETRY:gsub("@FILE@", function() return dir .. "/f.txt" end)), "jit")
         H.rmdir(dir)
     end)
 end)

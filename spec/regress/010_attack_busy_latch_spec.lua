@@ -63,17 +63,10 @@ local t = { "250-mx" }
 for i = 1, 60 do t[#t + 1] = "250-X" .. i .. " " .. ("p"):rep(20) end
 t[#t + 1] = "250 AUTH PLAIN"
 pump(c, table.concat(t, "\r\n") .. "\r\n")
-local armed = false
 local raised
 for _ = 1, 3000 do
-    for _ = 1, 20 do
-        getmetatable(newproxy(true)).__gc = function()
-            if armed then armed = false error("finalizer bug") end
-        end
-    end
-    armed = true
-    local ok, err = pcall(c.caps, c)
-    armed = false
+    bombs(20)
+    local ok, err = armed_pcall(c.caps, c)
     if not ok then raised = err break end
 end
 assert(raised and raised:find("finalizer bug"), "the finalizer's error never escaped")
@@ -92,32 +85,14 @@ local t = {}
 for i = 1, 40000 do t[i] = ("%07d:"):format(i) .. ("\255"):rep(8) end
 local DATA = table.concat(t)
 local function gen() return assert(core.message({ body = DATA, encoding = "base64" }, {})) end
-local function drain(g, got)
-    while true do
-        local chunk, err = g:next()
-        if chunk == nil then
-            assert(err == nil, "g:next() failed: " .. tostring(err))
-            return table.concat(got)
-        end
-        assert(type(chunk) == "string", "g:next() gave a " .. type(chunk))
-        got[#got + 1] = chunk
-    end
-end
 local want = drain(gen(), {})
 assert(#want > 500000 and drain(gen(), {}) == want, "the message is not the same twice")
-local armed = false
 local raised, tries
 for try = 1, 500 do
     local g, got = gen(), {}
     while not raised do
-        for _ = 1, 20 do
-            getmetatable(newproxy(true)).__gc = function()
-                if armed then armed = false error("finalizer bug") end
-            end
-        end
-        armed = true
-        local ok, chunk = pcall(g.next, g)
-        armed = false
+        bombs(20)
+        local ok, chunk = armed_pcall(g.next, g)
         if not ok then
             raised = chunk
         elseif chunk == nil then
@@ -147,21 +122,14 @@ local GEN_ELSEWHERE_CHILD = [[
 local core = require("socket.smtp.core")
 local smtp = require("socket.smtp")
 local INTERRUPTED = "message generator: an error interrupted an earlier g:next()"
-local armed = false
 collectgarbage("setpause", 0)
 collectgarbage("setstepmul", 100000)
 local hit
 for try = 1, 3000 do
     local f = assert(smtp.file("/proc/self/mem", { encoding = "base64", content_type = "text/plain" }))
     local g = assert(core.message({ body = f }, {}))
-    for _ = 1, 20 do
-        getmetatable(newproxy(true)).__gc = function()
-            if armed then armed = false error("finalizer bug") end
-        end
-    end
-    armed = true
-    local ok, a, b = pcall(g.next, g)
-    armed = false
+    bombs(20)
+    local ok, a, b = armed_pcall(g.next, g)
     if ok then
         assert(a == nil and tostring(b):find("^/proc/self/mem: "),
                "g:next() gave " .. tostring(a) .. ", " .. tostring(b))
@@ -206,13 +174,13 @@ describe("an error escaping a push does not leave the client busy (issue 10 atta
             pending("open finding: the busy mark latches (see the header of this file)")
             return
         end
-        run_jit_child(CHILD)
+        run_jit_child(H.BOMBS .. CHILD)
     end)
 end)
 
 describe("an error escaping a push does not leave the generator busy (issue 10 attack)", function()
     it("LuaJIT: a finalizer that raises during g:next(); the chunk is not lost", function()
-        run_jit_child(GEN_CHILD)
+        run_jit_child(H.BOMBS .. GEN_CHILD)
     end)
 
     it("LuaJIT: a finalizer that raises elsewhere in g:next(): one error from then on", function()
@@ -220,6 +188,6 @@ describe("an error escaping a push does not leave the generator busy (issue 10 a
             pending("no /proc/self/mem")
             return
         end
-        run_jit_child(GEN_ELSEWHERE_CHILD)
+        run_jit_child(H.BOMBS .. GEN_ELSEWHERE_CHILD)
     end)
 end)
