@@ -27,14 +27,17 @@
 #define SMTP_EXPORT __attribute__((visibility("default")))
 #endif
 
-/* The client userdata: the engine, and a mark set while a method copies
- * engine memory into Lua strings. Pushing a string can run a collection
- * and its finalizers before the bytes are copied (LuaJIT collects first);
- * a finalizer that called the same client then would change or wipe the
- * bytes being copied, so every method refuses while the mark is set. The
- * copying runs under lbind_guarded, which clears the mark however it
- * ends: an error out of a push (a memory error; on 5.1 and LuaJIT, a
- * finalizer's error) must not leave the client refusing for good. */
+/* The client userdata: the engine, and a mark set while a method pushes
+ * from engine memory. Pushing a string can run a collection and its
+ * finalizers before the bytes are copied (LuaJIT collects first); a
+ * finalizer that called the same client then would change or wipe the
+ * bytes being copied, so every method refuses while the mark is set. Such
+ * pushes (c:body, c:caps, a write holding credentials) run under
+ * lbind_guarded, which clears the mark however it ends: an error out of a
+ * push (a memory error; on 5.1 and LuaJIT, a finalizer's error) must not
+ * leave the client refusing for good. Bounded bytes are copied to the C
+ * stack first and pushed from there, with no mark (c:next, c:has, the
+ * line c:mail returns). */
 typedef struct {
     smtp_client c; /* first: a pointer to it is a pointer to the whole */
     int busy;
@@ -329,12 +332,12 @@ static int next_guarded(lua_State *L)
 }
 static const lbind_inner next_guarded_in = {next_guarded};
 
-/* The engine is asked with the mark set. Every event's bytes (at most the
- * output block, SMTP_OUT_MAX, or a reply, SMTP_REPLY_MAX) are taken into
- * this frame's own memory before anything can run Lua code, and pushed
- * after the mark is cleared, without a protected call: a finalizer that
- * re-enters the client then cannot change what this call returns. A write
- * that holds credentials is never copied to a second place: it is pushed
+/* Every event's bytes (at most the output block, SMTP_OUT_MAX, or a
+ * reply, SMTP_REPLY_MAX) are taken into this frame's own memory before
+ * anything can run Lua code (the engine call runs none), and pushed from
+ * there without a busy mark or a protected call: a finalizer that
+ * re-enters the client cannot change what this call returns. A write that
+ * holds credentials is never copied to a second place: it is pushed
  * guarded, from the engine's memory. */
 static int client_next(lua_State *L)
 {
@@ -343,42 +346,38 @@ static int client_next(lua_State *L)
     smtp_event ev;
     event_bytes b;
     size_t en;
+    int act;
     check_client(L);
     lua_settop(L, 1);
-    luaL_checkstack(L, 8, NULL); /* before the mark: nothing below raises */
+    luaL_checkstack(L, 8, NULL); /* the guarded path's room, made before the engine call */
     u = (lclient *)lua_touserdata(L, 1);
-    u->busy = 1;
-    u->act = smtp_client_next(&u->c, &u->ev);
+    act = u->act = smtp_client_next(&u->c, &u->ev);
     ev = u->ev;
-    switch (u->act) {
+    switch (act) {
     case SMTP_ACT_READ:
-        u->busy = 0;
         lua_pushliteral(L, "read");
         lua_pushinteger(L, (lua_Integer)ev.want);
         return 2;
     case SMTP_ACT_ERROR:
-        u->busy = 0;
         lua_pushliteral(L, "error");
         lua_pushstring(L, smtp_errmsg(ev.err));
         lua_pushstring(L, smtp_errname(ev.err));
         return 3;
     case SMTP_ACT_IDLE:
-        u->busy = 0;
         lua_pushliteral(L, "idle");
         return 1;
     case SMTP_ACT_WRITE:
     case SMTP_ACT_REPLY:
     case SMTP_ACT_CHALLENGE:
-        b = bytes_of(u->act, &ev);
+        b = bytes_of(act, &ev);
         en = b.enh != NULL ? strlen(b.enh) + 1 : 0;
-        if ((u->act == SMTP_ACT_WRITE && ev.secret != 0) || b.n > sizeof copy - en)
+        if ((act == SMTP_ACT_WRITE && ev.secret != 0) || b.n > sizeof copy - en)
             break;
         memcpy(copy, b.data, b.n);
         b.data = copy;
         if (b.enh != NULL)
             b.enh = (const char *)memcpy(copy + b.n, b.enh, en);
-        u->busy = 0;
-        return push_bytes(L, u->act, &ev, &b);
+        return push_bytes(L, act, &ev, &b);
     default:
         break;
     }
